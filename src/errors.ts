@@ -1,0 +1,159 @@
+/**
+ * The small error vocabulary of intercom-sync. Every error an operator may see carries what they need to act:
+ * the entity, its ids, Intercom's request_id and status, and whether retrying can help. Retry decisions are made in
+ * one place (`isRetryable`) instead of being guessed at every call site.
+ */
+
+export type EntityKind = 'contact' | 'company' | 'contact_company';
+
+export abstract class SyncError extends Error {
+  abstract readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One or more environment variables are missing or invalid. Lists every offender, never their secret values. */
+export class ConfigError extends SyncError {
+  readonly retryable = false;
+  constructor(readonly issues: readonly { variable: string; problem: string }[]) {
+    super(
+      `Invalid configuration:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`,
+    );
+  }
+}
+
+export interface IntercomErrorDetails {
+  status: number | undefined;
+  code: string | undefined;
+  requestId: string | undefined;
+  method: string;
+  endpoint: string;
+  entity?: EntityKind | undefined;
+  intercomId?: string | undefined;
+  externalKey?: string | undefined;
+}
+
+/** A non-2xx answer (or no answer) from Intercom. */
+export class IntercomApiError extends SyncError {
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly requestId: string | undefined;
+  readonly method: string;
+  readonly endpoint: string;
+  readonly entity: EntityKind | undefined;
+  readonly intercomId: string | undefined;
+  readonly externalKey: string | undefined;
+  readonly retryable: boolean;
+
+  constructor(message: string, details: IntercomErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = details.status;
+    this.code = details.code;
+    this.requestId = details.requestId;
+    this.method = details.method;
+    this.endpoint = details.endpoint;
+    this.entity = details.entity;
+    this.intercomId = details.intercomId;
+    this.externalKey = details.externalKey;
+    this.retryable = isRetryableStatus(details.status);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      message: this.message,
+      status: this.status,
+      code: this.code,
+      requestId: this.requestId,
+      method: this.method,
+      endpoint: this.endpoint,
+      entity: this.entity,
+      intercomId: this.intercomId,
+      externalKey: this.externalKey,
+      retryable: this.retryable,
+    };
+  }
+}
+
+/** 429 after our own retries ran out. */
+export class RateLimitedError extends IntercomApiError {}
+
+/** 401/403: the token is wrong or lacks scope. Retrying cannot help; the sync must stop and say so. */
+export class IntercomAuthError extends IntercomApiError {
+  override readonly retryable = false;
+}
+
+/** Intercom answered 2xx with a body we could not parse into the shape we rely on. */
+export class IntercomPayloadError extends SyncError {
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly endpoint: string,
+    readonly requestId: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A local row Intercom would reject: names the row and the field so the operator can fix it. */
+export class ValidationError extends SyncError {
+  readonly retryable = false;
+  constructor(
+    readonly entity: EntityKind,
+    readonly localId: string,
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${entity} ${localId}: ${field} ${problem}`);
+  }
+}
+
+/** Two identities claim one entity and we refuse to guess (several candidates for one external key). */
+export class AmbiguousIdentityError extends SyncError {
+  readonly retryable = false;
+  constructor(
+    readonly entity: EntityKind,
+    readonly localId: string,
+    readonly candidates: readonly string[],
+    reason: string,
+  ) {
+    super(`${entity} ${localId}: ${reason} (candidates: ${candidates.join(', ')})`);
+  }
+}
+
+const RETRYABLE_HTTP = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+export function isRetryableStatus(status: number | undefined): boolean {
+  // No status means no answer at all: timeout, reset or refused connection. Those are worth another try.
+  return status === undefined || RETRYABLE_HTTP.has(status);
+}
+
+/** Postgres SQLSTATEs that mean "try the same transaction again". */
+const RETRYABLE_PG_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+  '57P01', // admin_shutdown (connection terminated)
+  '08000', '08003', '08006', '08001', '08004', // connection exceptions
+]);
+
+export function pgCode(err: unknown): string | undefined {
+  // drizzle wraps pg errors; the SQLSTATE lives on the cause.
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof SyncError) return err.retryable;
+  const code = pgCode(err);
+  if (code) return RETRYABLE_PG_CODES.has(code);
+  const msg = err instanceof Error ? err.message : '';
+  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|Connection terminated|socket hang up/i.test(msg);
+}

@@ -1,0 +1,57 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths pino blanks before a line is written. Tokens and Authorization headers are always hidden; personal data
+ * (email, phone, name) is hidden unless LOG_PII=true, because logs usually travel further than the database does.
+ */
+const SECRET_PATHS = [
+  'token',
+  'accessToken',
+  'access_token',
+  '*.token',
+  '*.accessToken',
+  '*.access_token',
+  'authorization',
+  'Authorization',
+  '*.authorization',
+  '*.Authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'clientSecret',
+  '*.clientSecret',
+  'config.intercom.accessToken',
+  'config.intercom.clientSecret',
+];
+
+const PII_FIELDS = ['email', 'phone', 'name'];
+const PII_PATHS = PII_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*[*].${f}`]);
+
+export interface LoggerOptions {
+  level: string;
+  pii: boolean;
+  /** Extra strings to scrub wherever they appear (the access token itself, in case it hides in a message). */
+  secrets?: readonly string[];
+  destination?: DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const secrets = (opts.secrets ?? []).filter((s) => s.length >= 6);
+  return pino(
+    {
+      level: opts.level,
+      base: { service: 'intercom-sync' },
+      redact: { paths: opts.pii ? SECRET_PATHS : [...SECRET_PATHS, ...PII_PATHS], censor: '[redacted]' },
+      ...(secrets.length > 0 ? { hooks: { streamWrite: (line: string) => scrub(line, secrets) } } : {}),
+    },
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+function scrub(line: string, secrets: readonly string[]): string {
+  let out = line;
+  for (const s of secrets) out = out.split(s).join('[redacted]');
+  return out;
+}
