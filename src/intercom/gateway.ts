@@ -1,0 +1,546 @@
+/**
+ * The only module that talks to Intercom. Every call goes through the official SDK (its own retries off, our
+ * timeout, our base URL, Intercom-Version pinned) and through one rate limiter; failures come back as the typed
+ * errors of src/errors.ts and answers as the parsed values of payloads.ts.
+ */
+import { createHash } from 'node:crypto';
+import { IntercomClient, type Intercom } from 'intercom-client';
+import type { Logger } from 'pino';
+import { IntercomApiError, IntercomAuthError, IntercomPayloadError, type EntityKind } from '../errors.ts';
+import { ENDPOINTS, endpointLabel, type EndpointName } from './endpoints.ts';
+import {
+  outcomeOfError,
+  readRateHeaders,
+  requestIdFrom,
+  toApiError,
+  type AttemptOutcome,
+} from './errors-from-response.ts';
+import { WindowLimiter, type LimiterState, type Priority } from './limiter.ts';
+import {
+  PayloadShapeError,
+  parseAck,
+  parseCompany,
+  parseCompanyLookup,
+  parseCompanyScroll,
+  parseContact,
+  parseContactCompaniesPage,
+  parseContactPage,
+  parseDataAttributes,
+  parseMe,
+  type CompanyWrite,
+  type ContactWrite,
+  type DataAttribute,
+  type IntercomCompany,
+  type IntercomContact,
+  type Page,
+} from './payloads.ts';
+import { DEFAULT_RETRY, withRetries } from './retry.ts';
+
+export type { Priority } from './limiter.ts';
+export type { CompanyWrite, ContactWrite, IntercomCompany, IntercomContact, Page } from './payloads.ts';
+
+export interface RequestRecord {
+  method: string;
+  /** Template such as 'POST /contacts/search'. */
+  endpoint: string;
+  /** null = no answer (timeout, dropped or refused connection). */
+  status: number | null;
+  durationMs: number;
+  requestId: string | null;
+  priority: Priority;
+  at: Date;
+}
+
+export interface GatewayOptions {
+  token: string;
+  baseUrl: string;
+  apiVersion: string;
+  ratePerMinute: number;
+  /** Length of Intercom's rate window; 10 s in production. */
+  windowMs?: number;
+  timeoutSeconds?: number;
+  maxRetries?: number;
+  /** Requests in flight at once (the rate itself is the reservoir's business). Default 10. */
+  maxConcurrent?: number;
+  redisUrl?: string | undefined;
+  /** Processes with the same id share one budget through Redis. Defaults to one id per Intercom token. */
+  limiterId?: string;
+  logger: Logger;
+  onRequest?: (r: RequestRecord) => void;
+}
+
+export interface IntercomGateway {
+  me(): Promise<{ appId: string; timezone: string; region: string | null }>;
+  searchContacts(
+    q: {
+      query: unknown;
+      perPage?: number;
+      startingAfter?: string | null;
+      sort?: { field: string; order: 'ascending' | 'descending' };
+    },
+    p?: Priority,
+  ): Promise<Page<IntercomContact>>;
+  listContacts(q: { perPage?: number; startingAfter?: string | null }, p?: Priority): Promise<Page<IntercomContact>>;
+  /** 404 rejects with IntercomApiError status 404. */
+  getContact(id: string, p?: Priority): Promise<IntercomContact>;
+  /** 404 resolves to null. */
+  findContactByExternalId(externalId: string, p?: Priority): Promise<IntercomContact | null>;
+  createContact(body: ContactWrite, p?: Priority): Promise<IntercomContact>;
+  updateContact(id: string, body: ContactWrite, p?: Priority): Promise<IntercomContact>;
+  deleteContact(id: string, p?: Priority): Promise<void>;
+  archiveContact(id: string, p?: Priority): Promise<void>;
+  unarchiveContact(id: string, p?: Priority): Promise<void>;
+  mergeContacts(fromLeadId: string, intoUserId: string, p?: Priority): Promise<IntercomContact>;
+  /** Follows every page. */
+  listContactCompanies(contactId: string, p?: Priority): Promise<IntercomCompany[]>;
+  attachCompany(contactId: string, companyIntercomId: string, p?: Priority): Promise<void>;
+  detachCompany(contactId: string, companyIntercomId: string, p?: Priority): Promise<void>;
+  /** POST /companies, the upsert keyed on company_id. */
+  upsertCompany(body: CompanyWrite, p?: Priority): Promise<IntercomCompany>;
+  findCompanyByCompanyId(companyId: string, p?: Priority): Promise<IntercomCompany | null>;
+  getCompany(id: string, p?: Priority): Promise<IntercomCompany>;
+  deleteCompany(id: string, p?: Priority): Promise<void>;
+  scrollCompanies(
+    scrollParam: string | null,
+    p?: Priority,
+  ): Promise<{ data: IntercomCompany[]; scrollParam: string | null }>;
+  listDataAttributes(model: 'contact' | 'company', p?: Priority): Promise<DataAttribute[]>;
+  createDataAttribute(
+    a: { name: string; model: 'contact' | 'company'; dataType: 'string' | 'integer' | 'float' | 'boolean' | 'date' },
+    p?: Priority,
+  ): Promise<void>;
+  limiterState(): LimiterState;
+  health(): { authError: IntercomAuthError | null };
+  /** Stops the limiter (and its Redis connection); idempotent. */
+  close(): Promise<void>;
+}
+
+type RawAnswer = { data: unknown; rawResponse: { status: number; headers: Headers | { get(n: string): string | null } } };
+type SendOptions = IntercomClient.RequestOptions;
+type Ctx = { entity?: EntityKind; intercomId?: string; externalKey?: string };
+
+const SLOW_CALL_MS = 5_000;
+
+export function createGateway(opts: GatewayOptions): IntercomGateway {
+  return new Gateway(opts);
+}
+
+class Gateway implements IntercomGateway {
+  private readonly client: IntercomClient;
+  private readonly limiter: WindowLimiter;
+  private readonly log: Logger;
+  private readonly windowMs: number;
+  private readonly timeoutSeconds: number;
+  private readonly retry: typeof DEFAULT_RETRY;
+  private authError: IntercomAuthError | null = null;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.windowMs = opts.windowMs ?? 10_000;
+    this.timeoutSeconds = opts.timeoutSeconds ?? 20;
+    this.retry = { ...DEFAULT_RETRY, maxRetries: opts.maxRetries ?? DEFAULT_RETRY.maxRetries };
+    this.log = opts.logger.child({ module: 'intercom' });
+    this.client = new IntercomClient({
+      token: opts.token,
+      baseUrl: opts.baseUrl,
+      // The SDK types only the versions it knows; the header below pins whatever config says regardless.
+      version: opts.apiVersion as NonNullable<IntercomClient.Options['version']>,
+      headers: { 'Intercom-Version': opts.apiVersion },
+      // Our limiter owns retries: SDK retries would bypass the budget and hammer Intercom during a 429.
+      maxRetries: 0,
+      timeoutInSeconds: this.timeoutSeconds,
+    });
+    this.limiter = new WindowLimiter({
+      ratePerMinute: opts.ratePerMinute,
+      windowMs: this.windowMs,
+      maxConcurrent: opts.maxConcurrent ?? 10,
+      jobExpirationMs: this.timeoutSeconds * 1000 + 5_000,
+      limiterId: opts.limiterId ?? `intercom-sync-${createHash('sha256').update(opts.token).digest('hex').slice(0, 16)}`,
+      redisUrl: opts.redisUrl,
+      logger: this.log.child({ component: 'limiter' }),
+    });
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private sendOptions(): SendOptions {
+    return { maxRetries: 0, timeoutInSeconds: this.timeoutSeconds };
+  }
+
+  private record(name: EndpointName, priority: Priority, outcome: AttemptOutcome, startedAt: number, at: Date): void {
+    const e = ENDPOINTS[name];
+    const durationMs = Math.round(performance.now() - startedAt);
+    const rec: RequestRecord = {
+      method: e.method,
+      endpoint: endpointLabel(e),
+      status: outcome.status,
+      durationMs,
+      requestId: outcome.requestId,
+      priority,
+      at,
+    };
+    if (durationMs > SLOW_CALL_MS) this.log.warn({ endpoint: rec.endpoint, durationMs, status: rec.status }, 'slow Intercom call');
+    else this.log.debug({ endpoint: rec.endpoint, durationMs, status: rec.status }, 'Intercom call');
+    try {
+      this.opts.onRequest?.(rec);
+    } catch (err) {
+      this.log.warn({ err }, 'onRequest hook failed');
+    }
+  }
+
+  private markUnhealthy(err: IntercomAuthError): void {
+    if (this.authError) return;
+    this.authError = err;
+    this.log.error(
+      { status: err.status, code: err.code, requestId: err.requestId, endpoint: err.endpoint },
+      'Intercom rejected our credentials: stopping all calls until the gateway is recreated',
+    );
+  }
+
+  /** One HTTP attempt, inside the limiter. */
+  private attempt(
+    name: EndpointName,
+    priority: Priority,
+    ctx: Ctx,
+    send: (o: SendOptions) => Promise<RawAnswer>,
+  ): Promise<{ body: unknown; status: number; requestId: string | null }> {
+    if (this.authError) return Promise.reject(this.authError);
+    const label = endpointLabel(ENDPOINTS[name]);
+    return this.limiter.schedule(priority, async () => {
+      // Another caller may have hit a 401 while this one was queued.
+      if (this.authError) throw this.authError;
+      const at = new Date();
+      const started = performance.now();
+      try {
+        const raw = await send(this.sendOptions());
+        const headers = raw.rawResponse.headers;
+        const outcome: AttemptOutcome = {
+          status: raw.rawResponse.status,
+          requestId: requestIdFrom(headers, raw.data),
+          rate: readRateHeaders(headers, this.windowMs),
+        };
+        this.record(name, priority, outcome, started, at);
+        await this.limiter.observe(outcome.rate);
+        return { body: raw.data, status: raw.rawResponse.status, requestId: outcome.requestId };
+      } catch (err) {
+        const outcome = outcomeOfError(err, this.windowMs);
+        this.record(name, priority, outcome, started, at);
+        const apiErr = toApiError(err, { method: ENDPOINTS[name].method, endpoint: label, ...ctx });
+        if (apiErr.status === 429) await this.limiter.rateLimited(outcome.rate.resetAtMs);
+        else if (outcome.status !== null) await this.limiter.observe(outcome.rate);
+        if (apiErr instanceof IntercomAuthError) this.markUnhealthy(apiErr);
+        throw apiErr;
+      }
+    });
+  }
+
+  private async call<T>(
+    name: EndpointName,
+    priority: Priority,
+    ctx: Ctx,
+    send: (o: SendOptions) => Promise<RawAnswer>,
+    parse: (body: unknown) => T,
+  ): Promise<T> {
+    const label = endpointLabel(ENDPOINTS[name]);
+    const answer = await withRetries(() => this.attempt(name, priority, ctx, send), this.retry, {
+      onRetry: (err, n, delayMs) =>
+        this.log.warn(
+          { endpoint: label, status: err.status, code: err.code, requestId: err.requestId, attempt: n, delayMs },
+          'retrying Intercom call',
+        ),
+    });
+    try {
+      return parse(answer.body);
+    } catch (err) {
+      if (!(err instanceof PayloadShapeError)) throw err;
+      const e = new IntercomPayloadError(
+        `Intercom ${label} answered ${answer.status} with an unexpected body: ${err.message}` +
+          (answer.requestId ? ` (request_id ${answer.requestId})` : ''),
+        label,
+        answer.requestId ?? undefined,
+        { cause: err },
+      );
+      this.log.error({ endpoint: label, requestId: answer.requestId, problem: err.message }, 'malformed Intercom answer');
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  me() {
+    return this.call('me', 'push', {}, (o) => this.client.admins.identify(o).withRawResponse(), parseMe);
+  }
+
+  searchContacts(
+    q: Parameters<IntercomGateway['searchContacts']>[0],
+    p: Priority = 'pull',
+  ): Promise<Page<IntercomContact>> {
+    const pagination: { per_page?: number; starting_after?: string } = {};
+    if (q.perPage !== undefined) pagination.per_page = q.perPage;
+    if (q.startingAfter) pagination.starting_after = q.startingAfter;
+    // `sort` is absent from the SDK's 2.14 types (API-NOTES §13) but the SDK sends the body unchanged.
+    const body = { query: q.query, pagination, ...(q.sort ? { sort: q.sort } : {}) } as unknown as Intercom.SearchRequest;
+    return this.call(
+      'searchContacts',
+      p,
+      { entity: 'contact' },
+      async (o) => {
+        const page = await this.client.contacts.search(body, o);
+        return { data: page.response, rawResponse: page.rawResponse };
+      },
+      parseContactPage,
+    );
+  }
+
+  listContacts(q: { perPage?: number; startingAfter?: string | null }, p: Priority = 'pull') {
+    const req: Intercom.ListContactsRequest = {};
+    if (q.perPage !== undefined) req.per_page = q.perPage;
+    if (q.startingAfter) req.starting_after = q.startingAfter;
+    return this.call(
+      'listContacts',
+      p,
+      { entity: 'contact' },
+      async (o) => {
+        const page = await this.client.contacts.list(req, o);
+        return { data: page.response, rawResponse: page.rawResponse };
+      },
+      parseContactPage,
+    );
+  }
+
+  getContact(id: string, p: Priority = 'pull') {
+    return this.call(
+      'getContact',
+      p,
+      { entity: 'contact', intercomId: id },
+      (o) => this.client.contacts.find({ contact_id: id }, o).withRawResponse(),
+      parseContact,
+    );
+  }
+
+  async findContactByExternalId(externalId: string, p: Priority = 'pull') {
+    try {
+      return await this.call(
+        'findContactByExternalId',
+        p,
+        { entity: 'contact', externalKey: externalId },
+        (o) => this.client.contacts.showContactByExternalId({ external_id: externalId }, o).withRawResponse(),
+        parseContact,
+      );
+    } catch (err) {
+      if (err instanceof IntercomApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  createContact(body: ContactWrite, p: Priority = 'push') {
+    return this.call(
+      'createContact',
+      p,
+      { entity: 'contact', ...(body.external_id ? { externalKey: body.external_id } : {}) },
+      // The SDK's request types cannot say `null` (which clears a field); the body goes to the wire unchanged.
+      (o) => this.client.contacts.create(body as unknown as Intercom.CreateContactRequest, o).withRawResponse(),
+      parseContact,
+    );
+  }
+
+  updateContact(id: string, body: ContactWrite, p: Priority = 'push') {
+    return this.call(
+      'updateContact',
+      p,
+      { entity: 'contact', intercomId: id, ...(body.external_id ? { externalKey: body.external_id } : {}) },
+      (o) =>
+        this.client.contacts
+          .update({ ...body, contact_id: id } as unknown as Intercom.UpdateContactRequest, o)
+          .withRawResponse(),
+      parseContact,
+    );
+  }
+
+  deleteContact(id: string, p: Priority = 'push') {
+    return this.call(
+      'deleteContact',
+      p,
+      { entity: 'contact', intercomId: id },
+      (o) => this.client.contacts.delete({ contact_id: id }, o).withRawResponse(),
+      (b) => parseAck(b, 'contact_deleted'),
+    );
+  }
+
+  archiveContact(id: string, p: Priority = 'push') {
+    return this.call(
+      'archiveContact',
+      p,
+      { entity: 'contact', intercomId: id },
+      (o) => this.client.contacts.archive({ contact_id: id }, o).withRawResponse(),
+      (b) => parseAck(b, 'contact_archived'),
+    );
+  }
+
+  unarchiveContact(id: string, p: Priority = 'push') {
+    return this.call(
+      'unarchiveContact',
+      p,
+      { entity: 'contact', intercomId: id },
+      (o) => this.client.contacts.unarchive({ contact_id: id }, o).withRawResponse(),
+      (b) => parseAck(b, 'contact_unarchived'),
+    );
+  }
+
+  mergeContacts(fromLeadId: string, intoUserId: string, p: Priority = 'push') {
+    return this.call(
+      'mergeContacts',
+      p,
+      { entity: 'contact', intercomId: fromLeadId },
+      (o) => this.client.contacts.mergeLeadInUser({ from: fromLeadId, into: intoUserId }, o).withRawResponse(),
+      parseContact,
+    );
+  }
+
+  async listContactCompanies(contactId: string, p: Priority = 'pull'): Promise<IntercomCompany[]> {
+    const byId = new Map<string, IntercomCompany>();
+    let page = 1;
+    let cursor: string | null = null;
+    // A contact holds at most 1,000 companies (API-NOTES §7); the bound only stops a server that never ends.
+    for (let i = 0; i < 100; i++) {
+      const startingAfter = cursor;
+      const res = await this.call(
+        'listContactCompanies',
+        p,
+        { entity: 'contact_company', intercomId: contactId },
+        async (o) => {
+          const opts = startingAfter ? { ...o, queryParams: { starting_after: startingAfter } } : o;
+          const pg = await this.client.contacts.listAttachedCompanies({ contact_id: contactId, page, per_page: 50 }, opts);
+          return { data: pg.response, rawResponse: pg.rawResponse };
+        },
+        parseContactCompaniesPage,
+      );
+      for (const c of res.data) byId.set(c.id, c);
+      if (res.data.length === 0) break;
+      if (res.nextCursor) cursor = res.nextCursor;
+      else if (res.hasNextPageNumber) page++;
+      else break;
+    }
+    return [...byId.values()];
+  }
+
+  attachCompany(contactId: string, companyIntercomId: string, p: Priority = 'push') {
+    return this.call(
+      'attachCompany',
+      p,
+      { entity: 'contact_company', intercomId: contactId },
+      (o) => this.client.companies.attachContact({ contact_id: contactId, id: companyIntercomId }, o).withRawResponse(),
+      (b) => parseAck(b, 'company'),
+    );
+  }
+
+  detachCompany(contactId: string, companyIntercomId: string, p: Priority = 'push') {
+    return this.call(
+      'detachCompany',
+      p,
+      { entity: 'contact_company', intercomId: contactId },
+      (o) =>
+        this.client.companies
+          .detachContact({ contact_id: contactId, company_id: companyIntercomId }, o)
+          .withRawResponse(),
+      (b) => parseAck(b, 'company'),
+    );
+  }
+
+  upsertCompany(body: CompanyWrite, p: Priority = 'push') {
+    return this.call(
+      'upsertCompany',
+      p,
+      { entity: 'company', externalKey: body.company_id },
+      (o) =>
+        this.client.companies.createOrUpdate(body as unknown as Intercom.CreateOrUpdateCompanyRequest, o).withRawResponse(),
+      parseCompany,
+    );
+  }
+
+  async findCompanyByCompanyId(companyId: string, p: Priority = 'pull') {
+    try {
+      return await this.call(
+        'findCompanyByCompanyId',
+        p,
+        { entity: 'company', externalKey: companyId },
+        (o) => this.client.companies.retrieve({ company_id: companyId }, o).withRawResponse(),
+        parseCompanyLookup,
+      );
+    } catch (err) {
+      if (err instanceof IntercomApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  getCompany(id: string, p: Priority = 'pull') {
+    return this.call(
+      'getCompany',
+      p,
+      { entity: 'company', intercomId: id },
+      (o) => this.client.companies.find({ company_id: id }, o).withRawResponse(),
+      parseCompany,
+    );
+  }
+
+  deleteCompany(id: string, p: Priority = 'push') {
+    return this.call(
+      'deleteCompany',
+      p,
+      { entity: 'company', intercomId: id },
+      (o) => this.client.companies.delete({ company_id: id }, o).withRawResponse(),
+      (b) => parseAck(b, 'deleted_company_object'),
+    );
+  }
+
+  scrollCompanies(scrollParam: string | null, p: Priority = 'pull') {
+    return this.call(
+      'scrollCompanies',
+      p,
+      { entity: 'company' },
+      async (o) => {
+        const page = await this.client.companies.scroll(scrollParam ? { scroll_param: scrollParam } : {}, o);
+        return { data: page.response, rawResponse: page.rawResponse };
+      },
+      parseCompanyScroll,
+    );
+  }
+
+  listDataAttributes(model: 'contact' | 'company', p: Priority = 'pull') {
+    return this.call(
+      'listDataAttributes',
+      p,
+      {},
+      // Archived attributes still reserve their names, so callers need to see them.
+      (o) => this.client.dataAttributes.list({ model, include_archived: true }, o).withRawResponse(),
+      parseDataAttributes,
+    );
+  }
+
+  createDataAttribute(
+    a: { name: string; model: 'contact' | 'company'; dataType: 'string' | 'integer' | 'float' | 'boolean' | 'date' },
+    p: Priority = 'push',
+  ) {
+    return this.call(
+      'createDataAttribute',
+      p,
+      {},
+      (o) =>
+        this.client.dataAttributes
+          .create({ name: a.name, model: a.model, data_type: a.dataType } as Intercom.CreateDataAttributeRequest, o)
+          .withRawResponse(),
+      (b) => parseAck(b, 'data_attribute'),
+    );
+  }
+
+  limiterState(): LimiterState {
+    return this.limiter.state();
+  }
+
+  health(): { authError: IntercomAuthError | null } {
+    return { authError: this.authError };
+  }
+
+  close(): Promise<void> {
+    return this.limiter.close();
+  }
+}

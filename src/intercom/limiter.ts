@@ -1,0 +1,250 @@
+/**
+ * The one place that decides when a request to Intercom may leave. Intercom counts a per-minute limit in 10-second
+ * windows (API-NOTES §13), so we spend at most limit/6 per window from a Bottleneck reservoir and refill it when the
+ * window resets. Other apps share the workspace budget, so the X-RateLimit-* headers of every answer correct our
+ * own count, and a 429 empties the reservoir until the reset Intercom announced. With Redis the reservoir lives in
+ * Redis (Bottleneck clustering), so several processes spend one budget.
+ */
+import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RateHeaders } from './errors-from-response.ts';
+
+export type Priority = 'push' | 'pull' | 'backfill' | 'verify';
+
+// Bottleneck runs lower numbers first. Pushes carry local edits users wait for; verification sweeps can always wait.
+const PRIORITY: Record<Priority, number> = { push: 1, pull: 3, backfill: 5, verify: 7 };
+
+export interface LimiterOptions {
+  ratePerMinute: number;
+  windowMs: number;
+  maxConcurrent: number;
+  /** Safety net for a job that never settles; Redis would otherwise count it as running forever. */
+  jobExpirationMs: number;
+  limiterId: string;
+  redisUrl?: string | undefined;
+  logger: Logger;
+  /** Wait this long after a reset before spending the new window, to absorb clock rounding. */
+  resetGuardMs?: number;
+  random?: () => number;
+}
+
+export interface LimiterState {
+  queued: number;
+  running: number;
+  reservoir: number | null;
+  pausedUntil: number | null;
+}
+
+export function windowBudget(ratePerMinute: number, windowMs: number): number {
+  // Floor, as Intercom does: 500/min allows 83 per 10 s, not 84.
+  return Math.max(1, Math.floor((ratePerMinute * windowMs) / 60_000));
+}
+
+export class WindowLimiter {
+  readonly windowMs: number;
+  private readonly configuredBudget: number;
+  private budget: number;
+  /** End of the window we are spending, on our clock (aligned to Intercom's reset once an answer tells us). */
+  private windowEndsAt: number;
+  private pausedUntil: number | null = null;
+  private reservoirSeen: number | null;
+  private refillTimer: NodeJS.Timeout | null = null;
+  private pending = 0;
+  private running = 0;
+  private closing: Promise<void> | null = null;
+  private readonly guardMs: number;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly bottleneck: Bottleneck;
+  private readonly redis: Redis | null = null;
+  private readonly connection: Bottleneck.IORedisConnection | null = null;
+  private readonly keyPrefix: string;
+
+  constructor(private readonly opts: LimiterOptions) {
+    this.windowMs = opts.windowMs;
+    this.configuredBudget = windowBudget(opts.ratePerMinute, opts.windowMs);
+    this.budget = this.configuredBudget;
+    this.reservoirSeen = this.budget;
+    this.guardMs = opts.resetGuardMs ?? 100;
+    this.random = opts.random ?? Math.random;
+    this.log = opts.logger;
+    this.keyPrefix = `b_${opts.limiterId}`;
+    // Windows start on multiples of the window length, as Intercom's and the simulator's do, so that processes
+    // sharing Redis agree on window boundaries even before the first answer carries a reset time.
+    this.windowEndsAt = (Math.floor(Date.now() / this.windowMs) + 1) * this.windowMs;
+
+    const common: Bottleneck.ConstructorOptions = {
+      id: opts.limiterId,
+      maxConcurrent: opts.maxConcurrent,
+      reservoir: this.budget,
+      trackDoneStatus: false,
+    };
+    if (opts.redisUrl) {
+      this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3 });
+      this.connection = new Bottleneck.IORedisConnection({ client: this.redis, Redis });
+      this.connection.on('error', (err) => this.log.error({ err }, 'rate limiter Redis error'));
+      // clearDatastore false: a process joining later must not reset the budget the others are spending.
+      this.bottleneck = new Bottleneck({ ...common, datastore: 'ioredis', connection: this.connection, clearDatastore: false });
+    } else {
+      this.bottleneck = new Bottleneck(common);
+    }
+    this.bottleneck.on('error', (err) => this.log.error({ err }, 'rate limiter error'));
+    this.scheduleRefill(this.windowEndsAt, this.windowEndsAt + this.guardMs);
+  }
+
+  /** Resolves once the datastore (Redis) is reachable; local limiters are ready at once. */
+  async ready(): Promise<void> {
+    await this.bottleneck.ready();
+  }
+
+  async schedule<T>(priority: Priority, fn: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new Error('Intercom rate limiter is closed');
+    this.pending++;
+    this.refTimer();
+    try {
+      return await this.bottleneck.schedule(
+        { priority: PRIORITY[priority], expiration: this.opts.jobExpirationMs },
+        async () => {
+          this.running++;
+          try {
+            return await fn();
+          } finally {
+            this.running--;
+          }
+        },
+      );
+    } finally {
+      this.pending--;
+      this.refTimer();
+      void this.refreshSeen();
+    }
+  }
+
+  /**
+   * Called with the headers of every answer, while the answer's job still counts as running. Our reservoir already
+   * counts everything we sent, so when Intercom reports less left than we think, someone else spent it: lower our
+   * reservoir to what Intercom reports minus what we still have in flight.
+   */
+  async observe(rate: RateHeaders): Promise<void> {
+    if (this.closing) return;
+    if (rate.limit !== null && rate.limit > 0) this.budget = Math.min(this.configuredBudget, rate.limit);
+    if (rate.resetAtMs !== null) {
+      const drift = rate.resetAtMs - this.windowEndsAt;
+      // An answer from the window we already left says nothing about this one.
+      if (drift < -this.windowMs / 2) return;
+      if (drift > this.windowMs / 2) {
+        // Intercom is already counting a later window than the one we spend: our refill is late (clock skew).
+        await this.refill(rate.resetAtMs - this.windowMs);
+      } else if (drift !== 0 && this.pausedUntil === null) {
+        this.windowEndsAt = rate.resetAtMs;
+        this.scheduleRefill(rate.resetAtMs, rate.resetAtMs + this.guardMs);
+      }
+    }
+    if (rate.remaining === null) return;
+    try {
+      const current = await this.bottleneck.currentReservoir();
+      if (current === null || rate.remaining >= current) return;
+      const inFlightOthers = Math.max(0, (this.redis ? await this.bottleneck.running() : this.running) - 1);
+      const target = Math.max(0, rate.remaining - inFlightOthers);
+      if (target < current) {
+        this.reservoirSeen = await this.bottleneck.incrementReservoir(target - current);
+        this.log.debug(
+          { remaining: rate.remaining, reservoir: current, lowered: target },
+          'window budget spent elsewhere: lowering reservoir',
+        );
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'could not adapt rate limiter to response headers');
+    }
+  }
+
+  /** A 429: nobody sends until the window resets (plus jitter, so waiting processes do not return in step). */
+  async rateLimited(resetAtMs: number | null): Promise<void> {
+    if (this.closing) return;
+    const now = Date.now();
+    let reset = resetAtMs ?? this.windowEndsAt;
+    if (reset < this.windowEndsAt - this.windowMs / 2) return; // a late 429 from a window already refilled
+    if (reset < now) reset = now;
+    const until = reset + Math.floor(this.random() * 1000);
+    this.pausedUntil = Math.max(this.pausedUntil ?? 0, until);
+    this.windowEndsAt = reset;
+    this.scheduleRefill(reset, this.pausedUntil);
+    this.log.warn({ pausedUntil: new Date(this.pausedUntil).toISOString() }, 'Intercom rate limit hit: pausing all callers');
+    try {
+      await this.bottleneck.updateSettings({ reservoir: 0 });
+      this.reservoirSeen = 0;
+    } catch (err) {
+      this.log.warn({ err }, 'could not pause rate limiter');
+    }
+  }
+
+  state(): LimiterState {
+    const c = this.bottleneck.counts();
+    return {
+      queued: (c.RECEIVED ?? 0) + (c.QUEUED ?? 0),
+      running: this.running,
+      reservoir: this.reservoirSeen,
+      pausedUntil: this.pausedUntil,
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.refillTimer) clearTimeout(this.refillTimer);
+      this.refillTimer = null;
+      try {
+        await this.bottleneck.stop({ dropWaitingJobs: true, dropErrorMessage: 'Intercom gateway closed' });
+      } catch {
+        // stop() rejects when called twice; the first call is the one that matters.
+      }
+      await this.bottleneck.disconnect(true);
+      if (this.connection) await this.connection.disconnect(true);
+    })();
+    return this.closing;
+  }
+
+  /** Starts the window [windowStart, windowStart + windowMs) with a full reservoir, once across all processes. */
+  private async refill(windowStart: number): Promise<void> {
+    if (this.closing) return;
+    const windowEnd = windowStart + this.windowMs;
+    // Already spending this window: a timer and an answer that announced the same reset both got here.
+    if (windowEnd <= this.windowEndsAt && this.pausedUntil === null) return;
+    this.windowEndsAt = windowEnd;
+    this.pausedUntil = null;
+    this.scheduleRefill(windowEnd, windowEnd + this.guardMs);
+    try {
+      if (this.redis) {
+        const won = await this.redis.set(`${this.keyPrefix}_refill_${windowStart}`, '1', 'PX', this.windowMs * 6, 'NX');
+        if (won !== 'OK') return;
+      }
+      await this.bottleneck.updateSettings({ reservoir: this.budget });
+      this.reservoirSeen = this.budget;
+    } catch (err) {
+      this.log.error({ err }, 'could not refill rate limiter');
+    }
+  }
+
+  private scheduleRefill(windowStart: number, fireAt: number): void {
+    if (this.closing) return;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.refillTimer = setTimeout(() => void this.refill(windowStart), Math.max(0, fireAt - Date.now()));
+    this.refTimer();
+  }
+
+  /** The refill timer keeps the process alive only while callers wait on the limiter. */
+  private refTimer(): void {
+    if (!this.refillTimer) return;
+    if (this.pending > 0) this.refillTimer.ref();
+    else this.refillTimer.unref();
+  }
+
+  private async refreshSeen(): Promise<void> {
+    if (this.closing) return;
+    try {
+      this.reservoirSeen = await this.bottleneck.currentReservoir();
+    } catch {
+      // Only feeds limiterState(); the next answer refreshes it.
+    }
+  }
+}
