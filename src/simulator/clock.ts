@@ -1,0 +1,36 @@
+// The simulator keeps its own clock so tests can cross day boundaries, rate-limit windows and
+// scroll expiry without sleeping. By default it follows real time plus an offset.
+export class SimClock {
+  private offsetMs = 0;
+  private frozenAtMs: number | null = null;
+
+  nowMs(): number {
+    return this.frozenAtMs ?? Date.now() + this.offsetMs;
+  }
+
+  nowSeconds(): number {
+    return Math.floor(this.nowMs() / 1000);
+  }
+
+  advance(seconds: number): void {
+    if (this.frozenAtMs !== null) this.frozenAtMs += seconds * 1000;
+    else this.offsetMs += seconds * 1000;
+  }
+
+  set(unixSeconds: number): void {
+    if (this.frozenAtMs !== null) this.frozenAtMs = unixSeconds * 1000;
+    else this.offsetMs = unixSeconds * 1000 - Date.now();
+  }
+
+  freeze(frozen: boolean): void {
+    if (frozen && this.frozenAtMs === null) this.frozenAtMs = this.nowMs();
+    if (!frozen && this.frozenAtMs !== null) {
+      this.offsetMs = this.frozenAtMs - Date.now();
+      this.frozenAtMs = null;
+    }
+  }
+
+  get frozen(): boolean {
+    return this.frozenAtMs !== null;
+  }
+}

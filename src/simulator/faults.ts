@@ -1,0 +1,84 @@
+import type { Rng } from './prng.ts';
+
+export type FaultKind = 'status' | 'latency' | 'drop' | 'truncate';
+
+export interface FaultRuleInput {
+  /** HTTP method or '*'. */
+  method?: string;
+  /** Route template as listed in stats (e.g. '/contacts/{id}') or '*'. */
+  path?: string;
+  kind: FaultKind;
+  /** For kind 'status': 429, 500, 502 or 503. */
+  status?: number;
+  /** For kind 'latency': delay before the request is handled. */
+  latency_ms?: number;
+  /** Chance per matching request (0..1); default 1. */
+  probability?: number;
+  /** Fire for the next N matching requests, then remove the rule; default unlimited. */
+  count?: number;
+}
+
+export interface FaultRule extends Required<Pick<FaultRuleInput, 'kind'>> {
+  id: number;
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  probability: number;
+  remaining: number | null;
+}
+
+const STATUSES = new Set([429, 500, 502, 503]);
+
+export class FaultInjector {
+  private rules: FaultRule[] = [];
+  private nextId = 1;
+
+  constructor(private readonly rng: Rng) {}
+
+  add(input: FaultRuleInput): FaultRule {
+    const kinds: FaultKind[] = ['status', 'latency', 'drop', 'truncate'];
+    if (!kinds.includes(input.kind)) throw new Error(`kind must be one of ${kinds.join(', ')}`);
+    const status = input.status ?? 500;
+    if (input.kind === 'status' && !STATUSES.has(status)) throw new Error('status must be 429, 500, 502 or 503');
+    const rule: FaultRule = {
+      id: this.nextId++,
+      kind: input.kind,
+      method: (input.method ?? '*').toUpperCase(),
+      path: input.path ?? '*',
+      status,
+      latency_ms: input.latency_ms ?? 0,
+      probability: input.probability ?? 1,
+      remaining: input.count ?? null,
+    };
+    this.rules.push(rule);
+    return rule;
+  }
+
+  clear(): void {
+    this.rules = [];
+  }
+
+  list(): readonly FaultRule[] {
+    return this.rules;
+  }
+
+  /** Picks the faults for one request; at most one latency and one terminal fault. */
+  match(method: string, template: string): { latencyMs: number; terminal: FaultRule | null } {
+    let latencyMs = 0;
+    let terminal: FaultRule | null = null;
+    for (const rule of [...this.rules]) {
+      if (rule.method !== '*' && rule.method !== method) continue;
+      if (rule.path !== '*' && rule.path !== template) continue;
+      if (rule.kind !== 'latency' && terminal) continue;
+      if (rule.probability < 1 && this.rng() >= rule.probability) continue;
+      if (rule.remaining !== null) {
+        rule.remaining -= 1;
+        if (rule.remaining <= 0) this.rules = this.rules.filter((r) => r !== rule);
+      }
+      if (rule.kind === 'latency') latencyMs += rule.latency_ms;
+      else terminal = rule;
+    }
+    return { latencyMs, terminal };
+  }
+}

@@ -1,0 +1,170 @@
+import type { AttributeRegistry } from './attributes.ts';
+import type { ContactStore } from './contacts.ts';
+import { ApiError, invalidParam } from './errors.ts';
+import type { ContactData, ContactRecord } from './model.ts';
+import { compileQuery, fieldDef } from './search-query.ts';
+
+export const DEFAULT_PER_PAGE = 50;
+export const MAX_PER_PAGE = 150;
+const CACHE_SIZE = 64;
+
+export interface PageOf {
+  items: ContactData[];
+  total: number;
+  page: number;
+  perPage: number;
+  next: string | null;
+}
+
+interface CachedResult {
+  key: string;
+  recs: ContactRecord[];
+}
+
+interface Cursor {
+  k?: string; // cache entry (search)
+  o: number; // offset into the result (search) or into creation order (list)
+  p: number; // page number of the page the cursor leads to
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(s: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(s, 'base64url').toString()) as Cursor;
+    if (typeof c.o === 'number' && typeof c.p === 'number') return c;
+  } catch {
+    // fall through
+  }
+  throw invalidParam('starting_after is not a valid cursor', 'starting_after');
+}
+
+export function parsePerPage(raw: unknown): number {
+  if (raw === undefined || raw === null || raw === '') return DEFAULT_PER_PAGE;
+  const n = typeof raw === 'string' ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PER_PAGE) {
+    throw invalidParam(`per_page must be an integer between 1 and ${MAX_PER_PAGE}`, 'per_page');
+  }
+  return n;
+}
+
+/**
+ * Search and list over the index view of contacts. A search is evaluated and sorted once; its
+ * cursors point into a cached result so later pages cost O(page). If the cache entry is gone the
+ * query is re-run and the cursor's offset reused, so cursors never die on the daemon.
+ */
+export class ContactSearch {
+  private cache = new Map<string, CachedResult>();
+  private nextCacheId = 1;
+
+  constructor(
+    private readonly contacts: ContactStore,
+    private readonly attributes: AttributeRegistry,
+  ) {}
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  search(body: unknown, nowMs: number, tz: string): PageOf {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new ApiError(400, 'bad_request', 'Request body must be a JSON object');
+    }
+    const { query, pagination, sort, ...rest } = body as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw new ApiError(400, 'bad_request', `bad '${extra}' parameter`);
+    if (query === undefined) throw new ApiError(400, 'parameter_not_found', 'query is required', 'query');
+    const pag = (pagination ?? {}) as Record<string, unknown>;
+    if (typeof pag !== 'object' || Array.isArray(pag)) throw invalidParam('pagination must be an object', 'pagination');
+    const perPage = parsePerPage(pag.per_page);
+    const predicate = compileQuery(query, this.attributes, tz);
+    const compare = this.comparator(sort);
+    const key = JSON.stringify({ query, sort: sort ?? null });
+
+    const startingAfter = pag.starting_after;
+    let cursor: Cursor = { o: 0, p: 1 };
+    if (startingAfter !== undefined && startingAfter !== null) {
+      if (typeof startingAfter !== 'string') throw invalidParam('starting_after must be a string', 'starting_after');
+      cursor = decodeCursor(startingAfter);
+    }
+    let entryId = cursor.k;
+    let entry = entryId !== undefined ? this.cache.get(entryId) : undefined;
+    if (!entry || entry.key !== key) {
+      const recs: ContactRecord[] = [];
+      for (const rec of this.contacts.order) {
+        const view = this.contacts.visibleInIndex(rec, nowMs);
+        if (view && predicate(view)) recs.push(rec);
+      }
+      if (compare) recs.sort((a, b) => compare(a.indexed!, b.indexed!) || a.seq - b.seq);
+      entry = { key, recs };
+      entryId = String(this.nextCacheId++);
+      this.cache.set(entryId, entry);
+      if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    }
+    const items: ContactData[] = [];
+    let i = cursor.o;
+    for (; i < entry.recs.length && items.length < perPage; i++) {
+      // Entries merged, deleted or archived since the query ran drop out; the rest show their index view.
+      const view = this.contacts.visibleInIndex(entry.recs[i]!, nowMs);
+      if (view) items.push(view);
+    }
+    const more = i < entry.recs.length;
+    return {
+      items,
+      total: entry.recs.length,
+      page: cursor.p,
+      perPage,
+      next: more ? encodeCursor({ k: entryId!, o: i, p: cursor.p + 1 }) : null,
+    };
+  }
+
+  private comparator(sort: unknown): ((a: ContactData, b: ContactData) => number) | null {
+    if (sort === undefined || sort === null) return null;
+    if (typeof sort !== 'object' || Array.isArray(sort)) throw invalidParam('sort must be an object', 'sort');
+    const { field, order } = sort as Record<string, unknown>;
+    if (typeof field !== 'string') throw invalidParam('sort.field is required', 'sort.field');
+    const def = fieldDef(field, this.attributes);
+    if (!def || def.type === 'tag' || def.type === 'segment') throw invalidParam(`'${field}' cannot be sorted on`, 'sort.field');
+    const ord = order ?? 'descending';
+    if (ord !== 'ascending' && ord !== 'descending') {
+      throw new ApiError(400, 'invalid_sort_order', "Sort order must be either 'ascending' or 'descending'");
+    }
+    const dir = ord === 'ascending' ? 1 : -1;
+    return (a, b) => {
+      const x = def.get(a);
+      const y = def.get(b);
+      // Missing values sort last whatever the direction.
+      if (x === null || x === undefined) return y === null || y === undefined ? 0 : 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    };
+  }
+
+  /** GET /contacts: creation order, cursor = position in that order. */
+  list(perPageRaw: unknown, startingAfter: unknown, nowMs: number): PageOf {
+    const perPage = parsePerPage(perPageRaw);
+    let cursor: Cursor = { o: 0, p: 1 };
+    if (typeof startingAfter === 'string' && startingAfter !== '') cursor = decodeCursor(startingAfter);
+    const order = this.contacts.order;
+    let total = 0;
+    const items: ContactData[] = [];
+    let nextPos = -1;
+    for (let i = 0; i < order.length; i++) {
+      const view = this.contacts.visibleInIndex(order[i]!, nowMs);
+      if (!view) continue;
+      total += 1;
+      if (i < cursor.o) continue;
+      if (items.length < perPage) items.push(view);
+      else if (nextPos < 0) nextPos = i;
+    }
+    return {
+      items,
+      total,
+      page: cursor.p,
+      perPage,
+      next: nextPos >= 0 ? encodeCursor({ o: nextPos, p: cursor.p + 1 }) : null,
+    };
+  }
+}

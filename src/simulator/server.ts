@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleApi, apiRouter } from './api.ts';
+import { controlRouter } from './control-api.ts';
+import { ApiError, errorBody } from './errors.ts';
+import { readBody, sendJson } from './http-io.ts';
+import type { SimSettings } from './settings.ts';
+import { SimulatorState } from './state.ts';
+import { isValidTimeZone } from './timezone.ts';
+
+export interface SimulatorOptions {
+  /** 0 = random free port. */
+  port?: number;
+  host?: string;
+  /** The accepted bearer token; default 'sim-token'. */
+  token?: string;
+  /** More accepted tokens (e.g. a second app). */
+  tokens?: string[];
+  /** Per-minute app limit, enforced in 10 s windows; 0 = off. Default 500. */
+  rateLimitPerMinute?: number;
+  /** Workspace-wide per-minute budget that foreign apps share with us; 0 = none. Default 0. */
+  workspaceRateLimitPerMinute?: number;
+  indexingDelaySeconds?: number;
+  timezone?: string;
+  seed?: number;
+  seedContacts?: number;
+  seedCompanies?: number;
+  scrollIdleSeconds?: number;
+  companyListCeiling?: number;
+}
+
+export interface RunningSimulator {
+  /** Base URL without trailing slash. */
+  url: string;
+  port: number;
+  token: string;
+  state: SimulatorState;
+  close(): Promise<void>;
+}
+
+export { SimulatorState };
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const timezone = opts.timezone ?? 'UTC';
+  if (!isValidTimeZone(timezone)) throw new Error(`Unknown time zone: ${timezone}`);
+  const settings: SimSettings = {
+    rateLimitPerMinute: opts.rateLimitPerMinute ?? 500,
+    workspaceRateLimitPerMinute: opts.workspaceRateLimitPerMinute ?? 0,
+    indexingDelaySeconds: opts.indexingDelaySeconds ?? 0,
+    timezone,
+    scrollIdleSeconds: opts.scrollIdleSeconds ?? 60,
+    companyListCeiling: opts.companyListCeiling ?? 10_000,
+  };
+  const state = new SimulatorState(settings, opts.seed ?? 1);
+  if (opts.seedContacts || opts.seedCompanies) {
+    state.seedData({
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      contacts: opts.seedContacts ?? 0,
+      companies: opts.seedCompanies ?? 0,
+    });
+  }
+  const token = opts.token ?? 'sim-token';
+  const tokens = new Set([token, ...(opts.tokens ?? [])]);
+  const api = apiRouter();
+  const control = controlRouter();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const url = new URL(req.url ?? '/', 'http://simulator.local');
+    let raw: Buffer;
+    try {
+      raw = await readBody(req);
+    } catch {
+      req.socket.destroy();
+      return;
+    }
+    if (url.pathname === '/__sim' || url.pathname.startsWith('/__sim/')) {
+      const m = control.match(req.method ?? 'GET', url.pathname);
+      if (!m) return sendJson(res, 404, errorBody(requestId, [{ code: 'not_found', message: 'Unknown control endpoint' }]));
+      try {
+        const body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as unknown) : {};
+        const input = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+        sendJson(res, 200, m.handler({ state, params: m.params, query: url.searchParams, body: input }));
+      } catch (e) {
+        if (e instanceof ApiError) sendJson(res, e.status, errorBody(requestId, e.errors));
+        else sendJson(res, 400, errorBody(requestId, [{ code: 'bad_request', message: (e as Error).message }]));
+      }
+      return;
+    }
+    await handleApi(state, api, tokens, req, res, url, raw, requestId);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, errorBody(randomUUID(), [{ code: 'server_error', message: String(e) }]));
+    });
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    token,
+    state,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
