@@ -56,6 +56,7 @@ export function seedState(state: SimulatorState, opts: SeedOptions): { contacts:
   // The last tenth of the companies get no contacts, so list/scroll visibility rules have something to hide.
   const attachable = companyIds.slice(0, Math.max(1, Math.ceil(companyIds.length * 0.9)));
   const startContacts = state.contacts.order.length;
+  let users = 0;
   for (let i = 0; i < nContacts; i++) {
     const n = startContacts + i + 1;
     const created = SEED_BASE - YEAR + Math.floor((i / Math.max(1, nContacts)) * YEAR);
@@ -78,8 +79,9 @@ export function seedState(state: SimulatorState, opts: SeedOptions): { contacts:
     rec.data = { ...rec.data, updated_at: updated };
     rec.indexed = rec.data;
     rec.pending.length = 0;
+    // Round-robin, so every attachable company gets a user once there are enough users.
     if (!isLead && attachable.length > 0 && companyIds.length > 0) {
-      state.companies.attach(rec, attachable[Math.floor(rng() * attachable.length)]!, false);
+      state.companies.attach(rec, attachable[users++ % attachable.length]!, false);
     }
   }
   return { contacts: nContacts, companies: nCompanies };
