@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { IntercomClient, type Intercom } from 'intercom-client';
 import type { Logger } from 'pino';
 import { IntercomApiError, IntercomAuthError, IntercomPayloadError, type EntityKind } from '../errors.ts';
+import { bufferedFetch } from './buffered-fetch.ts';
 import { ENDPOINTS, endpointLabel, type EndpointName } from './endpoints.ts';
 import {
   outcomeOfError,
@@ -148,6 +149,7 @@ class Gateway implements IntercomGateway {
       // Our limiter owns retries: SDK retries would bypass the budget and hammer Intercom during a 429.
       maxRetries: 0,
       timeoutInSeconds: this.timeoutSeconds,
+      fetch: bufferedFetch,
     });
     this.limiter = new WindowLimiter({
       ratePerMinute: opts.ratePerMinute,

@@ -4,6 +4,7 @@
  * fields we rely on are checked. A body that fails the check is a payload error, not a crash somewhere downstream.
  */
 import { z } from 'zod';
+import { TRUNCATED_BODY } from './buffered-fetch.ts';
 
 export type IntercomContact = {
   id: string;
@@ -170,7 +171,11 @@ const listSchema = z.looseObject({
 });
 
 function check<T extends z.ZodType>(schema: T, body: unknown, what: string): z.output<T> {
-  if (isNonJsonMarker(body)) throw new PayloadShapeError(`${what}: response body is not valid JSON`);
+  if (isNonJsonMarker(body)) {
+    const cut = (body as { error: { rawBody?: unknown } }).error.rawBody === TRUNCATED_BODY;
+    throw new PayloadShapeError(`${what}: response body ${cut ? 'was cut off' : 'is not valid JSON'}`);
+  }
+  if (body === TRUNCATED_BODY) throw new PayloadShapeError(`${what}: response body was cut off`);
   const r = schema.safeParse(body);
   if (!r.success) {
     const issues = r.error.issues
