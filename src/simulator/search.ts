@@ -58,6 +58,7 @@ export function parsePerPage(raw: unknown): number {
 export class ContactSearch {
   private cache = new Map<string, CachedResult>();
   private nextCacheId = 1;
+  private countCache: { version: number; validUntilMs: number; total: number } | null = null;
 
   constructor(
     private readonly contacts: ContactStore,
@@ -66,6 +67,7 @@ export class ContactSearch {
 
   clear(): void {
     this.cache.clear();
+    this.countCache = null;
   }
 
   search(body: unknown, nowMs: number, tz: string): PageOf {
@@ -142,23 +144,24 @@ export class ContactSearch {
     };
   }
 
-  /** GET /contacts: creation order, cursor = position in that order. */
+  /** GET /contacts: creation order, cursor = position in that order. O(page) after the first count. */
   list(perPageRaw: unknown, startingAfter: unknown, nowMs: number): PageOf {
     const perPage = parsePerPage(perPageRaw);
     let cursor: Cursor = { o: 0, p: 1 };
     if (typeof startingAfter === 'string' && startingAfter !== '') cursor = decodeCursor(startingAfter);
     const order = this.contacts.order;
-    let total = 0;
     const items: ContactData[] = [];
     let nextPos = -1;
-    for (let i = 0; i < order.length; i++) {
+    for (let i = Math.max(0, cursor.o); i < order.length; i++) {
       const view = this.contacts.visibleInIndex(order[i]!, nowMs);
       if (!view) continue;
-      total += 1;
-      if (i < cursor.o) continue;
       if (items.length < perPage) items.push(view);
-      else if (nextPos < 0) nextPos = i;
+      else {
+        nextPos = i;
+        break;
+      }
     }
+    const total = this.visibleTotal(nowMs);
     return {
       items,
       total,
@@ -166,5 +169,23 @@ export class ContactSearch {
       perPage,
       next: nextPos >= 0 ? encodeCursor({ o: nextPos, p: cursor.p + 1 }) : null,
     };
+  }
+
+  /**
+   * The visible count changes only with a write (version) or when a pending index lands, so it is
+   * cached until either happens: paging 100k contacts must not rescan them on every page.
+   */
+  private visibleTotal(nowMs: number): number {
+    const cc = this.countCache;
+    if (cc && cc.version === this.contacts.version && nowMs < cc.validUntilMs) return cc.total;
+    let total = 0;
+    let validUntilMs = Infinity;
+    for (const rec of this.contacts.order) {
+      if (this.contacts.visibleInIndex(rec, nowMs)) total += 1;
+      const due = rec.pending[0]?.at;
+      if (due !== undefined && due < validUntilMs) validUntilMs = due;
+    }
+    this.countCache = { version: this.contacts.version, validUntilMs, total };
+    return total;
   }
 }
