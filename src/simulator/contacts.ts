@@ -65,11 +65,6 @@ export class ContactStore {
     return this.indexedView(rec, nowMs);
   }
 
-  indexedAt(rec: ContactRecord): number | null {
-    const last = rec.pending.at(-1);
-    return last ? last.at : rec.indexed ? 0 : null;
-  }
-
   private write(rec: ContactRecord, data: ContactData): void {
     this.unindex(rec);
     rec.data = data;
