@@ -15,6 +15,8 @@ export type Priority = 'push' | 'pull' | 'backfill' | 'verify';
 // Bottleneck runs lower numbers first. Pushes carry local edits users wait for; verification sweeps can always wait.
 const PRIORITY: Record<Priority, number> = { push: 1, pull: 3, backfill: 5, verify: 7 };
 
+const PAUSED: unique symbol = Symbol('paused');
+
 export interface LimiterOptions {
   ratePerMinute: number;
   windowMs: number;
@@ -103,17 +105,23 @@ export class WindowLimiter {
     this.pending++;
     this.refTimer();
     try {
-      return await this.bottleneck.schedule(
-        { priority: PRIORITY[priority], expiration: this.opts.jobExpirationMs },
-        async () => {
-          this.running++;
-          try {
-            return await fn();
-          } finally {
-            this.running--;
-          }
-        },
-      );
+      for (;;) {
+        const result = await this.bottleneck.schedule(
+          { priority: PRIORITY[priority], expiration: this.opts.jobExpirationMs },
+          async (): Promise<T | typeof PAUSED> => {
+            // Jobs the queue released just before a 429's pause reached the reservoir go back in line instead of
+            // sending into a window Intercom already closed. The unit they took is moot: the refill resets it.
+            if (this.pausedUntil !== null && Date.now() < this.pausedUntil) return PAUSED;
+            this.running++;
+            try {
+              return await fn();
+            } finally {
+              this.running--;
+            }
+          },
+        );
+        if (result !== PAUSED) return result;
+      }
     } finally {
       this.pending--;
       this.refTimer();
