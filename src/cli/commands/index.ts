@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerMigrateCommand } from './migrate.ts';
+import { registerSimulatorCommand } from './simulator.ts';
 
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
   registerMigrateCommand(program);
+  registerSimulatorCommand(program);
 }
