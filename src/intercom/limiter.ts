@@ -39,13 +39,13 @@ export interface LimiterState {
 }
 
 export function windowBudget(ratePerMinute: number, windowMs: number): number {
-  // Floor, as Intercom does: 500/min allows 83 per 10 s, not 84.
+  // Floor, so we never start above Intercom's allowance (500/min is 83 per 10 s); answers may then raise it a little.
   return Math.max(1, Math.floor((ratePerMinute * windowMs) / 60_000));
 }
 
 export class WindowLimiter {
   readonly windowMs: number;
-  private readonly configuredBudget: number;
+  private readonly budgetCeiling: number;
   private budget: number;
   /** End of the window we are spending, on our clock (aligned to Intercom's reset once an answer tells us). */
   private windowEndsAt: number;
@@ -65,8 +65,8 @@ export class WindowLimiter {
 
   constructor(private readonly opts: LimiterOptions) {
     this.windowMs = opts.windowMs;
-    this.configuredBudget = windowBudget(opts.ratePerMinute, opts.windowMs);
-    this.budget = this.configuredBudget;
+    this.budget = windowBudget(opts.ratePerMinute, opts.windowMs);
+    this.budgetCeiling = Math.ceil((opts.ratePerMinute * opts.windowMs) / 60_000);
     this.reservoirSeen = this.budget;
     this.guardMs = opts.resetGuardMs ?? 100;
     this.random = opts.random ?? Math.random;
@@ -136,7 +136,9 @@ export class WindowLimiter {
    */
   async observe(rate: RateHeaders): Promise<void> {
     if (this.closing) return;
-    if (rate.limit !== null && rate.limit > 0) this.budget = Math.min(this.configuredBudget, rate.limit);
+    // Intercom's own per-window number wins (1,000/min is 167 there, our floor says 166), but never above what the
+    // configured per-minute rate allows.
+    if (rate.limit !== null && rate.limit > 0) this.budget = Math.min(this.budgetCeiling, rate.limit);
     if (rate.resetAtMs !== null) {
       const drift = rate.resetAtMs - this.windowEndsAt;
       // An answer from the window we already left says nothing about this one.

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { awayFromWindowEnd, harness, WINDOW_MS, type Harness } from './helpers.ts';
+
+// Two processes with one Redis-backed limiter spend one budget together: 100 per window at 600/min, never more.
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const limiterId = `test-intercom-${randomUUID()}`;
+let h: Harness;
+let redis: Redis;
+
+beforeAll(async () => {
+  h = await harness({ rateLimitPerMinute: 600, seedContacts: 5 });
+  redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  await h.close();
+  const keys = await redis.keys(`b_${limiterId}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+function runWorker(calls: number): Promise<{ failed: number; records: { at: number; status: number | null }[] }> {
+  const script = fileURLToPath(new URL('./fixtures/limited-worker.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: {
+        ...process.env,
+        SIM_URL: h.sim.url,
+        SIM_TOKEN: h.sim.token,
+        RATE: '600',
+        REDIS_URL,
+        LIMITER_ID: limiterId,
+        CALLS: String(calls),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`worker exited ${code}: ${err}`));
+      else resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+    });
+  });
+}
+
+it('keeps two processes sharing Redis within one window budget, with zero 429s', async () => {
+  await awayFromWindowEnd(3000);
+  const local = h.gateway({ ratePerMinute: 600, redisUrl: REDIS_URL, limiterId });
+  const [mine, theirs] = await Promise.all([
+    Promise.allSettled(Array.from({ length: 115 }, () => local.listContacts({ perPage: 1 }, 'pull'))),
+    runWorker(115),
+  ]);
+  expect(mine.filter((r) => r.status === 'rejected')).toEqual([]);
+  expect(theirs.failed).toBe(0);
+  expect(await redis.exists(`b_${limiterId}_settings`)).toBe(1);
+
+  const stats = await h.stats();
+  expect(stats.total).toBe(230);
+  expect(stats.rate_limited).toBe(0);
+
+  const all = [...h.records.map((r) => r.at.getTime()), ...theirs.records.map((r) => r.at)];
+  const byWindow = new Map<number, number>();
+  for (const at of all) byWindow.set(Math.floor(at / WINDOW_MS), (byWindow.get(Math.floor(at / WINDOW_MS)) ?? 0) + 1);
+  const counts = [...byWindow.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
+  expect(Math.max(...counts)).toBeLessThanOrEqual(100);
+  // Both processes had a backlog until the last window, so the earlier windows were used to the full budget.
+  expect(counts.slice(0, -1)).toEqual(counts.slice(0, -1).map(() => 100));
+  expect(theirs.records.length).toBeGreaterThan(0);
+});
