@@ -1,0 +1,93 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { runQueries } from '../db/queries/runs.ts';
+import type { RunKind, RunSummary } from '../sync/outcome.ts';
+
+/**
+ * Records every piece of daemon work in sync_runs: a row when it starts, its counts or error when it ends. The
+ * replica id goes into the row's details, so an operator (and the leader tests) can see which process did the work.
+ */
+export type RunStatus = 'succeeded' | 'failed' | 'aborted';
+
+export interface RunContext {
+  runId: number;
+  signal: AbortSignal;
+}
+
+export interface FinishedRun {
+  kind: RunKind;
+  status: RunStatus;
+  durationSeconds: number;
+  summary: RunSummary;
+}
+
+export interface RunTracker {
+  /** Never rejects: failures are logged with their cause and recorded; the result says how it went. */
+  track(
+    kind: RunKind,
+    signal: AbortSignal,
+    work: (ctx: RunContext) => Promise<RunSummary>,
+    details?: Record<string, unknown>,
+  ): Promise<FinishedRun>;
+}
+
+export interface RunTrackerOptions {
+  pool: pg.Pool;
+  schema: string;
+  replicaId: string;
+  logger: Logger;
+  onFinished?: (run: FinishedRun) => void;
+}
+
+const EMPTY: RunSummary = { counts: {}, requests: 0 };
+
+export function createRunTracker(opts: RunTrackerOptions): RunTracker {
+  const runs = runQueries(opts.schema);
+  return {
+    async track(kind, signal, work, details = {}) {
+      const log = opts.logger.child({ module: 'runs', kind });
+      const started = performance.now();
+      let runId: number;
+      try {
+        runId = await runs.start(opts.pool, kind, { ...details, replica: opts.replicaId });
+      } catch (err) {
+        log.error({ err }, 'could not record the start of a run; skipping it');
+        return report(kind, 'failed', started, EMPTY);
+      }
+      const runLog = log.child({ run: runId });
+      let status: RunStatus = 'succeeded';
+      let summary: RunSummary = EMPTY;
+      let error: string | undefined;
+      try {
+        summary = await work({ runId, signal });
+        if (signal.aborted) status = 'aborted';
+      } catch (err) {
+        status = signal.aborted ? 'aborted' : 'failed';
+        error = err instanceof Error ? err.message : String(err);
+        if (status === 'failed') runLog.error({ err }, 'run failed');
+        else runLog.warn({ err }, 'run aborted by shutdown');
+      }
+      try {
+        await runs.finish(opts.pool, runId, status, summary, error);
+      } catch (err) {
+        runLog.error({ err }, 'could not record the end of a run');
+      }
+      const finished = report(kind, status, started, summary);
+      runLog.info(
+        { status, counts: summary.counts, requests: summary.requests, seconds: finished.durationSeconds },
+        'run finished',
+      );
+      return finished;
+    },
+  };
+
+  function report(kind: RunKind, status: RunStatus, started: number, summary: RunSummary): FinishedRun {
+    const run = { kind, status, durationSeconds: (performance.now() - started) / 1000, summary };
+    try {
+      opts.onFinished?.(run);
+    } catch (err) {
+      opts.logger.warn({ err }, 'run observer failed');
+    }
+    return run;
+  }
+}
