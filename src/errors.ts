@@ -98,6 +98,11 @@ export class IntercomPayloadError extends SyncError {
   }
 }
 
+/** The shared (Redis) rate limiter cannot be reached: no request may leave, but the next tick may succeed. */
+export class RateLimiterUnavailableError extends SyncError {
+  readonly retryable = true;
+}
+
 /** A local row Intercom would reject: names the row and the field so the operator can fix it. */
 export class ValidationError extends SyncError {
   readonly retryable = false;

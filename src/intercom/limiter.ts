@@ -8,6 +8,7 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { RateLimiterUnavailableError } from '../errors.ts';
 import type { RateHeaders } from './errors-from-response.ts';
 
 export type Priority = 'push' | 'pull' | 'backfill' | 'verify';
@@ -26,6 +27,8 @@ export interface LimiterOptions {
   limiterId: string;
   redisUrl?: string | undefined;
   logger: Logger;
+  /** How long a call waits for Redis before failing with RateLimiterUnavailableError. Default 5 s. */
+  redisConnectTimeoutMs?: number;
   /** Wait this long after a reset before spending the new window, to absorb clock rounding. */
   resetGuardMs?: number;
   random?: () => number;
@@ -85,7 +88,13 @@ export class WindowLimiter {
     if (opts.redisUrl) {
       this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3 });
       this.connection = new Bottleneck.IORedisConnection({ client: this.redis, Redis });
-      this.connection.on('error', (err) => this.log.error({ err }, 'rate limiter Redis error'));
+      // ioredis reports every failed reconnect; one line per 30 s is enough to tell an operator Redis is down.
+      let lastLogged = 0;
+      this.connection.on('error', (err) => {
+        if (Date.now() - lastLogged < 30_000) return;
+        lastLogged = Date.now();
+        this.log.error({ err }, 'rate limiter Redis error');
+      });
       // clearDatastore false: a process joining later must not reset the budget the others are spending.
       this.bottleneck = new Bottleneck({ ...common, datastore: 'ioredis', connection: this.connection, clearDatastore: false });
     } else {
@@ -102,6 +111,7 @@ export class WindowLimiter {
 
   async schedule<T>(priority: Priority, fn: () => Promise<T>): Promise<T> {
     if (this.closing) throw new Error('Intercom rate limiter is closed');
+    if (this.redis && this.redis.status !== 'ready') await this.awaitRedis();
     this.pending++;
     this.refTimer();
     try {
@@ -126,6 +136,26 @@ export class WindowLimiter {
       this.pending--;
       this.refTimer();
       void this.refreshSeen();
+    }
+  }
+
+  /**
+   * Bottleneck waits for Redis forever; a caller should rather learn that the shared budget is unreachable. While
+   * Redis is down, calls fail fast with a retryable error and the sync loop backs off.
+   */
+  private async awaitRedis(): Promise<void> {
+    const timeoutMs = this.opts.redisConnectTimeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      this.bottleneck.ready().then(() => this.redis?.status === 'ready'),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!ok) {
+      throw new RateLimiterUnavailableError(
+        `Redis for the shared Intercom rate limiter is unreachable (status ${this.redis?.status ?? 'none'})`,
+      );
     }
   }
 
@@ -208,8 +238,10 @@ export class WindowLimiter {
       } catch {
         // stop() rejects when called twice; the first call is the one that matters.
       }
-      await this.bottleneck.disconnect(true);
-      if (this.connection) await this.connection.disconnect(true);
+      // Flushing needs a live connection; with Redis down, quitting would wait for a reconnect that never comes.
+      const flush = this.redis === null || this.redis.status === 'ready';
+      await this.bottleneck.disconnect(flush);
+      if (this.connection) await this.connection.disconnect(flush);
     })();
     return this.closing;
   }

@@ -186,3 +186,16 @@ describe('errors', () => {
     expect([...byEndpoint.keys()].every((k) => !/[0-9a-f]{24}/.test(k))).toBe(true);
   });
 });
+
+describe('lifecycle', () => {
+  it('close() is idempotent and later calls reject without a request', async () => {
+    const g = h.gateway();
+    await g.me();
+    const first = g.close();
+    expect(g.close()).toBe(first);
+    await first;
+    const before = h.records.length;
+    await expect(g.me()).rejects.toThrow(/closed/);
+    expect(h.records.length).toBe(before);
+  });
+});

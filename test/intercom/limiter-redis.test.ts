@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { RateLimiterUnavailableError } from '../../src/errors.ts';
 import { awayFromWindowEnd, harness, WINDOW_MS, type Harness } from './helpers.ts';
 
 // Two processes with one Redis-backed limiter spend one budget together: 100 per window at 600/min, never more.
@@ -72,4 +73,14 @@ it('keeps two processes sharing Redis within one window budget, with zero 429s',
   // Both processes had a backlog until the last window, so the earlier windows were used to the full budget.
   expect(counts.slice(0, -1)).toEqual(counts.slice(0, -1).map(() => 100));
   expect(theirs.records.length).toBeGreaterThan(0);
+});
+
+it('fails fast with a retryable error when the shared limiter cannot reach Redis', async () => {
+  const g = h.gateway({ redisUrl: 'redis://127.0.0.1:1', limiterId: `${limiterId}-down` });
+  const before = (await h.stats()).total;
+  const err = await g.me().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(RateLimiterUnavailableError);
+  expect(err).toMatchObject({ retryable: true });
+  expect((await h.stats()).total).toBe(before);
+  await g.close();
 });
