@@ -1,0 +1,259 @@
+/**
+ * The pull engine's store: the SQL behind src/sync/pull/ports.ts. Every data-table write happens inside
+ * applyTransaction, which enters sync-apply mode first so pulled changes never reach the outbox.
+ */
+import type pg from 'pg';
+import { advisoryKey, ident } from '../migrate.ts';
+import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
+import { auditQueries } from './audit.ts';
+import { mappingQueries, type Mapping, type MappingEntity } from './mappings.ts';
+import { syncStateQueries } from './sync-state.ts';
+import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
+import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
+
+const CONTACT_COLS = `id, external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
+  last_seen_at, custom_attributes, merge_into_id, intercom_id, updated_at, deleted_at`;
+const COMPANY_COLS = `id, company_id, name, plan, size, website, industry, monthly_spend, remote_created_at,
+  custom_attributes, intercom_id, updated_at, deleted_at`;
+const MAPPING_COLS = `id, entity_type, local_id, intercom_id, external_key, status, status_reason, merged_into,
+  base_snapshot, base_hash, remote_updated_at, last_synced_at`;
+
+/** Snapshot fields are column names; these hold unix seconds in snapshots and timestamptz in the table. */
+const TIME_FIELDS = new Set(['signed_up_at', 'last_seen_at', 'remote_created_at']);
+const JSON_FIELDS = new Set(['custom_attributes']);
+
+function columnValue(field: string, v: unknown): unknown {
+  if (TIME_FIELDS.has(field)) return v === null || v === undefined ? null : new Date((v as number) * 1000);
+  if (JSON_FIELDS.has(field)) return JSON.stringify(v ?? {});
+  return v;
+}
+
+function setClause(patch: Record<string, unknown>, offset: number): { sql: string; values: unknown[] } {
+  const fields = Object.keys(patch).filter((f) => /^[a-z_]+$/.test(f));
+  return {
+    sql: fields.map((f, i) => `${f} = $${i + offset}${JSON_FIELDS.has(f) ? '::jsonb' : ''}`).join(', '),
+    values: fields.map((f) => columnValue(f, patch[f])),
+  };
+}
+
+export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
+  const s = ident(schema);
+  const mappings = mappingQueries(schema);
+  const audit = auditQueries(schema);
+  const state = syncStateQueries(schema);
+  let savepointSeq = 0;
+
+  const txPort = (tx: pg.PoolClient): ApplyTx => {
+    const one = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T | null> =>
+      (await tx.query<T>(sql, values)).rows[0] ?? null;
+    return {
+      async mappingByIntercomId(entity, intercomId) {
+        return (await mappings.byIntercomIds(tx, entity, [intercomId], true))[0] ?? null;
+      },
+      async mappingByLocalId(entity, localId) {
+        return (await mappings.byLocalIds(tx, entity, [localId], true))[0] ?? null;
+      },
+      mappingsByIntercomIds: (entity, ids) => mappings.byIntercomIds(tx, entity, ids),
+      contact: (id) => one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1 FOR UPDATE`, [id]),
+      contactByExternalId: (x) =>
+        one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]),
+      async unlinkedContactsByEmail(email) {
+        const { rows } = await tx.query<LocalContactRow>(
+          `SELECT ${CONTACT_COLS} FROM ${s}.contacts c
+            WHERE lower(c.email) = lower($1) AND c.external_id IS NULL AND c.deleted_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m
+                               WHERE m.entity_type = 'contact' AND m.local_id = c.id AND m.intercom_id IS NOT NULL)
+            ORDER BY c.id FOR UPDATE`,
+          [email],
+        );
+        return rows;
+      },
+      async insertContact(snap, remoteCreatedAt) {
+        const row = { ...snap, remote_created_at: remoteCreatedAt } as Record<string, unknown>;
+        const fields = Object.keys(row);
+        const r = await one<{ id: number }>(
+          `INSERT INTO ${s}.contacts (${fields.join(', ')})
+           VALUES (${fields.map((f, i) => `$${i + 1}${JSON_FIELDS.has(f) ? '::jsonb' : ''}`).join(', ')}) RETURNING id`,
+          fields.map((f) => columnValue(f, row[f])),
+        );
+        return r!.id;
+      },
+      async updateContact(localId, patch) {
+        const set = setClause(patch as Record<string, unknown>, 2);
+        if (set.values.length === 0) return;
+        await tx.query(`UPDATE ${s}.contacts SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
+      },
+      async markContactMerged(localId, intoLocalId) {
+        await tx.query(`UPDATE ${s}.contacts SET merge_into_id = $2, intercom_id = NULL WHERE id = $1`, [localId, intoLocalId]);
+        await tx.query(
+          `UPDATE ${s}.sync_mappings SET intercom_id = NULL, updated_at = now() WHERE entity_type = 'contact' AND local_id = $1`,
+          [localId],
+        );
+      },
+      async softDeleteContact(localId) {
+        await tx.query(`UPDATE ${s}.contacts SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
+      },
+      company: (id) => one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [id]),
+      companyByCompanyId: (cid) =>
+        one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]),
+      async insertCompany(snap) {
+        const row = snap as unknown as Record<string, unknown>;
+        const fields = Object.keys(row);
+        const r = await one<{ id: number }>(
+          `INSERT INTO ${s}.companies (${fields.join(', ')})
+           VALUES (${fields.map((f, i) => `$${i + 1}${JSON_FIELDS.has(f) ? '::jsonb' : ''}`).join(', ')}) RETURNING id`,
+          fields.map((f) => columnValue(f, row[f])),
+        );
+        return r!.id;
+      },
+      async updateCompany(localId, patch) {
+        const set = setClause(patch as Record<string, unknown>, 2);
+        if (set.values.length === 0) return;
+        await tx.query(`UPDATE ${s}.companies SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
+      },
+      async hasPendingOutbox(entity, localId) {
+        const r = await one(
+          `SELECT 1 FROM ${s}.sync_outbox WHERE entity_type = $1 AND local_id = $2 AND related_id = 0 AND status = 'pending'`,
+          [entity, localId],
+        );
+        return r !== null;
+      },
+      async contactCompanyIds(contactId) {
+        const { rows } = await tx.query<{ company_id: number }>(
+          `SELECT company_id FROM ${s}.contact_companies WHERE contact_id = $1 ORDER BY company_id`,
+          [contactId],
+        );
+        return rows.map((r) => r.company_id);
+      },
+      async pendingAssociationCompanyIds(contactId) {
+        const { rows } = await tx.query<{ related_id: number }>(
+          `SELECT related_id FROM ${s}.sync_outbox WHERE entity_type = 'contact_company' AND local_id = $1 AND status = 'pending'`,
+          [contactId],
+        );
+        return rows.map((r) => r.related_id);
+      },
+      async attach(contactId, companyId) {
+        await tx.query(
+          `INSERT INTO ${s}.contact_companies (contact_id, company_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+          [contactId, companyId],
+        );
+      },
+      async detach(contactId, companyId) {
+        await tx.query(`DELETE FROM ${s}.contact_companies WHERE contact_id = $1 AND company_id = $2`, [contactId, companyId]);
+      },
+      async upsertMapping(m) {
+        // The mirror column is unique: a data row still carrying this id for another local entity lets go first.
+        if (m.intercomId && m.status === 'active') {
+          await tx.query(
+            `UPDATE ${s}.${m.entityType === 'contact' ? 'contacts' : 'companies'} SET intercom_id = NULL
+              WHERE intercom_id = $1 AND id <> $2`,
+            [m.intercomId, m.localId],
+          );
+        }
+        return mappings.upsert(tx, m);
+      },
+      setMappingStatus: (entity, localId, status, reason, mergedInto = null) =>
+        mappings.setStatus(tx, entity, localId, status, reason, mergedInto),
+      audit: (entries) => audit.insert(tx, entries),
+      async invalidAlreadyAudited(entity, intercomId, remoteUpdatedAt) {
+        const r = await one(
+          `SELECT 1 FROM ${s}.audit_log WHERE entity_type = $1 AND intercom_id = $2 AND action = 'invalid'
+              AND direction = 'pull' AND (details ->> 'remote_updated_at')::bigint = $3 LIMIT 1`,
+          [entity, intercomId, remoteUpdatedAt],
+        );
+        return r !== null;
+      },
+      async savepoint(fn) {
+        const name = `pull_row_${++savepointSeq}`;
+        await tx.query(`SAVEPOINT ${name}`);
+        try {
+          const out = await fn();
+          await tx.query(`RELEASE SAVEPOINT ${name}`);
+          return out;
+        } catch (err) {
+          await tx.query(`ROLLBACK TO SAVEPOINT ${name}`);
+          throw err;
+        }
+      },
+      setStream: (stream, patch) => state.set(tx, stream, patch),
+      async touchMappings(entity, ids) {
+        if (ids.length === 0) return;
+        await tx.query(
+          `UPDATE ${s}.sync_mappings SET last_synced_at = now() WHERE entity_type = $1 AND intercom_id = ANY($2::text[])`,
+          [entity, ids],
+        );
+      },
+    };
+  };
+
+  return {
+    async applyTransaction(fn, opts = {}) {
+      if (!opts.rollback) {
+        return withTransaction(pool, async (tx) => {
+          await enterSyncApplyMode(tx);
+          return fn(txPort(tx));
+        });
+      }
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await enterSyncApplyMode(client);
+        return await fn(txPort(client));
+      } finally {
+        await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
+      }
+    },
+    mappingsByIntercomIds: (entity, ids) => mappings.byIntercomIds(pool, entity, ids),
+    async activeLeadMappingsByEmails(emails) {
+      if (emails.length === 0) return [];
+      const { rows } = await pool.query<Mapping>(
+        `SELECT ${MAPPING_COLS} FROM ${s}.sync_mappings
+          WHERE entity_type = 'contact' AND status = 'active' AND intercom_id IS NOT NULL
+            AND base_snapshot ->> 'role' = 'lead' AND lower(base_snapshot ->> 'email') = ANY($1::text[])`,
+        [emails.map((e) => e.toLowerCase())],
+      );
+      return rows;
+    },
+    async staleActiveMappings(entity: MappingEntity, since, limit) {
+      const { rows } = await pool.query<Mapping>(
+        `SELECT ${MAPPING_COLS} FROM ${s}.sync_mappings
+          WHERE entity_type = $1 AND status = 'active' AND intercom_id IS NOT NULL
+            AND (last_synced_at IS NULL OR last_synced_at < $2)
+          ORDER BY local_id LIMIT $3`,
+        [entity, since, limit],
+      );
+      return rows;
+    },
+    getStream: (stream) => state.get(pool, stream),
+    setStream: (stream, patch) => state.set(pool, stream, patch),
+    async tryAdvisoryLock(name) {
+      const key = advisoryKey(`${schema}:${name}`);
+      const client = await pool.connect();
+      try {
+        const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS ok`, [key]);
+        if (!rows[0]?.ok) {
+          client.release();
+          return null;
+        }
+      } catch (err) {
+        client.release(true);
+        throw err;
+      }
+      let released = false;
+      return {
+        async release() {
+          if (released) return;
+          released = true;
+          try {
+            await client.query(`SELECT pg_advisory_unlock($1::bigint)`, [key]);
+            client.release();
+          } catch {
+            // A broken connection drops its session locks with it; do not return it to the pool.
+            client.release(true);
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The narrow ports the pull engine runs on. The gateway port is a structural subset of IntercomGateway; the store
+ * port is implemented by src/db/queries/pull.ts (createPullStore). Sync code never sees pg.
+ */
+import type { AuditEntry } from '../../db/queries/audit.ts';
+import type { Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
+import type { StreamState } from '../../db/queries/sync-state.ts';
+import type { IntercomGateway } from '../../intercom/gateway.ts';
+import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
+
+export type PullGatewayPort = Pick<
+  IntercomGateway,
+  | 'me'
+  | 'searchContacts'
+  | 'listContacts'
+  | 'getContact'
+  | 'findContactByExternalId'
+  | 'listContactCompanies'
+  | 'getCompany'
+  | 'scrollCompanies'
+>;
+
+export type StreamPatch = { watermark?: Date | null; cursor?: string | null; details?: Record<string, unknown> };
+
+/** Everything one apply transaction may do; it runs in sync-apply mode so no write reaches the outbox. */
+export interface ApplyTx {
+  /** Mapping lookups that lock the row (SELECT … FOR UPDATE) so pull and push never apply over each other. */
+  mappingByIntercomId(entity: MappingEntity, intercomId: string): Promise<Mapping | null>;
+  mappingByLocalId(entity: MappingEntity, localId: number): Promise<Mapping | null>;
+  mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  contact(localId: number): Promise<LocalContactRow | null>;
+  contactByExternalId(externalId: string): Promise<LocalContactRow | null>;
+  /** Live local contacts without external_id and without a linked Intercom id whose email matches (any case). */
+  unlinkedContactsByEmail(email: string): Promise<LocalContactRow[]>;
+  insertContact(s: ContactSnapshot, remoteCreatedAt: number | null): Promise<number>;
+  updateContact(localId: number, patch: Partial<ContactSnapshot>): Promise<void>;
+  /** Records on the local lead row which local user it was merged into (merge_into_id), and frees its Intercom id. */
+  markContactMerged(localId: number, intoLocalId: number): Promise<void>;
+  softDeleteContact(localId: number): Promise<void>;
+  company(localId: number): Promise<LocalCompanyRow | null>;
+  companyByCompanyId(companyId: string): Promise<LocalCompanyRow | null>;
+  insertCompany(s: CompanySnapshot): Promise<number>;
+  updateCompany(localId: number, patch: Partial<CompanySnapshot>): Promise<void>;
+  hasPendingOutbox(entity: MappingEntity, localId: number): Promise<boolean>;
+  contactCompanyIds(contactId: number): Promise<number[]>;
+  /** Local company ids whose association with this contact has a pending outbox entry (a local change not pushed yet). */
+  pendingAssociationCompanyIds(contactId: number): Promise<number[]>;
+  attach(contactId: number, companyId: number): Promise<void>;
+  detach(contactId: number, companyId: number): Promise<void>;
+  upsertMapping(m: MappingWrite): Promise<Mapping>;
+  setMappingStatus(
+    entity: MappingEntity,
+    localId: number,
+    status: MappingStatus,
+    reason: string | null,
+    mergedInto?: string | null,
+  ): Promise<void>;
+  audit(entries: readonly AuditEntry[]): Promise<void>;
+  invalidAlreadyAudited(entity: MappingEntity, intercomId: string, remoteUpdatedAt: number): Promise<boolean>;
+  /** Runs fn inside a SAVEPOINT: a failing row rolls back alone and the page goes on. */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+  setStream(stream: string, patch: StreamPatch): Promise<void>;
+  /** Marks mappings as seen now (full pulls use last_synced_at to find contacts that vanished). */
+  touchMappings(entity: MappingEntity, intercomIds: readonly string[]): Promise<void>;
+}
+
+export interface PullStorePort {
+  /** One transaction in sync-apply mode; `rollback` runs the same work and throws it away (dry runs). */
+  applyTransaction<T>(fn: (tx: ApplyTx) => Promise<T>, opts?: { rollback?: boolean }): Promise<T>;
+  mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  /** Active contact mappings of leads whose external key (email) is one of these. */
+  activeLeadMappingsByEmails(emails: readonly string[]): Promise<Mapping[]>;
+  /** Active mappings with an Intercom id not synced since `since`. */
+  staleActiveMappings(entity: MappingEntity, since: Date, limit: number): Promise<Mapping[]>;
+  getStream(stream: string): Promise<StreamState | null>;
+  setStream(stream: string, patch: StreamPatch): Promise<void>;
+  /** A session-level advisory lock held on a dedicated connection until release(); null if another holder has it. */
+  tryAdvisoryLock(name: string): Promise<{ release(): Promise<void> } | null>;
+}
