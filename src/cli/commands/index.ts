@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { registerMigrateCommand } from './migrate.ts';
 import { registerSimulatorCommand } from './simulator.ts';
+import { registerReportCommand } from './report.ts';
+import { registerStatusCommand } from './status.ts';
 
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
   registerMigrateCommand(program);
   registerSimulatorCommand(program);
+  registerStatusCommand(program);
+  registerReportCommand(program);
 }
