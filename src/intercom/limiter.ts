@@ -5,6 +5,7 @@
  * own count, and a 429 empties the reservoir until the reset Intercom announced. With Redis the reservoir lives in
  * Redis (Bottleneck clustering), so several processes spend one budget.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -131,6 +132,9 @@ export class WindowLimiter {
           },
         );
         if (result !== PAUSED) return result;
+        // Wait out the pause outside the limiter: requeueing at once would spin through units another process may
+        // already have refilled.
+        await sleep(Math.max(0, (this.pausedUntil ?? 0) - Date.now()));
       }
     } finally {
       this.pending--;
