@@ -34,7 +34,7 @@ const INT4_ARRAY_OID = 1007;
 const reportTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === DATE_OID) return (v: string) => v;
-    if (oid === INT8_ARRAY_OID) return pg.types.getTypeParser(INT4_ARRAY_OID as pg.types.TypeId, 'text');
+    if (oid === INT8_ARRAY_OID) return pg.types.getTypeParser(INT4_ARRAY_OID as Parameters<typeof pg.types.getTypeParser>[0], 'text');
     return pg.types.getTypeParser(oid, format ?? 'text');
   }) as typeof pg.types.getTypeParser,
 };
