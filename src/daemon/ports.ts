@@ -1,0 +1,28 @@
+import type { RunSummary } from '../sync/outcome.ts';
+import type { Listen } from './outbox-listener.ts';
+
+/**
+ * What the daemon needs from the sync engines, as narrow as it gets. The engines satisfy these structurally; the
+ * composition root (src/main.ts) plugs them in.
+ */
+export interface RunArgs {
+  signal: AbortSignal;
+  runId: number;
+}
+
+export interface DaemonPullPort {
+  pullContacts(a: RunArgs): Promise<RunSummary>;
+  pullCompanies(a: RunArgs): Promise<RunSummary>;
+  pullContactsByIds(ids: string[]): Promise<RunSummary>;
+  pullCompaniesByIds(ids: string[]): Promise<RunSummary>;
+}
+
+export interface DaemonPushPort {
+  drainOnce(a: RunArgs): Promise<RunSummary>;
+  runLoop(a: { signal: AbortSignal; listen: Listen; pollIntervalMs: number; onRun?: (summary: RunSummary) => void }): Promise<void>;
+  isHalted(): boolean;
+}
+
+export interface DaemonVerifyPort {
+  verify(a: RunArgs & { budget: number }): Promise<RunSummary>;
+}

@@ -1,0 +1,254 @@
+/**
+ * The composition root: the one place that turns config into a running daemon. It builds, in order, the database
+ * (pool, migrations), the Intercom gateway, the engines, the leader-only schedules and the HTTP server, and
+ * registers each for release in reverse order. Nothing else constructs pools, clients or engines.
+ */
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { Config } from './config/index.ts';
+import { openDatabase } from './cli/context.ts';
+import type { Database } from './db/client.ts';
+import { createApiUsageRecorder } from './db/queries/api-usage.ts';
+import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
+import { createOutboxStore } from './db/queries/outbox.ts';
+import { createPullStore } from './db/queries/pull.ts';
+import { runQueries } from './db/queries/runs.ts';
+import { advisoryKey, runMigrations } from './db/migrate.ts';
+import { createDaemon, type Daemon } from './daemon/daemon.ts';
+import { createLifecycle } from './daemon/lifecycle.ts';
+import { createOutboxListen } from './daemon/outbox-listener.ts';
+import type { DaemonPullPort, DaemonPushPort, DaemonVerifyPort } from './daemon/ports.ts';
+import { createRunTracker, type RunTracker } from './daemon/run-tracker.ts';
+import { createScheduler, type JobSpec } from './daemon/scheduler.ts';
+import { ConfigError } from './errors.ts';
+import { createIntercomAuthCheck } from './http/health.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
+import { createHttpServer } from './http/server.ts';
+import { createWebhookHandler } from './http/webhooks.ts';
+import { createGateway, type IntercomGateway } from './intercom/gateway.ts';
+import type { Logger } from './logger.ts';
+import { createPullEngine } from './sync/pull/index.ts';
+import { createPushEngine } from './sync/push/index.ts';
+import { createVerifyEngine } from './sync/verify/index.ts';
+
+export interface AppOptions {
+  /** Names this process in sync_runs and logs; defaults to host:pid. */
+  replicaId?: string;
+}
+
+export interface App {
+  readonly config: Readonly<Config>;
+  readonly logger: Logger;
+  readonly replicaId: string;
+  readonly database: Database;
+  readonly gateway: IntercomGateway;
+  readonly pull: DaemonPullPort;
+  readonly push: DaemonPushPort;
+  readonly verify: DaemonVerifyPort;
+  readonly metrics: Metrics;
+  readonly daemon: Daemon;
+  readonly tracker: RunTracker;
+  /** Starts the HTTP server and the leader election; resolves once HTTP listens. */
+  start(): Promise<{ httpUrl: string }>;
+  /** Graceful, bounded, idempotent: stop scheduling, finish or hand back work, release the lock, close all. */
+  stop(reason?: string): Promise<void>;
+}
+
+const PUSH_POLL_MS = 5_000;
+
+export async function buildApp(config: Readonly<Config>, logger: Logger, opts: AppOptions = {}): Promise<App> {
+  const token = config.intercom.accessToken;
+  if (!token) throw new ConfigError([{ variable: 'INTERCOM_ACCESS_TOKEN', problem: 'is required to run the daemon' }]);
+  const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}`;
+  const log = logger.child({ replica: replicaId });
+  const lifecycle = createLifecycle({ logger: log });
+  const shutdownMs = config.daemon.shutdownTimeoutSeconds * 1000;
+  // Work gets the shutdown budget minus what the release steps after it may need.
+  const workGraceMs = Math.max(1000, shutdownMs - Math.min(5000, shutdownMs / 4));
+
+  try {
+    const { embedded, ...database } = await openDatabase(config, log);
+    if (embedded) lifecycle.defer('embedded postgres', () => embedded.stop(), 15_000);
+    lifecycle.defer('database pool', () => database.pool.end());
+    const databaseUrl = config.databaseUrl ?? embedded?.url;
+    if (!databaseUrl) throw new Error('no database URL');
+    const dedicatedClient = (purpose: string) => async () => {
+      const c = new pg.Client({ connectionString: databaseUrl, application_name: `intercom-sync ${purpose}`, keepAlive: true });
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    };
+
+    await runMigrations(database.pool, config.schema, log);
+
+    const usage = createApiUsageRecorder(database.pool, config.schema, {
+      onError: (err) => log.warn({ err }, 'could not record API usage'),
+    });
+    lifecycle.defer('api usage recorder', () => usage.close());
+
+    let daemonRef: Daemon | null = null;
+    let stopping = false;
+    const role = () => (stopping ? 'stopped' : (daemonRef?.role() ?? 'starting'));
+    const dbGauges = daemonMetricsQueries(config.schema);
+    let gatewayRef: IntercomGateway | null = null;
+    const metrics = createMetrics(
+      {
+        readDb: async () => ({
+          outbox: await dbGauges.outbox(database.pool),
+          pullLag: await dbGauges.pullLag(database.pool),
+          mappings: await dbGauges.mappings(database.pool),
+        }),
+        limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
+        role,
+      },
+      log,
+    );
+
+    const gateway = createGateway({
+      token,
+      baseUrl: config.intercom.baseUrl,
+      apiVersion: config.intercom.apiVersion,
+      ratePerMinute: config.intercom.ratePerMinute,
+      timeoutSeconds: config.intercom.timeoutSeconds,
+      maxRetries: config.intercom.maxRetries,
+      redisUrl: config.redisUrl,
+      logger: log,
+      onRequest: (r) => {
+        usage.record(r);
+        metrics.recordRequest(r);
+      },
+    });
+    gatewayRef = gateway;
+    lifecycle.defer('intercom gateway', () => gateway.close());
+
+    const pull: DaemonPullPort = createPullEngine({
+      gateway,
+      store: createPullStore(database.pool, config.schema),
+      logger: log,
+      config: { lookbackSeconds: config.sync.pullLookbackSeconds, conflictPolicy: config.sync.conflictPolicy },
+    });
+    const push: DaemonPushPort = createPushEngine({
+      gateway,
+      store: createOutboxStore(database.pool, config.schema),
+      logger: log,
+      config: {
+        batchSize: config.sync.pushBatchSize,
+        concurrency: config.sync.pushConcurrency,
+        maxAttempts: config.sync.maxAttempts,
+        deleteMode: config.sync.deleteMode,
+        autoCreateAttributes: config.sync.autoCreateAttributes,
+      },
+    });
+    const verify: DaemonVerifyPort = createVerifyEngine({ gateway, pool: database.pool, schema: config.schema, logger: log });
+
+    const tracker = createRunTracker({
+      pool: database.pool,
+      schema: config.schema,
+      replicaId,
+      logger: log,
+      onFinished: (run) => metrics.recordRun(run),
+    });
+
+    const jobs: JobSpec[] = [
+      { name: 'contacts-pull', cron: config.schedule.contactsPull, kind: 'pull_contacts', run: (a) => pull.pullContacts(a) },
+      { name: 'companies-pull', cron: config.schedule.companiesPull, kind: 'pull_companies', run: (a) => pull.pullCompanies(a) },
+      { name: 'outbox-sweep', cron: config.schedule.outboxSweep, kind: 'push', run: (a) => push.drainOnce(a) },
+      {
+        name: 'verify',
+        cron: config.schedule.verify,
+        kind: 'verify',
+        run: (a) => verify.verify({ ...a, budget: config.sync.verifyBudgetPerRun }),
+      },
+    ];
+    const scheduler = createScheduler({ jobs, tracker, logger: log });
+    const listen = createOutboxListen({ connect: dedicatedClient('outbox listen'), schema: config.schema, logger: log });
+    const runs = runQueries(config.schema);
+
+    const daemon = createDaemon({
+      logger: log,
+      scheduler,
+      lock: {
+        connect: dedicatedClient('leader lock'),
+        key: advisoryKey(`intercom-sync:leader:${config.schema}`),
+        retryMs: config.daemon.leaderRetrySeconds * 1000,
+      },
+      beforeLeading: async () => {
+        // Runs still 'running' belong to a leader that died; nobody will finish them now.
+        const n = await runs.abandonStale(database.pool, 0);
+        if (n > 0) log.warn({ runs: n }, 'closed runs left open by a previous leader');
+      },
+      pushLoop: (signal) => push.runLoop({ signal, listen, pollIntervalMs: PUSH_POLL_MS }),
+    });
+    daemonRef = daemon;
+
+    const webhooks = createWebhookHandler({
+      secret: config.intercom.clientSecret,
+      logger: log,
+      metrics,
+      pull: {
+        contacts: async (ids, signal) => {
+          await tracker.track('webhook', signal, () => pull.pullContactsByIds(ids), { entity: 'contact', ids });
+        },
+        companies: async (ids, signal) => {
+          await tracker.track('webhook', signal, () => pull.pullCompaniesByIds(ids), { entity: 'company', ids });
+        },
+      },
+      onMalformed: async (reason) => {
+        await tracker.track(
+          'webhook',
+          new AbortController().signal,
+          () => Promise.reject(new Error(`malformed notification: ${reason}`)),
+          { malformed: true },
+        );
+      },
+    });
+
+    const http = createHttpServer({
+      logger: log,
+      metrics,
+      webhooks,
+      readiness: {
+        pingDatabase: async () => {
+          await database.pool.query('SELECT 1');
+        },
+        intercomAuth: createIntercomAuthCheck({ me: () => gateway.me(), authError: () => gateway.health().authError }),
+        role,
+      },
+    });
+    lifecycle.defer('http server', () => http.close(2000));
+    // Scheduled runs, the push loop and webhook pulls wind down side by side within one grace period.
+    lifecycle.defer(
+      'in-flight work and leader lock',
+      async () => {
+        await Promise.all([daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
+      },
+      workGraceMs + 10_000,
+    );
+    lifecycle.defer('readiness', () => {
+      stopping = true;
+    });
+
+    return {
+      config,
+      logger: log,
+      replicaId,
+      database,
+      gateway,
+      pull,
+      push,
+      verify,
+      metrics,
+      daemon,
+      tracker,
+      async start() {
+        const { url } = await http.listen(config.http.port, config.http.host);
+        daemon.start();
+        return { httpUrl: url };
+      },
+      stop: (reason = 'stop requested') => lifecycle.stop(reason),
+    };
+  } catch (err) {
+    await lifecycle.stop('startup failed');
+    throw err;
+  }
+}
