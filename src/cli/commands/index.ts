@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerMigrateCommand } from './migrate.ts';
+import { registerRunCommand } from './run.ts';
 import { registerSimulatorCommand } from './simulator.ts';
 import { registerReportCommand } from './report.ts';
 import { registerStatusCommand } from './status.ts';
@@ -7,6 +8,7 @@ import { registerStatusCommand } from './status.ts';
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
   registerMigrateCommand(program);
+  registerRunCommand(program);
   registerSimulatorCommand(program);
   registerStatusCommand(program);
   registerReportCommand(program);
