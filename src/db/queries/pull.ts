@@ -54,6 +54,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return (await mappings.byLocalIds(tx, entity, [localId], true))[0] ?? null;
       },
       mappingsByIntercomIds: (entity, ids) => mappings.byIntercomIds(tx, entity, ids),
+      mappingsByLocalIds: (entity, ids) => mappings.byLocalIds(tx, entity, ids),
       contact: (id) => one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1 FOR UPDATE`, [id]),
       contactByExternalId: (x) =>
         one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]),
@@ -92,6 +93,9 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       },
       async softDeleteContact(localId) {
         await tx.query(`UPDATE ${s}.contacts SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
+      },
+      async softDeleteCompany(localId) {
+        await tx.query(`UPDATE ${s}.companies SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },
       company: (id) => one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [id]),
       companyByCompanyId: (cid) =>

@@ -28,6 +28,8 @@ export interface ApplyTx {
   mappingByIntercomId(entity: MappingEntity, intercomId: string): Promise<Mapping | null>;
   mappingByLocalId(entity: MappingEntity, localId: number): Promise<Mapping | null>;
   mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  /** Without locking. */
+  mappingsByLocalIds(entity: MappingEntity, localIds: readonly number[]): Promise<Mapping[]>;
   contact(localId: number): Promise<LocalContactRow | null>;
   contactByExternalId(externalId: string): Promise<LocalContactRow | null>;
   /** Live local contacts without external_id and without a linked Intercom id whose email matches (any case). */
@@ -37,6 +39,7 @@ export interface ApplyTx {
   /** Records on the local lead row which local user it was merged into (merge_into_id), and frees its Intercom id. */
   markContactMerged(localId: number, intoLocalId: number): Promise<void>;
   softDeleteContact(localId: number): Promise<void>;
+  softDeleteCompany(localId: number): Promise<void>;
   company(localId: number): Promise<LocalCompanyRow | null>;
   companyByCompanyId(companyId: string): Promise<LocalCompanyRow | null>;
   insertCompany(s: CompanySnapshot): Promise<number>;

@@ -1,0 +1,27 @@
+import type { IntercomCompany } from '../../intercom/payloads.ts';
+import { countOutcome, type RunCounts } from '../outcome.ts';
+import { isCompanyUnchanged } from './apply-companies.ts';
+import { applyCompany } from './apply-companies.ts';
+import { guarded } from './contact-page.ts';
+import type { RunDeps } from './run-deps.ts';
+
+/** One page of pulled companies → one apply transaction (unchanged ones skipped before it). */
+export async function applyCompanyPage(deps: RunDeps, companies: readonly IntercomCompany[], opts: { dryRun?: boolean } = {}): Promise<RunCounts> {
+  const counts: RunCounts = {};
+  const mappings = new Map(
+    (await deps.store.mappingsByIntercomIds('company', companies.map((c) => c.id))).map((m) => [m.intercom_id!, m]),
+  );
+  const changed = companies.filter((c) => {
+    if (!isCompanyUnchanged(mappings.get(c.id), c)) return true;
+    countOutcome(counts, 'unchanged');
+    return false;
+  });
+  if (changed.length === 0) return counts;
+  await deps.store.applyTransaction(
+    async (tx) => {
+      for (const c of changed) countOutcome(counts, await guarded(tx, deps, 'company', c.id, c.updatedAt, () => applyCompany(tx, c, deps.ctx)));
+    },
+    { rollback: opts.dryRun ?? false },
+  );
+  return counts;
+}

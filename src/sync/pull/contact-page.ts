@@ -1,0 +1,171 @@
+/**
+ * One page of pulled contacts → one apply transaction. Unchanged contacts are skipped before any work; the rest get
+ * their full company lists (fetched when the payload says there are more) and any company we have never seen, then
+ * each record is applied under its own savepoint so one bad row is audited as invalid and the page goes on.
+ */
+import PQueue from 'p-queue';
+import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
+import { countOutcome, type Outcome, type RunCounts } from '../outcome.ts';
+import { contactFromRemote, snapshotHash } from '../snapshot.ts';
+import { errorText, isRecordDataError, pullAudit } from './apply-context.ts';
+import { applyCompany } from './apply-companies.ts';
+import { applyContact, isUnchanged, type PulledContact } from './apply-contacts.ts';
+import { resolveMissingContactMapping } from './missing-contacts.ts';
+import type { ApplyTx, StreamPatch } from './ports.ts';
+import { isNotFound, type RunDeps } from './run-deps.ts';
+
+export interface ContactPageOptions {
+  dryRun?: boolean;
+  /** Written in the same transaction as the page, so a resumed run restarts exactly after the last committed page. */
+  stream?: { name: string; patch: StreamPatch };
+  /** Full pulls mark every seen mapping, so contacts that vanished can be found afterwards. */
+  touchSeen?: boolean;
+  /** Look for leads merged into the users of this page (incremental and targeted pulls). */
+  detectMerges?: boolean;
+}
+
+const FETCH_CONCURRENCY = 4;
+
+export async function applyContactPage(deps: RunDeps, contacts: readonly IntercomContact[], opts: ContactPageOptions = {}): Promise<RunCounts> {
+  const counts: RunCounts = {};
+  const byId = new Map<string, IntercomContact>();
+  for (const c of contacts) {
+    const prev = byId.get(c.id);
+    if (!prev || prev.updatedAt < c.updatedAt) byId.set(c.id, c);
+  }
+  const mappings = new Map(
+    (await deps.store.mappingsByIntercomIds('contact', [...byId.keys()])).map((m) => [m.intercom_id!, m]),
+  );
+  const changed: IntercomContact[] = [];
+  for (const c of byId.values()) {
+    if (isUnchanged(mappings.get(c.id), c, snapshotHash(contactFromRemote(c)))) countOutcome(counts, 'unchanged');
+    else changed.push(c);
+  }
+
+  const pulled = await withCompanyLists(deps, changed);
+  const companies = opts.dryRun ? [] : await unknownCompanies(deps, pulled);
+  const applied: { contact: IntercomContact; outcome: Outcome }[] = [];
+
+  if (pulled.length > 0 || opts.stream || (opts.touchSeen && byId.size > 0)) {
+    await deps.store.applyTransaction(
+      async (tx) => {
+        for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, deps.ctx));
+        for (const p of pulled) {
+          const outcome = await guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, () => applyContact(tx, p, deps.ctx));
+          countOutcome(counts, outcome);
+          applied.push({ contact: p.contact, outcome });
+        }
+        if (opts.touchSeen) await tx.touchMappings('contact', [...byId.keys()]);
+        if (opts.stream) await tx.setStream(opts.stream.name, opts.stream.patch);
+      },
+      { rollback: opts.dryRun ?? false },
+    );
+  }
+  if (opts.detectMerges && !opts.dryRun) {
+    for (const [k, v] of Object.entries(await detectMergedLeads(deps, applied, byId))) countOutcome(counts, k as Outcome, v);
+  }
+  return counts;
+}
+
+async function withCompanyLists(deps: RunDeps, contacts: IntercomContact[]): Promise<PulledContact[]> {
+  const queue = new PQueue({ concurrency: FETCH_CONCURRENCY });
+  return Promise.all(
+    contacts.map((c) =>
+      queue.add(async (): Promise<PulledContact> => {
+        if (!c.companies.hasMore) return { contact: c, companyIds: c.companies.ids };
+        try {
+          const all = await deps.gateway.listContactCompanies(c.id, 'pull');
+          return { contact: c, companyIds: all.map((co) => co.id) };
+        } catch (err) {
+          // Gone since the page was read: apply the fields, leave associations for the next sight of it.
+          if (isNotFound(err)) return { contact: c, companyIds: null };
+          throw err;
+        }
+      }),
+    ),
+  );
+}
+
+/** Companies a contact belongs to that we have no mapping for: fetched so the association can be stored now. */
+async function unknownCompanies(deps: RunDeps, pulled: PulledContact[]): Promise<IntercomCompany[]> {
+  const ids = [...new Set(pulled.flatMap((p) => p.companyIds ?? []))];
+  if (ids.length === 0) return [];
+  const known = new Set((await deps.store.mappingsByIntercomIds('company', ids)).map((m) => m.intercom_id));
+  const queue = new PQueue({ concurrency: FETCH_CONCURRENCY });
+  const fetched = await Promise.all(
+    ids
+      .filter((id) => !known.has(id))
+      .map((id) =>
+        queue.add(async () => {
+          try {
+            return await deps.gateway.getCompany(id, 'pull');
+          } catch (err) {
+            if (isNotFound(err)) return null;
+            throw err;
+          }
+        }),
+      ),
+  );
+  return fetched.filter((c): c is IntercomCompany => c !== null && c !== undefined);
+}
+
+/** Applies one record under a savepoint; bad data becomes an `invalid` outcome with one audit row per remote version. */
+export async function guarded(
+  tx: ApplyTx,
+  deps: RunDeps,
+  entity: 'contact' | 'company',
+  intercomId: string,
+  remoteUpdatedAt: number,
+  fn: () => Promise<Outcome>,
+): Promise<Outcome> {
+  try {
+    return await tx.savepoint(fn);
+  } catch (err) {
+    if (!isRecordDataError(err)) throw err;
+    deps.logger.warn({ entity, intercomId, err: errorText(err) }, 'pulled record rejected by the database');
+    if (!(await tx.invalidAlreadyAudited(entity, intercomId, remoteUpdatedAt))) {
+      await tx.audit([
+        pullAudit(deps.ctx, {
+          entityType: entity,
+          localId: null,
+          intercomId,
+          externalKey: null,
+          action: 'invalid',
+          details: {
+            remote_updated_at: remoteUpdatedAt,
+            error: errorText(err),
+            constraint: (err as { constraint?: string }).constraint ?? null,
+          },
+        }),
+      ]);
+    }
+    return 'invalid';
+  }
+}
+
+/**
+ * A lead merged into a user vanishes without a tombstone (API-NOTES §10); the user's updated_at moves and it usually
+ * gains the lead's email. So for each user just applied, leads we hold under the same email are checked by id: a 404
+ * means the lead was merged (or re-created), and identity resolution takes it from there.
+ */
+async function detectMergedLeads(
+  deps: RunDeps,
+  applied: { contact: IntercomContact; outcome: Outcome }[],
+  pageIds: Map<string, IntercomContact>,
+): Promise<RunCounts> {
+  const counts: RunCounts = {};
+  const emails = applied
+    .filter((a) => a.contact.role === 'user' && a.contact.email && a.outcome !== 'unchanged' && a.outcome !== 'invalid')
+    .map((a) => a.contact.email!);
+  if (emails.length === 0) return counts;
+  const leads = (await deps.store.activeLeadMappingsByEmails(emails)).filter((m) => !pageIds.has(m.intercom_id!));
+  for (const lead of leads) {
+    try {
+      await deps.gateway.getContact(lead.intercom_id!, 'pull');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      countOutcome(counts, await resolveMissingContactMapping(deps, lead));
+    }
+  }
+  return counts;
+}

@@ -1,0 +1,44 @@
+import { fieldChanges, type Snapshot } from '../snapshot.ts';
+import { threeWayMerge, type ConflictPolicy, type FieldConflict } from '../three-way-merge.ts';
+
+export interface Reconciled<S extends Snapshot> {
+  /** What the local row should hold after the pull. */
+  target: S;
+  /** Local row before → after, only changed fields (the audit form). */
+  changes: Record<string, { before: unknown; after: unknown }>;
+  conflicts: FieldConflict[];
+}
+
+/**
+ * The pull's decision for one entity (ARCHITECTURE "Snapshots and three-way merge"): without a pending local change
+ * the remote state simply replaces the local one; with one, fields are merged against the base snapshot.
+ */
+export function reconcile<S extends Snapshot>(opts: {
+  local: S;
+  remote: S;
+  base: S | null;
+  pendingLocalChange: boolean;
+  policy: ConflictPolicy;
+  localUpdatedAtMs: number;
+  remoteUpdatedAtMs: number;
+}): Reconciled<S> {
+  if (!opts.pendingLocalChange) {
+    return { target: opts.remote, changes: fieldChanges(opts.local, opts.remote), conflicts: [] };
+  }
+  const { merged, conflicts } = threeWayMerge({
+    base: opts.base,
+    local: opts.local,
+    remote: opts.remote,
+    policy: opts.policy,
+    localUpdatedAtMs: opts.localUpdatedAtMs,
+    remoteUpdatedAtMs: opts.remoteUpdatedAtMs,
+  });
+  return { target: merged, changes: fieldChanges(opts.local, merged), conflicts };
+}
+
+/** The subset of `target` that differs from the local row, ready for an UPDATE. */
+export function patchOf<S extends Snapshot>(target: S, changes: Record<string, unknown>): Partial<S> {
+  const out: Partial<S> = {};
+  for (const k of Object.keys(changes) as (keyof S)[]) out[k] = target[k];
+  return out;
+}
