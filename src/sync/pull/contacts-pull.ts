@@ -1,0 +1,48 @@
+/**
+ * Incremental contacts pull (issue 4 §2). The window is built from remote time only: the watermark is the newest
+ * remote updated_at committed, the search asks for everything from the local day before (watermark − lookback),
+ * newest first, and stops at the first page that reaches below that floor. Lookback ≥ Intercom's indexing delay
+ * catches changes that became searchable after newer ones. The watermark moves once every page is committed.
+ */
+import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
+import { applyContactPage } from './contact-page.ts';
+import { isLastPage, searchWindow } from './pull-window.ts';
+import type { RunDeps } from './run-deps.ts';
+
+export const CONTACTS_STREAM = 'contacts';
+export const SEARCH_PAGE_SIZE = 150;
+
+export async function pullContactsIncremental(
+  deps: RunDeps,
+  timezone: () => Promise<string>,
+  watermark: Date,
+  lookbackSeconds: number,
+  signal: AbortSignal | undefined,
+): Promise<Omit<RunSummary, 'requests'>> {
+  const counts: RunCounts = {};
+  const wm = Math.floor(watermark.getTime() / 1000);
+  const win = searchWindow(wm, lookbackSeconds, await timezone());
+  let newest = wm;
+  let cursor: string | null = null;
+  let pages = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const page = await deps.gateway.searchContacts(
+      {
+        query: { field: 'updated_at', operator: '>', value: win.queryValue },
+        perPage: SEARCH_PAGE_SIZE,
+        sort: { field: 'updated_at', order: 'descending' },
+        startingAfter: cursor,
+      },
+      'pull',
+    );
+    pages++;
+    const inWindow = page.data.filter((c) => c.updatedAt >= win.floor);
+    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true }));
+    for (const c of inWindow) newest = Math.max(newest, c.updatedAt);
+    if (isLastPage(page, win.floor)) break;
+    cursor = page.nextCursor;
+  }
+  if (newest > wm) await deps.store.setStream(CONTACTS_STREAM, { watermark: new Date(newest * 1000) });
+  return { counts, details: { pages, floor: win.floor, query_value: win.queryValue, watermark: newest } };
+}
