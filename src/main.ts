@@ -13,6 +13,7 @@ import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
 import { createOutboxStore } from './db/queries/outbox.ts';
 import { createPullStore } from './db/queries/pull.ts';
 import { runQueries } from './db/queries/runs.ts';
+import { createVerifyStore } from './db/queries/verify.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
@@ -121,7 +122,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     gatewayRef = gateway;
     lifecycle.defer('intercom gateway', () => gateway.close());
 
-    const pull: DaemonPullPort = createPullEngine({
+    const pull = createPullEngine({
       gateway,
       store: createPullStore(database.pool, config.schema),
       logger: log,
@@ -139,7 +140,12 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
         autoCreateAttributes: config.sync.autoCreateAttributes,
       },
     });
-    const verify: DaemonVerifyPort = createVerifyEngine({ gateway, pool: database.pool, schema: config.schema, logger: log });
+    const verify: DaemonVerifyPort = createVerifyEngine({
+      gateway,
+      store: createVerifyStore(database.pool, config.schema),
+      pull,
+      logger: log,
+    });
 
     const tracker = createRunTracker({
       pool: database.pool,
