@@ -193,10 +193,10 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       metrics,
       pull: {
         contacts: async (ids, signal) => {
-          await tracker.track('webhook', signal, () => pull.pullContactsByIds(ids), { entity: 'contact', ids });
+          await tracker.track('webhook', signal, (a) => pull.pullContactsByIds(ids, a), { entity: 'contact', ids });
         },
         companies: async (ids, signal) => {
-          await tracker.track('webhook', signal, () => pull.pullCompaniesByIds(ids), { entity: 'company', ids });
+          await tracker.track('webhook', signal, (a) => pull.pullCompaniesByIds(ids, a), { entity: 'company', ids });
         },
       },
       onMalformed: async (reason) => {

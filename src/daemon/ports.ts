@@ -13,8 +13,8 @@ export interface RunArgs {
 export interface DaemonPullPort {
   pullContacts(a: RunArgs): Promise<RunSummary>;
   pullCompanies(a: RunArgs): Promise<RunSummary>;
-  pullContactsByIds(ids: string[]): Promise<RunSummary>;
-  pullCompaniesByIds(ids: string[]): Promise<RunSummary>;
+  pullContactsByIds(ids: string[], a?: RunArgs): Promise<RunSummary>;
+  pullCompaniesByIds(ids: string[], a?: RunArgs): Promise<RunSummary>;
 }
 
 export interface DaemonPushPort {
