@@ -11,8 +11,10 @@ import { parseBenchArgs, type BenchOptions } from './lib/options.ts';
 import { openBenchPostgres } from './lib/postgres.ts';
 import { formatTable, machine, toJsonFigures, type BenchResults } from './lib/report.ts';
 import { budgetScenario } from './scenarios/budget.ts';
+import { memoryScenario } from './scenarios/memory.ts';
+import { throughputScenario } from './scenarios/throughput.ts';
 
-export const SCENARIOS: readonly Scenario[] = [budgetScenario];
+export const SCENARIOS: readonly Scenario[] = [throughputScenario, memoryScenario, budgetScenario];
 
 export const DEFAULT_OUT = fileURLToPath(new URL('./results.json', import.meta.url));
 

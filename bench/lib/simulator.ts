@@ -1,9 +1,14 @@
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import type { StatsSnapshot } from '../../src/simulator/stats.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The simulator plus the two control-API calls every scenario needs: what was spent, and a clean slate for it. */
 export interface BenchSimulator {
-  sim: RunningSimulator;
+  url: string;
+  token: string;
   control<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   stats(): Promise<StatsSnapshot>;
   resetStats(): Promise<void>;
@@ -12,8 +17,42 @@ export interface BenchSimulator {
 
 export async function openSimulator(opts: SimulatorOptions): Promise<BenchSimulator> {
   const sim = await startSimulator({ port: 0, ...opts });
+  return { ...controlClient(sim.url, sim.token), close: () => sim.close() };
+}
+
+/**
+ * A simulator in its own process (the `intercom-sync simulator` command), for the figures where sharing our event
+ * loop and heap with it would skew the measurement: local throughput and memory.
+ */
+export async function spawnSimulator(opts: { seedContacts?: number; seedCompanies?: number; rateLimitPerMinute?: number }): Promise<BenchSimulator> {
+  const args = ['bin/intercom-sync.js', 'simulator', '--port', '0', '--rate-limit', String(opts.rateLimitPerMinute ?? 0)];
+  if (opts.seedContacts) args.push('--seed-contacts', String(opts.seedContacts));
+  if (opts.seedCompanies) args.push('--seed-companies', String(opts.seedCompanies));
+  const child = spawn(process.execPath, ['--max-old-space-size=8192', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    void exited.then(() => reject(new Error(`simulator process exited before listening:\n${out}`)));
+  });
+  return {
+    ...controlClient(url, 'sim-token'),
+    close: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function controlClient(url: string, token: string): Omit<BenchSimulator, 'close'> {
   const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${sim.url}${path}`, {
+    const res = await fetch(`${url}${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -23,13 +62,13 @@ export async function openSimulator(opts: SimulatorOptions): Promise<BenchSimula
     return json as T;
   };
   return {
-    sim,
+    url,
+    token,
     control,
     stats: () => control<StatsSnapshot>('GET', '/__sim/stats'),
     resetStats: async () => {
       await control('DELETE', '/__sim/stats');
     },
-    close: () => sim.close(),
   };
 }
 

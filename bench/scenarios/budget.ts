@@ -19,8 +19,8 @@ export const budgetScenario: Scenario = {
     const sim = await openSimulator({ rateLimitPerMinute: RATE, seedContacts: 200 });
     const records: RequestRecord[] = [];
     const gateway = createGateway({
-      token: sim.sim.token,
-      baseUrl: sim.sim.url,
+      token: sim.token,
+      baseUrl: sim.url,
       apiVersion: '2.14',
       ratePerMinute: RATE,
       logger,
