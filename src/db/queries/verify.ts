@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
 import type { VerifyStorePort } from '../../sync/verify/ports.ts';
+import { withTransaction } from '../transaction.ts';
+import { auditQueries } from './audit.ts';
 import { mappingQueries, type MappingEntity } from './mappings.ts';
 import { createPullStore } from './pull.ts';
 
@@ -12,6 +14,7 @@ export function createVerifyStore(pool: pg.Pool, schema: string): VerifyStorePor
   const s = ident(schema);
   const pullStore = createPullStore(pool, schema);
   const mappings = mappingQueries(schema);
+  const audit = auditQueries(schema);
   return {
     async now() {
       const { rows } = await pool.query<{ now: Date }>('SELECT now() AS now');
@@ -32,6 +35,26 @@ export function createVerifyStore(pool: pg.Pool, schema: string): VerifyStorePor
         [entity],
       );
       return rows[0]?.n ?? 0;
+    },
+    async markArchived({ entity, mapping, runId, reason }) {
+      await withTransaction(pool, async (tx) => {
+        // Locked like every apply does, so a push or pull working on the same entity goes first or after, not across.
+        const [current] = await mappings.byLocalIds(tx, entity, [mapping.local_id], true);
+        if (!current || current.status !== 'active' || current.intercom_id !== mapping.intercom_id) return;
+        await mappings.setStatus(tx, entity, mapping.local_id, 'archived', reason);
+        await audit.insert(tx, [
+          {
+            runId,
+            direction: 'pull',
+            entityType: entity,
+            localId: mapping.local_id,
+            intercomId: mapping.intercom_id,
+            externalKey: mapping.external_key,
+            action: 'archive',
+            details: { reason, source: 'verify' },
+          },
+        ]);
+      });
     },
     getStream: (stream) => pullStore.getStream(stream),
     setStream: (stream, patch) => pullStore.setStream(stream, patch),

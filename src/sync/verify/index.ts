@@ -10,6 +10,7 @@ import type { Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import { companyFromRemote, contactFromRemote, snapshotHash } from '../snapshot.ts';
+import { SCROLL_LOCK } from '../pull/companies-scroll.ts';
 import type { VerifyGatewayPort, VerifyPullPort, VerifyStorePort } from './ports.ts';
 
 export type { VerifyGatewayPort, VerifyPullPort, VerifyStorePort } from './ports.ts';
@@ -17,7 +18,7 @@ export type { VerifyGatewayPort, VerifyPullPort, VerifyStorePort } from './ports
 export const CONTACTS_STREAM = 'verify:contacts';
 export const COMPANIES_STREAM = 'verify:companies';
 /** Shared with the pull engine's company scroll: both hold it while a scroll is open. */
-export const COMPANY_SCROLL_LOCK = 'companies-scroll';
+export const COMPANY_SCROLL_LOCK = SCROLL_LOCK;
 
 const SCROLL_PAGE = 50;
 
@@ -55,6 +56,8 @@ export interface SweepReport {
   missingChecked: number;
   repaired: RunCounts;
   passCompleted: boolean;
+  /** Contacts found archived in Intercom (their mappings are now 'archived'). */
+  archived?: number;
   /** Why the sweep of this entity stopped before the end of its pass, if it did. */
   stoppedBy?: 'budget' | 'aborted' | 'scroll_busy';
 }
@@ -192,8 +195,10 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
 
   /**
    * Mapped, active records the complete listing did not return (and nothing else touched since the pass began).
-   * The pull engine re-reads each by id: 404 → merged (relink) or deleted, archived → archived; a company that merely
-   * has no contacts (scroll leaves those out) reads back fine and is marked seen.
+   * Contacts are read back by id: 404 → the pull engine resolves it (merged into another → relink or merged; else
+   * deleted); archived (see isArchived) → the mapping is marked archived, since the pull engine would see nothing
+   * wrong with it; alive → applied like any pulled contact. Companies go to the pull engine's by-id pull:
+   * 404 → deleted; alive (scroll leaves out companies without contacts) → applied.
    */
   async function checkMissing(entity: MappingEntity, stream: string, st: PassState, report: SweepReport, budget: Budget, a: VerifyArgs): Promise<void> {
     const since = new Date(st.passStartedAt ?? 0);
@@ -202,19 +207,46 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
       const stale = await store.staleActiveMappings(entity, since, Math.min(missingBatch, budget.left));
       if (stale.length === 0) break;
       const ids = stale.map((m) => m.intercom_id).filter((id): id is string => id !== null);
-      const result = entity === 'contact' ? await pull.pullContactsByIds(ids) : await pull.pullCompaniesByIds(ids);
-      budget.spend(result.requests);
+      const repaired: RunCounts = {};
+      if (entity === 'contact') {
+        const toPull: string[] = [];
+        for (const m of stale) {
+          const c = await readContact(m.intercom_id!);
+          budget.spend(1);
+          if (c && isArchived(c, since)) {
+            await store.markArchived({ entity, mapping: m, runId: a.runId, reason: 'archived in Intercom (found by verify)' });
+            report.archived = (report.archived ?? 0) + 1;
+          } else toPull.push(m.intercom_id!);
+        }
+        if (toPull.length > 0) {
+          const result = await pull.pullContactsByIds(toPull);
+          budget.spend(result.requests);
+          mergeCounts(repaired, withoutUnchanged(result.counts));
+        }
+      } else {
+        const result = await pull.pullCompaniesByIds(ids);
+        budget.spend(result.requests);
+        mergeCounts(repaired, withoutUnchanged(result.counts));
+      }
       // Whatever the pull made of them, they were looked at in this pass; without this an id the pull left alone
-      // (say, unchanged) would be picked again forever.
+      // (say, alive but not listed yet) would be picked again forever.
       await store.touchMappings(entity, ids);
       report.missingChecked += ids.length;
       st.totals.missingChecked += ids.length;
-      const repaired = withoutUnchanged(result.counts);
       mergeCounts(report.repaired, repaired);
       mergeCounts(st.totals.repaired, repaired);
       await store.setStream(stream, { details: { ...st } });
     }
     await finishPass(stream, st, report);
+  }
+
+  async function readContact(id: string): Promise<IntercomContact | null> {
+    try {
+      return await gateway.getContact(id, 'verify');
+    } catch (err) {
+      if ((err as { status?: unknown } | null)?.status === 404) return null;
+      throw err;
+    }
   }
 
   async function repairListed(
@@ -272,6 +304,19 @@ export function classify<T extends { id: string }>(
     else drifted.push(r);
   }
   return { inSync, drifted };
+}
+
+/** Fresh writes can take minutes to reach list and search (API-NOTES §13 reports up to about five). */
+const INDEXING_GRACE_MS = 15 * 60_000;
+
+/**
+ * A contact that reads back fine by id yet was missing from a complete listing is archived: list and search hide
+ * archived contacts, and the 2.14 contact object does not always say so. The exception is a contact too young to be
+ * indexed when the pass began; that one is alive and simply applied.
+ */
+export function isArchived(c: Pick<IntercomContact, 'archived' | 'createdAt'>, passStartedAt: Date): boolean {
+  if (c.archived !== undefined) return c.archived;
+  return c.createdAt * 1000 < passStartedAt.getTime() - INDEXING_GRACE_MS;
 }
 
 function withoutUnchanged(counts: RunCounts): RunCounts {

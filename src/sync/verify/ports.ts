@@ -9,7 +9,7 @@ import type { IntercomGateway } from '../../intercom/gateway.ts';
 import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
 import type { RunSummary } from '../outcome.ts';
 
-export type VerifyGatewayPort = Pick<IntercomGateway, 'listContacts' | 'scrollCompanies'>;
+export type VerifyGatewayPort = Pick<IntercomGateway, 'listContacts' | 'scrollCompanies' | 'getContact'>;
 
 export interface VerifyStorePort {
   /** The database clock: "seen in this pass" compares mapping.last_synced_at (set by the database) with it. */
@@ -22,6 +22,8 @@ export interface VerifyStorePort {
   countActiveMappings(entity: MappingEntity): Promise<number>;
   getStream(stream: string): Promise<StreamState | null>;
   setStream(stream: string, patch: { cursor?: string | null; watermark?: Date | null; details?: Record<string, unknown> }): Promise<void>;
+  /** Marks the mapping archived and audits it (pull/archive); the local row stays as it is. */
+  markArchived(a: { entity: MappingEntity; mapping: Mapping; runId: number | null; reason: string }): Promise<void>;
   /** The same session lock the pull engine takes around a company scroll (Intercom allows one open scroll per app). */
   tryAdvisoryLock(name: string): Promise<{ release(): Promise<void> } | null>;
 }
