@@ -40,8 +40,14 @@ export function registerRunCommand(program: Command): void {
         });
         if (stopRequested) requestStop(stopRequested);
         else {
-          const { httpUrl } = await app.start();
-          app.logger.info({ http: httpUrl, replica: app.replicaId }, 'intercom-sync daemon running');
+          try {
+            const { httpUrl } = await app.start();
+            app.logger.info({ http: httpUrl, replica: app.replicaId }, 'intercom-sync daemon running');
+          } catch (err) {
+            // e.g. the HTTP port is taken: release the pool and the gateway, or they would keep the process alive.
+            await app.stop('start failed');
+            throw err;
+          }
         }
         await stopped;
         process.exitCode = 0;
