@@ -12,9 +12,10 @@ import { openBenchPostgres } from './lib/postgres.ts';
 import { formatTable, machine, toJsonFigures, type BenchResults } from './lib/report.ts';
 import { budgetScenario } from './scenarios/budget.ts';
 import { memoryScenario } from './scenarios/memory.ts';
+import { requestsScenario } from './scenarios/requests.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 
-export const SCENARIOS: readonly Scenario[] = [throughputScenario, memoryScenario, budgetScenario];
+export const SCENARIOS: readonly Scenario[] = [requestsScenario, throughputScenario, memoryScenario, budgetScenario];
 
 export const DEFAULT_OUT = fileURLToPath(new URL('./results.json', import.meta.url));
 

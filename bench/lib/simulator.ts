@@ -81,3 +81,12 @@ export function answered(stats: StatsSnapshot, routePrefix = ''): number {
   }
   return n;
 }
+
+/** "POST /contacts/search ×2, GET /me ×1": where the requests went, for the table's notes. */
+export function routeSummary(stats: StatsSnapshot): string {
+  return Object.entries(stats.by_route)
+    .map(([route, byStatus]) => [route, Object.values(byStatus).reduce((a, b) => a + b, 0)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .map(([route, n]) => `${route} ×${n}`)
+    .join(', ');
+}
