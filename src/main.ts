@@ -10,7 +10,7 @@ import { openDatabase } from './cli/context.ts';
 import type { Database } from './db/client.ts';
 import { createApiUsageRecorder } from './db/queries/api-usage.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
-import { createOutboxStore } from './db/queries/outbox.ts';
+import { createPushStore } from './db/queries/outbox.ts';
 import { createPullStore } from './db/queries/pull.ts';
 import { runQueries } from './db/queries/runs.ts';
 import { createVerifyStore } from './db/queries/verify.ts';
@@ -130,7 +130,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     });
     const push: DaemonPushPort = createPushEngine({
       gateway,
-      store: createOutboxStore(database.pool, config.schema),
+      store: createPushStore(database.pool, config.schema),
       logger: log,
       config: {
         batchSize: config.sync.pushBatchSize,

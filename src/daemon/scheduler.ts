@@ -119,7 +119,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 function toCronLogger(log: Logger): CronLogger {
   return {
     info: (m) => log.debug(m),
-    warn: (m) => log.warn(m),
+    // A skipped tick while the previous run is busy is the designed behaviour, not something to warn about.
+    warn: (m) => (/overlap/i.test(m) ? log.debug(m) : log.warn(m)),
     error: (m, err) => log.error({ err: err ?? m }, typeof m === 'string' ? m : 'cron error'),
     debug: (m, err) => log.debug({ err }, typeof m === 'string' ? m : 'cron debug'),
   };
