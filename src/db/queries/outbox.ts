@@ -1,0 +1,384 @@
+/**
+ * The push engine's store: the SQL behind src/sync/push/ports.ts. The outbox contract (docs/ARCHITECTURE.md): claim
+ * with FOR UPDATE SKIP LOCKED under a lease, delete a done entry only if its version is still the claimed one (a
+ * newer change stays pending), and never let a push result land over a base that pull moved meanwhile.
+ */
+import pg from 'pg';
+import { ident } from '../migrate.ts';
+import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
+import { auditQueries, type AuditEntry } from './audit.ts';
+import { mappingQueries, type Mapping } from './mappings.ts';
+import type {
+  FinishResult,
+  FinishWrite,
+  OutboxEntry,
+  PlanRow,
+  PushStorePort,
+} from '../../sync/push/ports.ts';
+import type { LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
+
+export const OUTBOX_CHANNEL = 'intercom_sync_outbox';
+
+const CONTACT_COLS = `id, external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
+  last_seen_at, custom_attributes, merge_into_id, intercom_id, updated_at, deleted_at`;
+const COMPANY_COLS = `id, company_id, name, plan, size, website, industry, monthly_spend, remote_created_at,
+  custom_attributes, intercom_id, updated_at, deleted_at`;
+const ENTRY_COLS = `id, entity_type, local_id, related_id, op, changed_fields, version, attempts`;
+
+const TIME_FIELDS = new Set(['signed_up_at', 'last_seen_at', 'remote_created_at']);
+const CONTACT_WRITABLE = new Set([
+  'external_id', 'role', 'email', 'phone', 'name', 'owner_id', 'unsubscribed_from_emails', 'signed_up_at',
+  'last_seen_at', 'custom_attributes',
+]);
+const COMPANY_WRITABLE = new Set([
+  'name', 'plan', 'size', 'website', 'industry', 'monthly_spend', 'remote_created_at', 'custom_attributes',
+]);
+
+interface EntryRow {
+  id: number;
+  entity_type: OutboxEntry['entityType'];
+  local_id: number;
+  related_id: number;
+  op: OutboxEntry['op'];
+  changed_fields: string[];
+  version: number;
+  attempts: number;
+}
+
+const toEntry = (r: EntryRow): OutboxEntry => ({
+  id: r.id,
+  entityType: r.entity_type,
+  localId: r.local_id,
+  relatedId: r.related_id,
+  op: r.op,
+  changedFields: r.changed_fields,
+  version: r.version,
+  attempts: r.attempts,
+});
+
+// Entities before their associations, so a batch links contacts and companies before it attaches them.
+const ENTITY_ORDER: Record<OutboxEntry['entityType'], number> = { company: 0, contact: 1, contact_company: 2 };
+
+export interface PushStore extends PushStorePort {
+  /** LISTEN on a dedicated connection; resolves to an unlisten function. Matches the daemon's Listen shape. */
+  listen(onNotify: () => void): Promise<() => Promise<void>>;
+}
+
+export function createPushStore(pool: pg.Pool, schema: string): PushStore {
+  const s = ident(schema);
+  const outbox = `${s}.sync_outbox`;
+  const mappings = mappingQueries(schema);
+  const audit = auditQueries(schema);
+
+  const one = async <T extends pg.QueryResultRow>(
+    db: Pick<pg.Pool | pg.PoolClient, 'query'>,
+    sql: string,
+    values: unknown[],
+  ): Promise<T | null> => (await db.query<T>(sql, values)).rows[0] ?? null;
+
+  async function applyPatch(tx: pg.PoolClient, table: 'contacts' | 'companies', id: number, patch: Record<string, unknown>) {
+    const allowed = table === 'contacts' ? CONTACT_WRITABLE : COMPANY_WRITABLE;
+    const fields = Object.keys(patch).filter((f) => allowed.has(f));
+    if (fields.length === 0) return;
+    const sets = fields.map((f, i) => `${f} = $${i + 2}${f === 'custom_attributes' ? '::jsonb' : ''}`);
+    const values = fields.map((f) => {
+      const v = patch[f];
+      if (TIME_FIELDS.has(f)) return v === null || v === undefined ? null : new Date((v as number) * 1000);
+      if (f === 'custom_attributes') return JSON.stringify(v ?? {});
+      return v;
+    });
+    await tx.query(`UPDATE ${s}.${table} SET ${sets.join(', ')} WHERE id = $1`, [id, ...values]);
+  }
+
+  async function releaseLease(db: Pick<pg.Pool | pg.PoolClient, 'query'>, entryId: number, workerId: string) {
+    await db.query(
+      `UPDATE ${outbox} SET locked_by = NULL, locked_until = NULL, next_attempt_at = now(), updated_at = now()
+        WHERE id = $1 AND locked_by = $2`,
+      [entryId, workerId],
+    );
+  }
+
+  return {
+    async claim(workerId, limit, leaseSeconds) {
+      // An expired lease belongs to a worker that died (or stalled): its entries are fair game again.
+      const { rows } = await pool.query<EntryRow>(
+        `WITH due AS (
+           SELECT id FROM ${outbox}
+            WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+            ORDER BY next_attempt_at, id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED)
+         UPDATE ${outbox} o SET locked_by = $2, locked_until = now() + make_interval(secs => $3)
+           FROM due WHERE o.id = due.id
+         RETURNING ${ENTRY_COLS.split(', ').map((c) => `o.${c.trim()}`).join(', ')}`,
+        [limit, workerId, leaseSeconds],
+      );
+      return rows.map(toEntry).sort((a, b) => ENTITY_ORDER[a.entityType] - ENTITY_ORDER[b.entityType] || a.id - b.id);
+    },
+
+    contact: (id) => one<LocalContactRow>(pool, `SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1`, [id]),
+    company: (id) => one<LocalCompanyRow>(pool, `SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1`, [id]),
+    async mapping(entity, localId) {
+      return (await mappings.byLocalIds(pool, entity, [localId]))[0] ?? null;
+    },
+    async mappingByIntercomId(entity, intercomId) {
+      return (await mappings.byIntercomIds(pool, entity, [intercomId]))[0] ?? null;
+    },
+    async associationExists(contactId, companyId) {
+      const r = await pool.query(
+        `SELECT 1 FROM ${s}.contact_companies WHERE contact_id = $1 AND company_id = $2`,
+        [contactId, companyId],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async hasPendingEntry(entity, localId) {
+      const r = await pool.query(
+        `SELECT 1 FROM ${outbox} WHERE entity_type = $1 AND local_id = $2 AND related_id = 0 AND status = 'pending'`,
+        [entity, localId],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+
+    async reservePendingMapping(entity, localId, externalKey) {
+      // Committed on its own before the create is sent: after a crash, this row is the only trace that a create
+      // may have reached Intercom.
+      const inserted = await one<Mapping>(
+        pool,
+        `INSERT INTO ${s}.sync_mappings (entity_type, local_id, external_key, status)
+         VALUES ($1, $2, $3, 'pending')
+         ON CONFLICT (entity_type, local_id) DO NOTHING
+         RETURNING id, entity_type, local_id, intercom_id, external_key, status, status_reason, merged_into,
+                   base_snapshot, base_hash, remote_updated_at, last_synced_at`,
+        [entity, localId, externalKey],
+      );
+      if (inserted) return { fresh: true, mapping: inserted };
+      const existing = (await mappings.byLocalIds(pool, entity, [localId]))[0];
+      if (!existing) throw new Error(`mapping of ${entity} ${localId} vanished while reserving it`);
+      if (existing.status !== 'pending' || existing.external_key !== externalKey) {
+        // A mapping left without a link (deleted remotely, ambiguous and requeued) becomes a fresh reservation; its
+        // old external key may also have changed locally.
+        await pool.query(
+          `UPDATE ${s}.sync_mappings SET status = 'pending', status_reason = NULL, intercom_id = NULL, external_key = $3,
+                  updated_at = now()
+            WHERE entity_type = $1 AND local_id = $2`,
+          [entity, localId, externalKey],
+        );
+        return { fresh: existing.status !== 'pending', mapping: { ...existing, status: 'pending', external_key: externalKey } };
+      }
+      return { fresh: false, mapping: existing };
+    },
+
+    async setMappingStatus(entity, localId, status, reason) {
+      await mappings.setStatus(pool, entity, localId, status, reason);
+    },
+
+    async finish(entry, workerId, write: FinishWrite): Promise<FinishResult> {
+      return withTransaction(pool, async (tx) => {
+        if (write.guard) {
+          const m = await one<{ base_hash: string | null }>(
+            tx,
+            `SELECT base_hash FROM ${s}.sync_mappings WHERE entity_type = $1 AND local_id = $2 FOR UPDATE`,
+            [write.guard.entity, write.guard.localId],
+          );
+          if ((m?.base_hash ?? null) !== write.expectBaseHash) {
+            await releaseLease(tx, entry.id, workerId);
+            return 'stale';
+          }
+        }
+        await enterSyncApplyMode(tx);
+        for (const m of write.mappings) await mappings.upsert(tx, m);
+        for (const p of write.localPatches) {
+          if (p.entity === 'contact') {
+            const row = await one<LocalContactRow>(tx, `SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1 FOR UPDATE`, [p.localId]);
+            if (row) await applyPatch(tx, 'contacts', p.localId, p.compute(row));
+          } else {
+            const row = await one<LocalCompanyRow>(tx, `SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [p.localId]);
+            if (row) await applyPatch(tx, 'companies', p.localId, p.compute(row));
+          }
+        }
+        await audit.insert(tx, write.audit);
+        const del = await tx.query(`DELETE FROM ${outbox} WHERE id = $1 AND version = $2`, [entry.id, entry.version]);
+        if ((del.rowCount ?? 0) > 0) return 'done';
+        // A newer local change arrived while we worked: it stays pending and is re-diffed against the new base.
+        await releaseLease(tx, entry.id, workerId);
+        return 'superseded';
+      });
+    },
+
+    async retryLater(entry, workerId, o) {
+      await pool.query(
+        `UPDATE ${outbox}
+            SET locked_by = NULL, locked_until = NULL,
+                next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),
+                attempts = attempts + $4, last_error = coalesce($5, last_error),
+                last_error_details = coalesce($6::jsonb, last_error_details), updated_at = now()
+          WHERE id = $1 AND (locked_by = $2 OR locked_by IS NULL)`,
+        [entry.id, workerId, o.delayMs, o.countAttempt ? 1 : 0, o.error ?? null, o.details ? JSON.stringify(o.details) : null],
+      );
+    },
+
+    async dead(entry, workerId, error, details, auditEntry: AuditEntry) {
+      await withTransaction(pool, async (tx) => {
+        await tx.query(
+          `UPDATE ${outbox}
+              SET status = 'dead', locked_by = NULL, locked_until = NULL, attempts = attempts + 1, last_error = $3,
+                  last_error_details = $4::jsonb, updated_at = now()
+            WHERE id = $1 AND (locked_by = $2 OR locked_by IS NULL)`,
+          [entry.id, workerId, error, JSON.stringify(details)],
+        );
+        await audit.insert(tx, [auditEntry]);
+      });
+    },
+
+    async release(entries, workerId) {
+      if (entries.length === 0) return;
+      await pool.query(
+        `UPDATE ${outbox} SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1::bigint[]) AND locked_by = $2`,
+        [entries.map((e) => e.id), workerId],
+      );
+    },
+
+    async requeueDead(filter, runId) {
+      return withTransaction(pool, async (tx) => {
+        const where = [`d.status = 'dead'`];
+        const values: unknown[] = [];
+        if (filter.entityType) {
+          values.push(filter.entityType);
+          where.push(`d.entity_type = $${values.length}`);
+        }
+        if (filter.localIds) {
+          values.push(filter.localIds);
+          where.push(`d.local_id = ANY($${values.length}::bigint[])`);
+        }
+        const pendingTwin = `EXISTS (SELECT 1 FROM ${outbox} p WHERE p.status = 'pending' AND p.entity_type = d.entity_type
+                               AND p.local_id = d.local_id AND p.related_id = d.related_id)`;
+        // A newer change already pending covers the dead one: the push re-reads the row, so one entry is enough.
+        const dropped = await tx.query<EntryRow>(
+          `DELETE FROM ${outbox} d WHERE ${where.join(' AND ')} AND ${pendingTwin} RETURNING ${ENTRY_COLS}`,
+          values,
+        );
+        const revived = await tx.query<EntryRow>(
+          `UPDATE ${outbox} d SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_by = NULL,
+                  locked_until = NULL, last_error = NULL, last_error_details = NULL, updated_at = now()
+            WHERE ${where.join(' AND ')} AND NOT ${pendingTwin}
+            RETURNING ${ENTRY_COLS}`,
+          values,
+        );
+        const all = [...dropped.rows, ...revived.rows];
+        const contactIds = all.filter((r) => r.entity_type === 'contact').map((r) => r.local_id);
+        const companyIds = all.filter((r) => r.entity_type === 'company').map((r) => r.local_id);
+        // An operator requeues after fixing the cause; a refusal to guess (ambiguous) gets a fresh look as well.
+        for (const [entity, ids] of [['contact', contactIds], ['company', companyIds]] as const) {
+          if (ids.length === 0) continue;
+          await tx.query(
+            `UPDATE ${s}.sync_mappings
+                SET status = CASE WHEN intercom_id IS NULL THEN 'pending' ELSE 'active' END, status_reason = NULL,
+                    updated_at = now()
+              WHERE entity_type = $1 AND local_id = ANY($2::bigint[]) AND status = 'ambiguous'`,
+            [entity, ids],
+          );
+        }
+        await audit.insert(
+          tx,
+          all.map((r) => ({
+            runId,
+            direction: 'push' as const,
+            entityType: r.entity_type,
+            localId: r.local_id,
+            intercomId: null,
+            externalKey: null,
+            action: 'requeue',
+            details: r.related_id ? { related_id: r.related_id } : null,
+          })),
+        );
+        if (all.length > 0) await tx.query(`SELECT pg_notify($1, $2)`, [OUTBOX_CHANNEL, schema]);
+        return all.length;
+      });
+    },
+
+    async enqueueUnlinked(opts = {}) {
+      return withTransaction(pool, async (tx) => {
+        let n = 0;
+        const unlinked = (entity: string, alias: string) =>
+          `NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m WHERE m.entity_type = '${entity}' AND m.local_id = ${alias}.id
+                         AND m.status NOT IN ('pending'))`;
+        const conflict = `ON CONFLICT (entity_type, local_id, related_id) WHERE status = 'pending' DO NOTHING`;
+        if (opts.entity !== 'contact') {
+          const r = await tx.query(
+            `INSERT INTO ${outbox} (entity_type, local_id, related_id, op, changed_fields)
+             SELECT 'company', c.id, 0, 'upsert', '{}' FROM ${s}.companies c
+              WHERE c.deleted_at IS NULL AND ${unlinked('company', 'c')} ${conflict}`,
+          );
+          n += r.rowCount ?? 0;
+        }
+        if (opts.entity !== 'company') {
+          const r = await tx.query(
+            `INSERT INTO ${outbox} (entity_type, local_id, related_id, op, changed_fields)
+             SELECT 'contact', c.id, 0, 'upsert', '{}' FROM ${s}.contacts c
+              WHERE c.deleted_at IS NULL AND ${unlinked('contact', 'c')} ${conflict}`,
+          );
+          n += r.rowCount ?? 0;
+          // A contact that was never pushed has never had its companies attached either.
+          const a = await tx.query(
+            `INSERT INTO ${outbox} (entity_type, local_id, related_id, op, changed_fields)
+             SELECT 'contact_company', cc.contact_id, cc.company_id, 'attach', '{}'
+               FROM ${s}.contact_companies cc JOIN ${s}.contacts c ON c.id = cc.contact_id
+              WHERE c.deleted_at IS NULL AND ${unlinked('contact', 'c')} ${conflict}`,
+          );
+          n += a.rowCount ?? 0;
+        }
+        if (n > 0) await tx.query(`SELECT pg_notify($1, $2)`, [OUTBOX_CHANNEL, schema]);
+        return n;
+      });
+    },
+
+    async planRows({ includeUnlinked, limit }) {
+      const { rows } = await pool.query<EntryRow>(
+        `SELECT ${ENTRY_COLS} FROM ${outbox} WHERE status = 'pending' ORDER BY id LIMIT $1`,
+        [limit],
+      );
+      const out: PlanRow[] = [];
+      for (const r of rows) {
+        const e = toEntry(r);
+        const isCompany = e.entityType === 'company';
+        const local = e.entityType === 'contact_company' ? null : e.localId;
+        out.push({
+          entry: e,
+          contact: local !== null && !isCompany ? await this.contact(local) : null,
+          company: local !== null && isCompany ? await this.company(local) : null,
+          mapping: local !== null ? await this.mapping(isCompany ? 'company' : 'contact', local) : null,
+        });
+      }
+      if (includeUnlinked) {
+        const notQueued = (entity: string) =>
+          `NOT EXISTS (SELECT 1 FROM ${outbox} o WHERE o.entity_type = '${entity}' AND o.local_id = x.id AND o.status = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m WHERE m.entity_type = '${entity}' AND m.local_id = x.id AND m.status <> 'pending')`;
+        const contacts = await pool.query<LocalContactRow>(
+          `SELECT ${CONTACT_COLS} FROM ${s}.contacts x WHERE x.deleted_at IS NULL AND ${notQueued('contact')} ORDER BY id LIMIT $1`,
+          [limit],
+        );
+        for (const c of contacts.rows) out.push({ entry: null, contact: c, company: null, mapping: null });
+        const companies = await pool.query<LocalCompanyRow>(
+          `SELECT ${COMPANY_COLS} FROM ${s}.companies x WHERE x.deleted_at IS NULL AND ${notQueued('company')} ORDER BY id LIMIT $1`,
+          [limit],
+        );
+        for (const c of companies.rows) out.push({ entry: null, contact: null, company: c, mapping: null });
+      }
+      return out;
+    },
+
+    async listen(onNotify) {
+      const client = new pg.Client({ connectionString: (pool.options as { connectionString?: string }).connectionString });
+      client.on('error', () => undefined);
+      client.on('notification', (msg) => {
+        if (msg.channel === OUTBOX_CHANNEL && msg.payload === schema) onNotify();
+      });
+      await client.connect();
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      return async () => {
+        await client.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
+        await client.end().catch(() => undefined);
+      };
+    },
+  };
+}

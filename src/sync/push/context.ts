@@ -1,0 +1,71 @@
+/**
+ * What every per-entity push step shares, and the values a step hands back to the entry processor. A step decides;
+ * process-entry.ts applies the decision to the outbox in one place.
+ */
+import type { Logger } from 'pino';
+import type { AuditEntry } from '../../db/queries/audit.ts';
+import type { MappingStatus } from '../../db/queries/mappings.ts';
+import { SyncError } from '../../errors.ts';
+import type { Outcome } from '../outcome.ts';
+import type { AttributeCatalog } from './attributes.ts';
+import type { FinishWrite, OutboxEntry, PushGatewayPort, PushStorePort } from './ports.ts';
+
+export interface PushConfig {
+  batchSize: number;
+  concurrency: number;
+  maxAttempts: number;
+  deleteMode: 'archive' | 'delete' | 'ignore';
+  autoCreateAttributes: boolean;
+  workerId?: string;
+  /** How long a claim is ours; a worker that dies holds its entries this long. Default 120. */
+  leaseSeconds?: number;
+  /** First retry delay after a failure; doubles per attempt up to 15 minutes. Default 2000. */
+  retryBaseMs?: number;
+}
+
+export interface PushContext {
+  gateway: PushGatewayPort;
+  store: PushStorePort;
+  log: Logger;
+  config: PushConfig;
+  workerId: string;
+  runId: number | null;
+  attributes: AttributeCatalog;
+}
+
+export type Step =
+  | { kind: 'finish'; outcome: Outcome; write: FinishWrite }
+  /** Not yet possible (a dependency is not linked yet): try again soon without counting an attempt. */
+  | { kind: 'defer'; reason: string; delayMs: number }
+  | {
+      kind: 'dead';
+      outcome: Outcome;
+      error: string;
+      audit: Pick<AuditEntry, 'action' | 'intercomId' | 'externalKey'> & { details?: Record<string, unknown> };
+      mappingStatus?: { status: MappingStatus; reason: string };
+    };
+
+/** The contact Intercom says exists is not visible to lookups yet (search lags behind writes): try again later. */
+export class NotYetVisibleError extends SyncError {
+  readonly retryable = true;
+}
+
+/** A done entry that needed no request and changes nothing but the outbox. */
+export function noop(outcome: Outcome): Step {
+  return { kind: 'finish', outcome, write: { expectBaseHash: null, guard: null, mappings: [], localPatches: [], audit: [] } };
+}
+
+export function auditBase(ctx: PushContext, entry: OutboxEntry): Pick<AuditEntry, 'runId' | 'direction' | 'entityType' | 'localId'> {
+  return { runId: ctx.runId, direction: 'push', entityType: entry.entityType, localId: entry.localId };
+}
+
+/**
+ * Intercom's request id of a successful answer, when the gateway exposes it on the parsed value (errors always carry
+ * theirs). Kept tolerant so the audit row gains it as soon as the gateway attaches it.
+ */
+export function requestIdOf(value: unknown): string | null {
+  const v = value as { requestId?: unknown; raw?: { request_id?: unknown } } | null | undefined;
+  if (typeof v?.requestId === 'string') return v.requestId;
+  if (typeof v?.raw?.request_id === 'string') return v.raw.request_id;
+  return null;
+}

@@ -1,0 +1,48 @@
+/**
+ * What a failed entry becomes. One table, mirroring src/errors.ts: auth stops the whole loop; rows Intercom (or our
+ * validation) refuses go dead at once with the reason; everything that may pass later is retried with backoff until
+ * MAX_ATTEMPTS, then dead with the last error.
+ */
+import {
+  AmbiguousIdentityError,
+  IntercomApiError,
+  IntercomAuthError,
+  SyncError,
+  ValidationError,
+  isRetryable,
+} from '../../errors.ts';
+
+export type Verdict =
+  | { kind: 'halt'; error: IntercomAuthError }
+  | { kind: 'retry'; message: string; details: Record<string, unknown> }
+  | { kind: 'dead'; action: 'invalid' | 'dead'; message: string; details: Record<string, unknown>; ambiguous: boolean };
+
+function detailsOf(err: unknown): Record<string, unknown> {
+  if (err instanceof IntercomApiError) return err.toJSON();
+  if (err instanceof ValidationError) return { name: err.name, field: err.field, problem: err.problem };
+  if (err instanceof AmbiguousIdentityError) return { name: err.name, candidates: [...err.candidates] };
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { message: String(err) };
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export function classify(err: unknown): Verdict {
+  if (err instanceof IntercomAuthError) return { kind: 'halt', error: err };
+  const details = detailsOf(err);
+  if (err instanceof ValidationError) return { kind: 'dead', action: 'invalid', message: err.message, details, ambiguous: false };
+  if (err instanceof AmbiguousIdentityError) return { kind: 'dead', action: 'dead', message: err.message, details, ambiguous: true };
+  if (err instanceof IntercomApiError && !err.retryable) {
+    // 400/404/409/422: Intercom's own words are the reason (they name the field).
+    return { kind: 'dead', action: err.status === 400 || err.status === 422 ? 'invalid' : 'dead', message: err.message, details, ambiguous: false };
+  }
+  if (err instanceof SyncError || isRetryable(err)) return { kind: 'retry', message: messageOf(err), details };
+  // An unexpected error may be a passing fault or a bug; retrying costs little and MAX_ATTEMPTS bounds it.
+  return { kind: 'retry', message: messageOf(err), details };
+}
+
+/** Exponential backoff with jitter in [½, 1]: 2 s, 4 s, 8 s … capped at 15 minutes. */
+export function retryDelayMs(attempts: number, baseMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(15 * 60_000, baseMs * 2 ** Math.min(attempts, 20));
+  return Math.round(ceiling * (0.5 + random() / 2));
+}

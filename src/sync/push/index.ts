@@ -1,0 +1,175 @@
+/**
+ * The push engine: drains the outbox into Intercom. Claims due entries in batches (FOR UPDATE SKIP LOCKED + lease),
+ * runs up to `concurrency` entities at once (the gateway's limiter owns the request rate), and wakes on the
+ * outbox NOTIFY as well as on its poll interval so a local change leaves within a second when the budget is free.
+ */
+import { randomUUID } from 'node:crypto';
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import type { IntercomAuthError } from '../../errors.ts';
+import { countOutcome, type RunSummary } from '../outcome.ts';
+import { AttributeCatalog } from './attributes.ts';
+import type { PushConfig, PushContext } from './context.ts';
+import { planPending, type PushPlan } from './plan.ts';
+import type { OutboxEntry, PushGatewayPort, PushStorePort } from './ports.ts';
+import { processEntry, type EntryResult } from './process-entry.ts';
+import { countingGateway } from './request-counter.ts';
+
+export type { PushConfig } from './context.ts';
+export type { PushGatewayPort, PushStorePort, OutboxEntry } from './ports.ts';
+export type { PushPlan } from './plan.ts';
+
+export interface PushDeps {
+  gateway: PushGatewayPort;
+  store: PushStorePort;
+  logger: Logger;
+  config: PushConfig;
+}
+
+export interface PushEngine {
+  drainOnce(opts?: { signal?: AbortSignal; runId?: number | null; max?: number }): Promise<RunSummary>;
+  runLoop(opts: {
+    signal: AbortSignal;
+    listen: (onNotify: () => void) => Promise<() => Promise<void>>;
+    pollIntervalMs?: number;
+    onRun?: (s: RunSummary) => void;
+  }): Promise<void>;
+  plan(opts?: { includeUnlinked?: boolean; limit?: number }): Promise<PushPlan>;
+  requeueDead(filter?: { entityType?: string; localIds?: number[] }): Promise<number>;
+  isHalted(): IntercomAuthError | null;
+}
+
+export function createPushEngine(deps: PushDeps): PushEngine {
+  const log = deps.logger.child({ module: 'push' });
+  const workerId = deps.config.workerId ?? `push-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const leaseSeconds = deps.config.leaseSeconds ?? 120;
+  const attributes = new AttributeCatalog(deps.gateway, deps.config.autoCreateAttributes);
+  let halted: IntercomAuthError | null = null;
+
+  async function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
+    const counter = { requests: 0 };
+    const ctx: PushContext = {
+      gateway: countingGateway(deps.gateway, counter),
+      store: deps.store,
+      log,
+      config: deps.config,
+      workerId,
+      runId: opts.runId ?? null,
+      attributes,
+    };
+    const summary: RunSummary = { counts: {}, requests: 0 };
+    const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
+    const queue = new PQueue({ concurrency: Math.max(1, deps.config.concurrency) });
+    const max = opts.max ?? Number.POSITIVE_INFINITY;
+
+    const record = (r: EntryResult) => {
+      switch (r.kind) {
+        case 'done':
+          countOutcome(summary.counts, r.outcome);
+          break;
+        case 'dead':
+          tally.dead++;
+          countOutcome(summary.counts, r.outcome);
+          break;
+        case 'deferred':
+          tally.deferred++;
+          break;
+        case 'retry':
+          tally.retried++;
+          countOutcome(summary.counts, 'failed');
+          break;
+        case 'stale':
+          tally.stale++;
+          countOutcome(summary.counts, 'skipped');
+          break;
+        case 'halt':
+          if (!halted) {
+            halted = r.error;
+            log.error({ err: r.error }, 'Intercom refused our credentials: push halted until restart');
+          }
+          break;
+      }
+    };
+
+    const run = async (entry: OutboxEntry) => {
+      if (halted || opts.signal?.aborted) {
+        await deps.store.release([entry], workerId);
+        return;
+      }
+      try {
+        record(await processEntry(ctx, entry));
+      } catch (err) {
+        // The database failed under us (finish, retry bookkeeping): the lease expires and another round retries.
+        log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
+        countOutcome(summary.counts, 'failed');
+      }
+    };
+
+    while (!halted && !opts.signal?.aborted && tally.claimed < max) {
+      const room = Math.min(deps.config.batchSize, max - tally.claimed);
+      const batch = await deps.store.claim(workerId, room, leaseSeconds);
+      if (batch.length === 0) break;
+      tally.claimed += batch.length;
+      await queue.addAll(batch.map((e) => () => run(e)));
+    }
+    await queue.onIdle();
+    summary.requests = counter.requests;
+    summary.details = { ...tally, workerId };
+    return summary;
+  }
+
+  async function runLoop(opts: Parameters<PushEngine['runLoop']>[0]): Promise<void> {
+    const pollMs = opts.pollIntervalMs ?? 5_000;
+    let woken = false;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      woken = true;
+      wake?.();
+    };
+    const unlisten = await opts.listen(notify);
+    const onAbort = () => wake?.();
+    opts.signal.addEventListener('abort', onAbort);
+    try {
+      while (!opts.signal.aborted && !halted) {
+        woken = false;
+        try {
+          const s = await drainOnce({ signal: opts.signal });
+          if (Object.keys(s.counts).length > 0 || s.requests > 0) opts.onRun?.(s);
+        } catch (err) {
+          log.error({ err }, 'push round failed; backing off');
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, Math.min(pollMs, 5_000));
+            wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          continue;
+        }
+        // A notification that arrived while we drained means there may be work we did not claim yet.
+        if (woken || opts.signal.aborted || halted) continue;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
+      wake = null;
+      await unlisten();
+    }
+  }
+
+  return {
+    drainOnce,
+    runLoop,
+    plan: (opts = {}) =>
+      planPending(deps.store, { includeUnlinked: opts.includeUnlinked ?? false, limit: opts.limit ?? 100_000, deleteMode: deps.config.deleteMode }),
+    requeueDead: (filter = {}) => deps.store.requeueDead(filter, null),
+    isHalted: () => halted,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Finding a contact Intercom already holds, for the identity decisions of create (409) and update (404). External
+ * ids go through find_by_external_id (immediate, users only); emails through search (which lags behind writes).
+ */
+import { IntercomApiError } from '../../errors.ts';
+import type { IntercomContact } from '../../intercom/payloads.ts';
+import type { RemoteLookupPort } from '../identity.ts';
+import type { PushGatewayPort } from './ports.ts';
+
+export function remoteLookup(gateway: PushGatewayPort): RemoteLookupPort {
+  return {
+    findContactByExternalId: (x) => gateway.findContactByExternalId(x, 'push'),
+    async searchContactsByEmail(email) {
+      const page = await gateway.searchContacts({ query: { field: 'email', operator: '=', value: email }, perPage: 50 }, 'push');
+      return page.data;
+    },
+  };
+}
+
+/** null on 404: the id no longer answers (merged away, deleted). */
+export async function getContactOrNull(gateway: PushGatewayPort, id: string): Promise<IntercomContact | null> {
+  try {
+    return await gateway.getContact(id, 'push');
+  } catch (err) {
+    if (err instanceof IntercomApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** Intercom's 409 names the holder ("... already exists with id=<id>"): the one lookup that does not lag. */
+export function conflictHolderId(err: IntercomApiError): string | null {
+  return /\bid=([A-Za-z0-9_-]+)/.exec(err.message)?.[1] ?? null;
+}
+
+export function is(err: unknown, status: number): err is IntercomApiError {
+  return err instanceof IntercomApiError && err.status === status;
+}

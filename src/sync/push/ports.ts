@@ -1,0 +1,107 @@
+/**
+ * The narrow ports the push engine runs on. The gateway port is a structural subset of IntercomGateway; the store
+ * port is implemented by src/db/queries/outbox.ts (createPushStore). Sync code never sees pg.
+ */
+import type { AuditEntry } from '../../db/queries/audit.ts';
+import type { Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
+import type { IntercomGateway } from '../../intercom/gateway.ts';
+import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
+
+export type PushGatewayPort = Pick<
+  IntercomGateway,
+  | 'getContact'
+  | 'findContactByExternalId'
+  | 'searchContacts'
+  | 'createContact'
+  | 'updateContact'
+  | 'deleteContact'
+  | 'archiveContact'
+  | 'unarchiveContact'
+  | 'mergeContacts'
+  | 'attachCompany'
+  | 'detachCompany'
+  | 'upsertCompany'
+  | 'deleteCompany'
+  | 'listDataAttributes'
+  | 'createDataAttribute'
+>;
+
+export type OutboxEntityType = 'contact' | 'company' | 'contact_company';
+
+export interface OutboxEntry {
+  id: number;
+  entityType: OutboxEntityType;
+  localId: number;
+  /** Local company id for contact_company entries, else 0. */
+  relatedId: number;
+  op: 'upsert' | 'delete' | 'attach' | 'detach';
+  changedFields: string[];
+  /** The version this worker claimed; completion only deletes the row if nobody bumped it since. */
+  version: number;
+  attempts: number;
+}
+
+/** What remote-only changes to copy onto a local row: computed under the row lock from the row as it is then. */
+export type LocalPatch =
+  | { entity: 'contact'; localId: number; compute: (row: LocalContactRow) => Partial<ContactSnapshot> }
+  | { entity: 'company'; localId: number; compute: (row: LocalCompanyRow) => Partial<CompanySnapshot> };
+
+export interface FinishWrite {
+  /**
+   * The mapping's base_hash the diff was computed from. If pull moved the base meanwhile, nothing is written and the
+   * entry stays pending (no attempt counted) so the next round re-diffs against the new base.
+   */
+  expectBaseHash: string | null;
+  /** Which mapping that hash belongs to; null when the entry touches no mapping (associations). */
+  guard: { entity: MappingEntity; localId: number } | null;
+  mappings: MappingWrite[];
+  localPatches: LocalPatch[];
+  audit: AuditEntry[];
+}
+
+export type FinishResult = 'done' | 'stale' | 'superseded';
+
+export interface PendingMappingReservation {
+  /** true: inserted just now, so no create can have happened yet. false: an earlier attempt may have created it. */
+  fresh: boolean;
+  mapping: Mapping;
+}
+
+export interface PlanRow {
+  entry: OutboxEntry | null;
+  contact: LocalContactRow | null;
+  company: LocalCompanyRow | null;
+  mapping: Mapping | null;
+}
+
+export interface PushStorePort {
+  /** Due pending entries, locked with FOR UPDATE SKIP LOCKED and leased to workerId. */
+  claim(workerId: string, limit: number, leaseSeconds: number): Promise<OutboxEntry[]>;
+  contact(localId: number): Promise<LocalContactRow | null>;
+  company(localId: number): Promise<LocalCompanyRow | null>;
+  mapping(entity: MappingEntity, localId: number): Promise<Mapping | null>;
+  mappingByIntercomId(entity: MappingEntity, intercomId: string): Promise<Mapping | null>;
+  associationExists(contactId: number, companyId: number): Promise<boolean>;
+  /** A pending (not dead) outbox entry exists for this entity. */
+  hasPendingEntry(entity: 'contact' | 'company', localId: number): Promise<boolean>;
+  /** Commits a 'pending' mapping (no Intercom id) before a create is sent; see create-contact.ts. */
+  reservePendingMapping(entity: MappingEntity, localId: number, externalKey: string | null): Promise<PendingMappingReservation>;
+  setMappingStatus(entity: MappingEntity, localId: number, status: MappingStatus, reason: string | null): Promise<void>;
+  /** One transaction: guard check, mappings, local patches (sync-apply mode), audit, delete entry if version unchanged. */
+  finish(entry: OutboxEntry, workerId: string, write: FinishWrite): Promise<FinishResult>;
+  /** Leaves the entry pending for a later round. countAttempt=false for "not yet" (dependency, lag), true for failures. */
+  retryLater(
+    entry: OutboxEntry,
+    workerId: string,
+    o: { delayMs: number; countAttempt: boolean; error?: string; details?: Record<string, unknown> },
+  ): Promise<void>;
+  /** Moves the entry to dead letters with the error and writes an audit row, in one transaction. */
+  dead(entry: OutboxEntry, workerId: string, error: string, details: Record<string, unknown>, audit: AuditEntry): Promise<void>;
+  /** Gives back the lease of entries this worker claimed but never started (shutdown). */
+  release(entries: readonly OutboxEntry[], workerId: string): Promise<void>;
+  requeueDead(filter: { entityType?: string; localIds?: number[] }, runId: number | null): Promise<number>;
+  /** Rows without a mapping (and their associations) get a pending outbox entry: backfill --direction push. */
+  enqueueUnlinked(opts?: { entity?: 'contact' | 'company' }): Promise<number>;
+  /** Pending entries (and, if asked, unlinked rows without one) with their rows and mappings, for a dry run. */
+  planRows(opts: { includeUnlinked: boolean; limit: number }): Promise<PlanRow[]>;
+}

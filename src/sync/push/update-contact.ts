@@ -1,0 +1,126 @@
+/**
+ * A linked contact: send local − base in one PUT. A 404 means the id stopped answering (merged away, deleted):
+ * resolve it like the pull does (src/sync/identity.ts), relink, and send once more.
+ */
+import type { Mapping } from '../../db/queries/mappings.ts';
+import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
+import { actionForFound, resolveMissingContact } from '../identity.ts';
+import { contactFromRemote, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
+import { type PushContext, type Step, noop } from './context.ts';
+import { contactFinish, contactKey } from './contact-result.ts';
+import { contactWrite, threeWayBase } from './diff.ts';
+import { is, remoteLookup } from './lookup.ts';
+import type { OutboxEntry } from './ports.ts';
+import { prepareContactBody } from './prepare.ts';
+
+export async function updateContact(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  row: LocalContactRow,
+  local: ContactSnapshot,
+  mapping: Mapping & { intercom_id: string },
+): Promise<Step> {
+  const base = (mapping.base_snapshot as unknown as ContactSnapshot | null) ?? null;
+  const diff = contactWrite(base, local);
+  const archived = mapping.status === 'archived';
+  if (!diff && !archived) return noop('unchanged');
+
+  if (archived) {
+    // The row was soft-deleted (we archived it) and is live again.
+    try {
+      await ctx.gateway.unarchiveContact(mapping.intercom_id, 'push');
+    } catch (err) {
+      if (!is(err, 404)) throw err;
+      return relink(ctx, entry, row, local, mapping, base);
+    }
+  }
+  let response: IntercomContact;
+  let body: ContactWrite | null = null;
+  try {
+    if (diff) {
+      body = await prepareContactBody(ctx, row.id, diff);
+      response = await ctx.gateway.updateContact(mapping.intercom_id, body, 'push');
+    } else {
+      response = await ctx.gateway.getContact(mapping.intercom_id, 'push');
+    }
+  } catch (err) {
+    if (!is(err, 404)) throw err;
+    return relink(ctx, entry, row, local, mapping, base);
+  }
+  return contactFinish(ctx, entry, {
+    expectBaseHash: mapping.base_hash,
+    response,
+    agreedBase: base ?? local,
+    auditBase: base,
+    local,
+    body,
+    action: archived ? 'unarchive' : 'update',
+    outcome: 'updated',
+  });
+}
+
+async function relink(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  row: LocalContactRow,
+  local: ContactSnapshot,
+  mapping: Mapping & { intercom_id: string },
+  base: ContactSnapshot | null,
+): Promise<Step> {
+  const known = {
+    intercomId: mapping.intercom_id,
+    externalId: base?.external_id ?? local.external_id,
+    email: base?.email ?? local.email,
+    role: base?.role ?? local.role,
+  };
+  const found = await resolveMissingContact(remoteLookup(ctx.gateway), known);
+  const key = contactKey(local);
+  if (found.kind === 'ambiguous') {
+    return {
+      kind: 'dead',
+      outcome: 'failed',
+      error: `contact ${row.id}: Intercom contact ${mapping.intercom_id} is gone and ${found.candidates.length} contacts could be it (${found.candidates.join(', ')}); not guessing`,
+      audit: { action: 'dead', intercomId: mapping.intercom_id, externalKey: key, details: { candidates: found.candidates } },
+      mappingStatus: { status: 'ambiguous', reason: `404 on ${mapping.intercom_id}; candidates ${found.candidates.join(', ')}` },
+    };
+  }
+  if (found.kind === 'gone') {
+    return {
+      kind: 'dead',
+      outcome: 'failed',
+      error: `contact ${row.id}: Intercom contact ${mapping.intercom_id} no longer exists (deleted in Intercom); requeue to create it again`,
+      audit: { action: 'dead', intercomId: mapping.intercom_id, externalKey: key },
+      mappingStatus: { status: 'deleted', reason: `404 on ${mapping.intercom_id} and no contact with its external_id or email` },
+    };
+  }
+  const owner = await ctx.store.mappingByIntercomId('contact', found.contact.id);
+  const action = actionForFound(row.id, owner?.local_id ?? null);
+  if (action.kind === 'merged') {
+    return {
+      kind: 'dead',
+      outcome: 'merged',
+      error: `contact ${row.id}: Intercom merged ${mapping.intercom_id} into ${found.contact.id}, which is local contact ${action.intoLocalId}; this row's change was not pushed`,
+      audit: { action: 'dead', intercomId: mapping.intercom_id, externalKey: key, details: { merged_into: found.contact.id } },
+      mappingStatus: { status: 'merged', reason: `merged into ${found.contact.id} (local ${action.intoLocalId})` },
+    };
+  }
+  const agreed = threeWayBase(base, contactFromRemote(found.contact), local);
+  const diff = contactWrite(agreed, local);
+  let response = found.contact;
+  let body: ContactWrite | null = null;
+  if (diff) {
+    body = await prepareContactBody(ctx, row.id, diff);
+    response = await ctx.gateway.updateContact(found.contact.id, body, 'push');
+  }
+  return contactFinish(ctx, entry, {
+    expectBaseHash: mapping.base_hash,
+    response,
+    agreedBase: agreed,
+    auditBase: base,
+    local,
+    body,
+    action: 'relink',
+    outcome: 'updated',
+    details: { previous_intercom_id: mapping.intercom_id, via: found.via },
+  });
+}
