@@ -21,6 +21,10 @@ export class AttributeCatalog {
     private readonly autoCreate: boolean,
   ) {}
 
+  invalidate(): void {
+    this.byModel.clear();
+  }
+
   private async load(model: Model, force: boolean): Promise<Map<string, Known>> {
     const cached = this.byModel.get(model);
     if (cached && !force) return cached.attrs;

@@ -169,7 +169,11 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     runLoop,
     plan: (opts = {}) =>
       planPending(deps.store, { includeUnlinked: opts.includeUnlinked ?? false, limit: opts.limit ?? 100_000, deleteMode: deps.config.deleteMode }),
-    requeueDead: (filter = {}) => deps.store.requeueDead(filter, null),
+    requeueDead: (filter = {}) => {
+      // The operator fixed something (maybe created a data attribute in Intercom): forget what we cached about it.
+      attributes.invalidate();
+      return deps.store.requeueDead(filter, null);
+    },
     isHalted: () => halted,
   };
 }
