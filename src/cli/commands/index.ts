@@ -4,6 +4,8 @@ import { registerRunCommand } from './run.ts';
 import { registerSimulatorCommand } from './simulator.ts';
 import { registerReportCommand } from './report.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerBackfillCommand } from './backfill.ts';
+import { registerVerifyCommand } from './verify.ts';
 
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
@@ -12,4 +14,6 @@ export function registerCommands(program: Command): void {
   registerSimulatorCommand(program);
   registerStatusCommand(program);
   registerReportCommand(program);
+  registerBackfillCommand(program);
+  registerVerifyCommand(program);
 }

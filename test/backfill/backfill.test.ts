@@ -1,0 +1,192 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackfillStore } from '../../src/db/queries/backfill.ts';
+import { createPushStore } from '../../src/db/queries/outbox.ts';
+import { createPullStore } from '../../src/db/queries/pull.ts';
+import { runBackfill, type BackfillDeps, type BackfillProgress } from '../../src/sync/backfill/index.ts';
+import { createPullEngine } from '../../src/sync/pull/index.ts';
+import { createPushEngine } from '../../src/sync/push/index.ts';
+import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
+import { harness, silentLogger, type Harness, type SimStats } from '../intercom/helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TABLES = ['contacts', 'companies', 'contact_companies', 'sync_mappings', 'sync_outbox', 'sync_state', 'sync_runs', 'audit_log', 'api_usage'];
+const WRITE_ROUTE = /^(PUT|DELETE) |^POST \/(contacts|companies)(\/|$)(?!search|list)/;
+
+async function rowCounts(t: TestDatabase): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const table of TABLES) out[table] = (await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM intercom.${table}`)).rows[0]!.n;
+  return out;
+}
+
+function writeRequests(stats: SimStats): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(stats.by_route).filter(([route]) => WRITE_ROUTE.test(route)));
+}
+
+function deps(t: TestDatabase, h: Harness): BackfillDeps {
+  const gateway = h.gateway();
+  const pushStore = createPushStore(t.pool, 'intercom');
+  return {
+    pull: createPullEngine({
+      gateway,
+      store: createPullStore(t.pool, 'intercom'),
+      logger: silentLogger,
+      config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins', timezone: 'UTC' },
+    }),
+    push: createPushEngine({
+      gateway,
+      store: pushStore,
+      logger: silentLogger,
+      config: { batchSize: 50, concurrency: 4, maxAttempts: 5, deleteMode: 'archive', autoCreateAttributes: false },
+    }),
+    store: createBackfillStore(t.pool, 'intercom', pushStore),
+    logger: silentLogger,
+    ratePerMinute: 500,
+  };
+}
+
+/** Local-only rows, written as an application would (so the triggers see them). */
+async function insertLocalOnly(t: TestDatabase, n: number): Promise<void> {
+  await t.pool.query(
+    `INSERT INTO intercom.contacts (external_id, email, name)
+     SELECT 'local-' || i, 'local' || i || '@example.org', 'Local ' || i FROM generate_series(1, $1) AS i`,
+    [n],
+  );
+}
+
+describe('backfill', () => {
+  let t: TestDatabase;
+  let h: Harness;
+  let d: BackfillDeps;
+  const signal = new AbortController().signal;
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    h = await harness({ seed: 3, seedContacts: 400, seedCompanies: 8 });
+    d = deps(t, h);
+    await insertLocalOnly(t, 5);
+  });
+
+  afterAll(async () => {
+    await Promise.all(h.gateways.map((g) => g.close()));
+    await h.close();
+    await t.drop();
+  });
+
+  it('dry run: prints counts and cost, writes nothing locally and nothing to Intercom', async () => {
+    const before = await rowCounts(t);
+    const statsBefore = await h.stats();
+    const r = await runBackfill(d, { entity: 'all', direction: 'both', dryRun: true, resume: false, signal });
+    expect(await rowCounts(t)).toEqual(before);
+    const statsAfter = await h.stats();
+    expect(writeRequests(statsAfter)).toEqual(writeRequests(statsBefore));
+    expect(r.runId).toBeNull();
+    const contacts = r.phases.find((p) => p.phase === 'pull:contacts')!;
+    expect(contacts.counts.created).toBe(400);
+    expect(r.pushPlan).toMatchObject({ create: 5 });
+    expect(r.requests).toBe(contacts.requests + r.phases.find((p) => p.phase === 'pull:companies')!.requests + r.pushPlan!.requests);
+    expect(r.estimatedSeconds).toBe(Math.ceil((r.requests / 500) * 60));
+  });
+
+  it('pulls everything, then pushes only local-only rows; a second run over a matching workspace costs about N/150', async () => {
+    const progress: BackfillProgress[] = [];
+    const r = await runBackfill(d, { entity: 'all', direction: 'both', dryRun: false, resume: false, signal, onProgress: (p) => progress.push(p) });
+    expect(r.runId).not.toBeNull();
+    expect(r.phases.find((p) => p.phase === 'pull:contacts')!.counts.created).toBe(400);
+    expect(r.phases.find((p) => p.phase === 'push')!.counts.created).toBe(5);
+    expect(progress.filter((p) => p.phase === 'pull:contacts').at(-1)).toMatchObject({ done: 400, total: 400 });
+    const mapped = await t.pool.query(`SELECT count(*)::int AS n, count(DISTINCT intercom_id)::int AS d FROM intercom.sync_mappings WHERE entity_type = 'contact' AND status = 'active'`);
+    expect(mapped.rows[0]).toEqual({ n: 405, d: 405 });
+    const run = await t.pool.query(`SELECT status, kind FROM intercom.sync_runs WHERE id = $1`, [r.runId]);
+    expect(run.rows[0]).toEqual({ status: 'succeeded', kind: 'backfill' });
+
+    const statsBefore = await h.stats();
+    const again = await runBackfill(d, { entity: 'all', direction: 'both', dryRun: false, resume: false, signal });
+    const contactPages = Math.ceil(405 / 150);
+    expect(again.phases.find((p) => p.phase === 'pull:contacts')!.requests).toBe(contactPages);
+    expect(again.phases.find((p) => p.phase === 'push')!.requests).toBe(0);
+    expect(again.requests).toBeLessThanOrEqual(contactPages + 3);
+    expect(writeRequests(await h.stats())).toEqual(writeRequests(statsBefore));
+  });
+});
+
+describe('backfill CLI: killed mid-way, resumed with --resume', () => {
+  let t: TestDatabase;
+  let h: Harness;
+  const N = 1200;
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    h = await harness({ seed: 11, seedContacts: N, seedCompanies: 10 });
+  });
+
+  afterAll(async () => {
+    await h.close();
+    await t.drop();
+  });
+
+  function backfill(args: string[], onLine?: (line: Record<string, unknown>) => boolean) {
+    const child = spawn(process.execPath, ['bin/intercom-sync.js', 'backfill', ...args], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        DATABASE_URL: t.url,
+        INTERCOM_BASE_URL: h.sim.url,
+        INTERCOM_ACCESS_TOKEN: h.sim.token,
+        INTERCOM_RATE_LIMIT_PER_MINUTE: '100000',
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: Record<string, unknown>[] = [];
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      let i: number;
+      while ((i = out.indexOf('\n')) >= 0) {
+        const line = JSON.parse(out.slice(0, i)) as Record<string, unknown>;
+        out = out.slice(i + 1);
+        lines.push(line);
+        if (onLine?.(line)) child.kill('SIGKILL');
+      }
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, sig) => resolve({ code, signal: sig })),
+    );
+    return { exited, lines, stderr: () => err };
+  }
+
+  it('loses nothing and duplicates nothing', async () => {
+    const first = backfill(['--direction', 'pull'], (l) => l.event === 'progress' && l.phase === 'pull:contacts' && (l.done as number) >= 300);
+    expect(await first.exited).toMatchObject({ signal: 'SIGKILL' });
+    const committed = (await t.pool.query(`SELECT count(*)::int AS n FROM intercom.contacts`)).rows[0].n as number;
+    expect(committed).toBeGreaterThan(0);
+    expect(committed).toBeLessThan(N);
+    const state = (await t.pool.query(`SELECT cursor, details FROM intercom.sync_state WHERE stream = 'backfill:contacts'`)).rows[0];
+    expect(state.cursor).not.toBeNull();
+
+    const second = backfill(['--direction', 'pull', '--resume']);
+    const exit = await second.exited;
+    expect(exit, second.stderr()).toMatchObject({ code: 0 });
+    const firstContactsProgress = second.lines.find((l) => l.event === 'progress' && l.phase === 'pull:contacts')!;
+    // It went on from the committed cursor instead of listing from the start.
+    expect(firstContactsProgress.done as number).toBeGreaterThan(150);
+    const done = second.lines.find((l) => l.event === 'done')!;
+    expect(done).toMatchObject({ dryRun: false });
+
+    const counts = (
+      await t.pool.query(
+        `SELECT (SELECT count(*)::int FROM intercom.contacts) AS contacts,
+                (SELECT count(DISTINCT intercom_id)::int FROM intercom.contacts) AS distinct_ids,
+                (SELECT count(*)::int FROM intercom.sync_mappings WHERE entity_type = 'contact' AND status = 'active') AS mapped`,
+      )
+    ).rows[0];
+    expect(counts).toEqual({ contacts: N, distinct_ids: N, mapped: N });
+    const runs = (await t.pool.query(`SELECT status FROM intercom.sync_runs WHERE kind = 'backfill' ORDER BY id`)).rows.map((r) => r.status);
+    expect(runs).toEqual(['aborted', 'succeeded']);
+  });
+});
