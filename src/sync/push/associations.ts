@@ -32,7 +32,7 @@ export async function pushAssociation(ctx: PushContext, entry: OutboxEntry): Pro
       if (intercomId) continue;
       const map = entity === 'contact' ? cm : com;
       if ((await ctx.store.hasPendingEntry(entity, id)) || map?.status === 'pending') {
-        return { kind: 'defer', reason: `${entity} ${id} is not linked to Intercom yet`, delayMs: 1000 };
+        return { kind: 'defer', reason: `${entity} ${id} is not linked to Intercom yet`, delayMs: 250 };
       }
       return {
         kind: 'dead',

@@ -134,8 +134,10 @@ async function link(
     );
   }
   let current = holder;
-  if (holder.archived) {
-    // Intercom keeps an archived contact's external_id reserved: bring it back rather than fight over the key.
+  // Intercom keeps an archived contact's key reserved and answers 409: bring it back rather than fight over the key.
+  // Its contact answers do not always say `archived`, and find_by_external_id hides archived contacts, so a 409
+  // holder of unknown state is unarchived too (a no-op for a live one; 409s are rare).
+  if (holder.archived === true || (holder.archived === undefined && details.via === '409')) {
     await ctx.gateway.unarchiveContact(holder.id, 'push');
     details = { ...details, unarchived: true };
   }

@@ -110,7 +110,9 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
       if (batch.length === 0) break;
       tally.claimed += batch.length;
-      await queue.addAll(batch.map((e) => () => run(e)));
+      // Entities first, then the associations that need their links: no attach waits a round for a create.
+      await queue.addAll(batch.filter((e) => e.entityType !== 'contact_company').map((e) => () => run(e)));
+      await queue.addAll(batch.filter((e) => e.entityType === 'contact_company').map((e) => () => run(e)));
     }
     await queue.onIdle();
     summary.requests = counter.requests;

@@ -31,7 +31,7 @@ export async function mergeLead(ctx: PushContext, entry: OutboxEntry, row: Local
   const userMap = await ctx.store.mapping('contact', target.id);
   if (!userMap?.intercom_id || (userMap.status !== 'active' && userMap.status !== 'conflict')) {
     if (await ctx.store.hasPendingEntry('contact', target.id)) {
-      return { kind: 'defer', reason: `user ${target.id} is not linked to Intercom yet`, delayMs: 1000 };
+      return { kind: 'defer', reason: `user ${target.id} is not linked to Intercom yet`, delayMs: 250 };
     }
     return refuse(row, `user ${target.id} is not linked to an Intercom contact (status ${userMap?.status ?? 'none'})`);
   }
