@@ -127,7 +127,11 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
   });
 
   function backfill(args: string[], onLine?: (line: Record<string, unknown>) => boolean) {
-    const child = spawn(process.execPath, ['bin/intercom-sync.js', 'backfill', ...args], {
+    return cli(['backfill', ...args], onLine);
+  }
+
+  function cli(args: string[], onLine?: (line: Record<string, unknown>) => boolean) {
+    const child = spawn(process.execPath, ['bin/intercom-sync.js', ...args], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -188,5 +192,31 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
     expect(counts).toEqual({ contacts: N, distinct_ids: N, mapped: N });
     const runs = (await t.pool.query(`SELECT status FROM intercom.sync_runs WHERE kind = 'backfill' ORDER BY id`)).rows.map((r) => r.status);
     expect(runs).toEqual(['aborted', 'succeeded']);
+  });
+
+  it('dry run through the CLI: JSON summary, no local row (API usage included) and no Intercom write changes', async () => {
+    await t.pool.query(`INSERT INTO intercom.contacts (external_id, email) VALUES ('cli-local-1', 'cli-local-1@example.org')`);
+    const before = await rowCounts(t);
+    const writesBefore = writeRequests(await h.stats());
+    const r = cli(['backfill', '--dry-run']);
+    expect((await r.exited).code, r.stderr()).toBe(0);
+    const done = r.lines.find((l) => l.event === 'done')!;
+    expect(done).toMatchObject({ dryRun: true, runId: null, pushPlan: { create: 1 } });
+    expect(done.requests).toBeGreaterThanOrEqual(Math.ceil(N / 150) + 1);
+    expect(await rowCounts(t)).toEqual(before);
+    expect(writeRequests(await h.stats())).toEqual(writesBefore);
+  });
+
+  it('verify through the CLI records its run and reports what it repaired', async () => {
+    const someone = (await t.pool.query<{ intercom_id: string }>(`SELECT intercom_id FROM intercom.contacts WHERE intercom_id IS NOT NULL ORDER BY id LIMIT 1`)).rows[0]!.intercom_id;
+    await h.control('PATCH', `/__sim/contacts/${someone}?silent=true`, { name: 'Changed Without A Trace' });
+    const r = cli(['verify', '--json', '--budget', '1000', '--entity', 'contacts']);
+    expect((await r.exited).code, r.stderr()).toBe(0);
+    const out = r.lines[0]!;
+    expect(out).toMatchObject({ counts: { updated: 1 }, details: { contacts: { drifted: 1, passCompleted: true } } });
+    const run = (await t.pool.query(`SELECT kind, status, counts FROM intercom.sync_runs WHERE id = $1`, [out.runId])).rows[0];
+    expect(run).toMatchObject({ kind: 'verify', status: 'succeeded', counts: { updated: 1 } });
+    const name = (await t.pool.query(`SELECT name FROM intercom.contacts WHERE intercom_id = $1`, [someone])).rows[0];
+    expect(name).toEqual({ name: 'Changed Without A Trace' });
   });
 });

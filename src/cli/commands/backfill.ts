@@ -18,14 +18,20 @@ export interface CliEngines {
   close(): Promise<void>;
 }
 
-/** The gateway and engines a one-shot command needs, wired as the daemon wires them (API usage recorded too). */
-export function openEngines(ctx: CliContext): CliEngines {
+/**
+ * The gateway and engines a one-shot command needs, wired as the daemon wires them. API usage is recorded unless
+ * `recordUsage` is false: a dry run promises to write nothing, its own bookkeeping included.
+ */
+export function openEngines(ctx: CliContext, opts: { recordUsage?: boolean } = {}): CliEngines {
   const { config, logger, database } = ctx;
   const token = config.intercom.accessToken;
   if (!token) throw new ConfigError([{ variable: 'INTERCOM_ACCESS_TOKEN', problem: 'is required to talk to Intercom' }]);
-  const usage = createApiUsageRecorder(database.pool, config.schema, {
-    onError: (err) => logger.warn({ err }, 'could not record API usage'),
-  });
+  const usage =
+    opts.recordUsage === false
+      ? null
+      : createApiUsageRecorder(database.pool, config.schema, {
+          onError: (err) => logger.warn({ err }, 'could not record API usage'),
+        });
   const gateway = createGateway({
     token,
     baseUrl: config.intercom.baseUrl,
@@ -35,7 +41,7 @@ export function openEngines(ctx: CliContext): CliEngines {
     maxRetries: config.intercom.maxRetries,
     redisUrl: config.redisUrl,
     logger,
-    onRequest: (r) => usage.record(r),
+    onRequest: (r) => usage?.record(r),
   });
   const pull = createPullEngine({
     gateway,
@@ -63,7 +69,7 @@ export function openEngines(ctx: CliContext): CliEngines {
     close: () =>
       (closed ??= (async () => {
         await gateway.close();
-        await usage.close();
+        await usage?.close();
       })()),
   };
 }
@@ -157,7 +163,7 @@ export function registerBackfillCommand(program: Command): void {
       let engines: CliEngines | undefined;
       const progress = progressOutput(tty);
       try {
-        engines = openEngines(ctx);
+        engines = openEngines(ctx, { recordUsage: flags.dryRun !== true });
         const result = await runBackfill(
           {
             pull: engines.pull,
