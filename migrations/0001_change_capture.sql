@@ -7,10 +7,14 @@
 CREATE OR REPLACE FUNCTION "intercom".sync_applying() RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT coalesce(current_setting('intercom_sync.applying', true), '') = 'on' $$;
 --> statement-breakpoint
+-- updated_at records local edits only: newest_wins compares it with Intercom's updated_at, so a pulled write must
+-- not make an older local edit look newer. Pulled changes are visible in remote_updated_at instead.
 CREATE OR REPLACE FUNCTION "intercom".touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  NEW.updated_at := now();
+  IF NOT "intercom".sync_applying() THEN
+    NEW.updated_at := now();
+  END IF;
   RETURN NEW;
 END $$;
 --> statement-breakpoint
