@@ -169,6 +169,16 @@ describe('verify (drift sweep)', () => {
     const r = await engine.verify({ signal, runId: null, budget: 1000, entity: 'companies' });
     expect(r.details!.companies).toMatchObject({ passCompleted: true });
   });
+
+  it('runs one sweep at a time: a second one (say, the CLI while the daemon sweeps) skips', async () => {
+    const lock = await createPullStore(t.pool, 'intercom').tryAdvisoryLock('verify');
+    try {
+      const r = await engine.verify({ signal, runId: null, budget: 1000 });
+      expect(r).toMatchObject({ counts: { skipped: 1 }, requests: 0 });
+    } finally {
+      await lock!.release();
+    }
+  });
 });
 
 describe('isArchived', () => {

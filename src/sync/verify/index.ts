@@ -19,6 +19,7 @@ export const CONTACTS_STREAM = 'verify:contacts';
 export const COMPANIES_STREAM = 'verify:companies';
 /** Shared with the pull engine's company scroll: both hold it while a scroll is open. */
 export const COMPANY_SCROLL_LOCK = SCROLL_LOCK;
+const VERIFY_LOCK = 'verify';
 
 const SCROLL_PAGE = 50;
 
@@ -78,28 +79,42 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
 
   return {
     async verify(a) {
-      const budget = new Budget(a.budget);
-      const entity = a.entity ?? 'all';
-      const contacts = emptyReport();
-      const companies = emptyReport();
-      // An unfinished company check from an earlier run goes first: it needs no scroll, only its remaining lookups.
-      if (entity !== 'contacts') {
-        const st = await readPass(COMPANIES_STREAM);
-        if (st.phase === 'missing') await checkMissing('company', COMPANIES_STREAM, st, companies, budget, a);
+      // The daemon's schedule and a manual `intercom-sync verify` would otherwise walk the same cursor twice.
+      const lock = await store.tryAdvisoryLock(VERIFY_LOCK);
+      if (!lock) {
+        logger.info('verify: another sweep is running; skipping this run');
+        return { counts: { skipped: 1 }, requests: 0, details: { reason: 'another verify run holds the lock' } };
       }
-      if (entity !== 'companies') await sweepContacts(contacts, budget, a);
-      const contactsDone = entity === 'companies' || contacts.passCompleted;
-      if (entity !== 'contacts' && contactsDone && !companies.passCompleted && !companies.stoppedBy) {
-        await sweepCompanies(companies, budget, a);
+      try {
+        return await sweep(a);
+      } finally {
+        await lock.release();
       }
-      const counts: RunCounts = { unchanged: contacts.inSync + companies.inSync };
-      mergeCounts(counts, contacts.repaired);
-      mergeCounts(counts, companies.repaired);
-      const summary: RunSummary = { counts, requests: budget.spent, details: { contacts, companies } };
-      logger.info({ requests: budget.spent, contacts, companies }, 'verify run finished');
-      return summary;
     },
   };
+
+  async function sweep(a: VerifyArgs): Promise<RunSummary> {
+    const budget = new Budget(a.budget);
+    const entity = a.entity ?? 'all';
+    const contacts = emptyReport();
+    const companies = emptyReport();
+    // An unfinished company check from an earlier run goes first: it needs no scroll, only its remaining lookups.
+    if (entity !== 'contacts') {
+      const st = await readPass(COMPANIES_STREAM);
+      if (st.phase === 'missing') await checkMissing('company', COMPANIES_STREAM, st, companies, budget, a);
+    }
+    if (entity !== 'companies') await sweepContacts(contacts, budget, a);
+    const contactsDone = entity === 'companies' || contacts.passCompleted;
+    if (entity !== 'contacts' && contactsDone && !companies.passCompleted && !companies.stoppedBy) {
+      await sweepCompanies(companies, budget, a);
+    }
+    const counts: RunCounts = { unchanged: contacts.inSync + companies.inSync };
+    mergeCounts(counts, contacts.repaired);
+    mergeCounts(counts, companies.repaired);
+    const summary: RunSummary = { counts, requests: budget.spent, details: { contacts, companies } };
+    logger.info({ requests: budget.spent, contacts, companies }, 'verify run finished');
+    return summary;
+  }
 
   async function readPass(stream: string): Promise<PassState> {
     const d = (await store.getStream(stream))?.details ?? {};
