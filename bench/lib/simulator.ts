@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
+import { startSimulator, type SimulatorOptions, type SimulatorState } from '../../src/simulator/server.ts';
 import type { StatsSnapshot } from '../../src/simulator/stats.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -15,9 +15,9 @@ export interface BenchSimulator {
   close(): Promise<void>;
 }
 
-export async function openSimulator(opts: SimulatorOptions): Promise<BenchSimulator> {
+export async function openSimulator(opts: SimulatorOptions): Promise<BenchSimulator & { state: SimulatorState }> {
   const sim = await startSimulator({ port: 0, ...opts });
-  return { ...controlClient(sim.url, sim.token), close: () => sim.close() };
+  return { ...controlClient(sim.url, sim.token), state: sim.state, close: () => sim.close() };
 }
 
 /**

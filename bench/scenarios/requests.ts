@@ -1,4 +1,4 @@
-import { buildEngines, UNLIMITED_RATE } from '../lib/engines.ts';
+import { buildEngines, drainAll, UNLIMITED_RATE } from '../lib/engines.ts';
 import { atMost, fmt, type Figure } from '../lib/figures.ts';
 import type { Scenario } from '../lib/context.ts';
 import { answered, openSimulator, routeSummary } from '../lib/simulator.ts';
@@ -60,6 +60,38 @@ export const requestsScenario: Scenario = {
         unit: 'req',
         goal: atMost(Math.ceil(n / PAGE), `minimum ${fmt(Math.ceil(n / PAGE))}`),
         note: `contacts full pull; ${JSON.stringify(backfill.counts)}; ${routeSummary(backfillStats)}`,
+      });
+      progress(`requests: ${fmt(n)} local updates, then the push drains the outbox`);
+      await db.pool.query(`UPDATE intercom.contacts SET name = 'Local edit ' || id WHERE intercom_id IS NOT NULL`);
+      await sim.resetStats();
+      const pushed = await drainAll(engines, db.pool);
+      const pushStats = await sim.stats();
+      const landed = sim.state.contacts.order.filter((r) => r.data.name?.startsWith('Local edit ')).length;
+      figures.push({
+        id: 'requests_per_change.push',
+        label: `requests: ${fmt(n)} local updates pushed`,
+        value: answered(pushStats),
+        unit: 'req',
+        goal: atMost(n, `minimum ${fmt(n)}`),
+        note: `${fmt(landed)} of ${fmt(n)} landed in Intercom; ${JSON.stringify(pushed.counts)}; ${routeSummary(pushStats)}`,
+      });
+
+      // Writes that change nothing Intercom holds: the same value again, and a change reverted before the push ran.
+      progress(`requests: ${fmt(2 * n)} no-op rewrites`);
+      await db.pool.query(`UPDATE intercom.contacts SET name = name, custom_attributes = custom_attributes WHERE intercom_id IS NOT NULL`);
+      await db.pool.query(`UPDATE intercom.contacts SET phone = '+1 555 0100' WHERE intercom_id IS NOT NULL AND phone IS NULL`);
+      await db.pool.query(`UPDATE intercom.contacts SET phone = NULL WHERE phone = '+1 555 0100'`);
+      const { rows: queued } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM intercom.sync_outbox`);
+      await sim.resetStats();
+      const noop = await drainAll(engines, db.pool);
+      const noopStats = await sim.stats();
+      figures.push({
+        id: 'requests_per_change.noop',
+        label: `requests: ${fmt(2 * n)} no-op rewrites`,
+        value: answered(noopStats),
+        unit: 'req',
+        goal: atMost(0, 'minimum 0'),
+        note: `same-value rewrites enqueue nothing; change-and-revert left ${fmt(queued[0]?.n ?? 0)} outbox rows; ${JSON.stringify(noop.counts)}`,
       });
       return figures;
     } finally {
