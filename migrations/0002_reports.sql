@@ -3,7 +3,8 @@
 -- additions cheap. Days and hours are UTC. The schema name "intercom" is re-targeted to SYNC_SCHEMA by the migrator.
 
 -- One row per stream. Pull streams measure lag as the distance of their watermark from now; push streams as the age
--- of their oldest pending outbox entry (how long a local change has been waiting).
+-- of their oldest pending outbox entry (how long a local change has been waiting); verify streams as the age of the
+-- start of their last complete pass (drift older than that has been looked for).
 CREATE OR REPLACE VIEW "intercom".report_overview AS
 WITH streams(ord, stream, kind, state_stream, outbox_entity) AS (
   VALUES
@@ -43,7 +44,7 @@ SELECT s.stream,
        (st.cursor IS NOT NULL) AS in_progress,
        CASE
          WHEN s.outbox_entity IS NOT NULL THEN floor(extract(epoch FROM now() - o.oldest_pending))::bigint
-         WHEN s.stream LIKE 'pull:%' THEN floor(extract(epoch FROM now() - st.watermark))::bigint
+         WHEN s.stream LIKE 'pull:%' OR s.stream LIKE 'verify:%' THEN floor(extract(epoch FROM now() - st.watermark))::bigint
        END AS lag_seconds,
        CASE WHEN s.outbox_entity IS NOT NULL THEN coalesce(o.pending, 0)::int END AS outbox_depth,
        CASE WHEN s.outbox_entity IS NOT NULL THEN coalesce(o.dead, 0)::int END AS dead_letters
