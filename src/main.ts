@@ -183,7 +183,14 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
         const n = await runs.abandonStale(database.pool, 0);
         if (n > 0) log.warn({ runs: n }, 'closed runs left open by a previous leader');
       },
-      pushLoop: (signal) => push.runLoop({ signal, listen, pollIntervalMs: PUSH_POLL_MS }),
+      pushLoop: (signal) =>
+        push.runLoop({
+          signal,
+          listen,
+          pollIntervalMs: PUSH_POLL_MS,
+          // Only rounds that did something are reported, so idle polling leaves no rows in sync_runs.
+          onRun: (summary) => void tracker.recordCompleted('push', summary, { source: 'push-loop' }),
+        }),
     });
     daemonRef = daemon;
 

@@ -19,8 +19,10 @@ export interface DaemonPullPort {
 
 export interface DaemonPushPort {
   drainOnce(a: RunArgs): Promise<RunSummary>;
+  /** Returns once the signal fires (after handing back what it claimed). */
   runLoop(a: { signal: AbortSignal; listen: Listen; pollIntervalMs: number; onRun?: (summary: RunSummary) => void }): Promise<void>;
-  isHalted(): boolean;
+  /** The auth error that stopped pushing, if any. */
+  isHalted(): Error | null;
 }
 
 export interface DaemonVerifyPort {

@@ -17,7 +17,8 @@ export interface RunContext {
 export interface FinishedRun {
   kind: RunKind;
   status: RunStatus;
-  durationSeconds: number;
+  /** null when only the end of the run was observed (push loop rounds). */
+  durationSeconds: number | null;
   summary: RunSummary;
 }
 
@@ -29,6 +30,11 @@ export interface RunTracker {
     work: (ctx: RunContext) => Promise<RunSummary>,
     details?: Record<string, unknown>,
   ): Promise<FinishedRun>;
+  /**
+   * Records a run that happened elsewhere and reported only its result: the push engine's continuous loop calls
+   * back after each round that did something. Never rejects.
+   */
+  recordCompleted(kind: RunKind, summary: RunSummary, details?: Record<string, unknown>): Promise<void>;
 }
 
 export interface RunTrackerOptions {
@@ -44,6 +50,17 @@ const EMPTY: RunSummary = { counts: {}, requests: 0 };
 export function createRunTracker(opts: RunTrackerOptions): RunTracker {
   const runs = runQueries(opts.schema);
   return {
+    async recordCompleted(kind, summary, details = {}) {
+      try {
+        const runId = await runs.start(opts.pool, kind, { ...details, replica: opts.replicaId });
+        const failed = (summary.counts.failed ?? 0) > 0 && Object.keys(summary.counts).length === 1;
+        await runs.finish(opts.pool, runId, failed ? 'failed' : 'succeeded', summary);
+        const run: FinishedRun = { kind, status: failed ? 'failed' : 'succeeded', durationSeconds: null, summary };
+        opts.onFinished?.(run);
+      } catch (err) {
+        opts.logger.error({ err, kind }, 'could not record a completed run');
+      }
+    },
     async track(kind, signal, work, details = {}) {
       const log = opts.logger.child({ module: 'runs', kind });
       const started = performance.now();

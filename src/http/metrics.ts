@@ -204,7 +204,7 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
       requestSeconds.observe({ endpoint: r.endpoint }, r.durationMs / 1000);
     },
     recordRun(run) {
-      runSeconds.observe({ kind: run.kind, status: run.status }, run.durationSeconds);
+      if (run.durationSeconds !== null) runSeconds.observe({ kind: run.kind, status: run.status }, run.durationSeconds);
       for (const [outcome, n] of Object.entries(run.summary.counts)) {
         if (!n) continue;
         records.inc({ kind: run.kind, outcome }, n);
