@@ -38,7 +38,11 @@ export const baseConfig: PushConfig = {
   leaseSeconds: 30,
 };
 
-export async function pushWorld(simOpts: SimulatorOptions = {}, config: Partial<PushConfig> = {}): Promise<PushWorld> {
+export async function pushWorld(
+  simOpts: SimulatorOptions = {},
+  config: Partial<PushConfig> = {},
+  gatewayRetries = 4,
+): Promise<PushWorld> {
   const db = await createTestDatabase();
   const sim = await startSimulator({ port: 0, rateLimitPerMinute: 0, ...simOpts });
   const gateway = createGateway({
@@ -47,7 +51,7 @@ export async function pushWorld(simOpts: SimulatorOptions = {}, config: Partial<
     apiVersion: '2.14',
     ratePerMinute: 100_000,
     timeoutSeconds: 5,
-    maxRetries: 4,
+    maxRetries: gatewayRetries,
     maxConcurrent: 20,
     logger: silent,
   });
