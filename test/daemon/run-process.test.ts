@@ -193,6 +193,12 @@ describe('intercom-sync run', () => {
   it('SIGTERM stops gracefully with exit code 0 and loses no outbox entry', async () => {
     const next = await start('daemon-c');
     await ready(next, 'standby');
+    // Slow Intercom down so that pushes are in flight when the signal arrives.
+    await fetch(`${sim.url}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ method: '*', path: '*', kind: 'latency', latency_ms: 400 }),
+    });
     const ids: number[] = [];
     for (let i = 0; i < 20; i++) {
       const { rows } = await tdb.pool.query<{ id: number }>(
@@ -201,6 +207,10 @@ describe('intercom-sync run', () => {
       );
       ids.push(rows[0]!.id);
     }
+    await waitFor('pushes to be in flight', async () => {
+      const { rows } = await tdb.pool.query(`SELECT 1 FROM intercom.sync_outbox WHERE locked_by IS NOT NULL`);
+      return rows.length > 0;
+    });
     leader.child.kill('SIGTERM');
     const { code, signal } = await leader.exited;
     expect({ code, signal }, leader.output().slice(-3000)).toEqual({ code: 0, signal: null });
@@ -222,7 +232,9 @@ describe('intercom-sync run', () => {
     );
     expect(open).toHaveLength(0);
 
-    // The lock was released on the way out: the standby leads and finishes the outbox.
+    // The lock was released on the way out: the standby leads and finishes the outbox, including entries the
+    // stopped leader had claimed (it handed them back rather than leaving them leased).
+    await fetch(`${sim.url}/__sim/faults`, { method: 'DELETE' });
     await ready(next, 'leader');
     await waitFor('the outbox to drain', async () => {
       const { rows: left } = await tdb.pool.query(`SELECT 1 FROM intercom.sync_outbox WHERE local_id = ANY($1) AND entity_type = 'contact'`, [ids]);
