@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunTracker, type FinishedRun } from '../../src/daemon/run-tracker.ts';
 import { createScheduler, type Scheduler } from '../../src/daemon/scheduler.ts';
@@ -13,6 +14,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(schedulers.map((s) => s.stop(0)));
   await tdb.drop();
+  // Leak guard: stopping destroys every cron task, none keeps ticking in the background.
+  expect(cron.getTasks().size).toBe(0);
 });
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
