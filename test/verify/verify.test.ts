@@ -157,6 +157,17 @@ describe('verify (drift sweep)', () => {
     expect(state.details.lastPass.listed).toBe(visible);
   });
 
+  it('starts the pass over when Intercom refuses a saved cursor', async () => {
+    await t.pool.query(
+      `UPDATE intercom.sync_state SET cursor = 'not-a-cursor', details = jsonb_build_object('passStartedAt', now()::text, 'phase', 'list')
+        WHERE stream = 'verify:contacts'`,
+    );
+    const r = await engine.verify({ signal, runId: null, budget: 1000, entity: 'contacts' });
+    const c = r.details!.contacts as SweepReport;
+    expect(c.passCompleted).toBe(true);
+    expect(c.listed).toBe((await gateway.listContacts({ perPage: 150 })).data.length);
+  });
+
   it('does not open a company scroll while another holder (the pull engine) has one', async () => {
     const lock = await createPullStore(t.pool, 'intercom').tryAdvisoryLock(COMPANY_SCROLL_LOCK);
     expect(lock).not.toBeNull();

@@ -57,6 +57,8 @@ export interface BackfillResult {
   estimatedSeconds: number;
 }
 
+const MAX_IDLE_ROUNDS = 3;
+
 export class BackfillBusyError extends Error {
   constructor() {
     super('another backfill is running against this schema');
@@ -134,6 +136,7 @@ async function pushPhase(deps: BackfillDeps, o: BackfillOptions, runId: number):
   const start = await deps.store.outboxPending(entity);
   const total = start.pending;
   o.onProgress?.({ phase: 'push', done: 0, total });
+  let idleRounds = 0;
   for (;;) {
     o.signal.throwIfAborted();
     const before = await deps.store.outboxPending(entity);
@@ -143,8 +146,13 @@ async function pushPhase(deps: BackfillDeps, o: BackfillOptions, runId: number):
     requests += r.requests;
     const after = await deps.store.outboxPending(entity);
     o.onProgress?.({ phase: 'push', done: Math.max(0, total - after.pending), total });
-    // Nothing moved: whatever is due cannot be done right now (halted, dependencies); stop rather than spin.
-    if (after.pending >= before.pending && Object.values(r.counts).every((n) => !n)) break;
+    // The outbox did not shrink: entries wait on something (a dependency, a halted push, a retry due at once).
+    // A few such rounds are normal (a contact then its associations); more means stop rather than spin.
+    idleRounds = after.pending < before.pending ? 0 : idleRounds + 1;
+    if (idleRounds >= MAX_IDLE_ROUNDS) {
+      deps.logger.warn({ pending: after.pending }, 'backfill push stopped making progress; the daemon will retry what is left');
+      break;
+    }
   }
   return { phase: 'push', counts, requests };
 }

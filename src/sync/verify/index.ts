@@ -150,9 +150,22 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
     let st = await readPass(CONTACTS_STREAM);
     if (!st.passStartedAt || !st.phase) st = await startPass(CONTACTS_STREAM);
     let cursor = (await store.getStream(CONTACTS_STREAM))?.cursor ?? null;
+    let restarted = false;
     while (st.phase === 'list') {
       if (stopped(report, budget, a)) return;
-      const page = await gateway.listContacts({ perPage: pageSize, startingAfter: cursor }, 'verify');
+      let page;
+      try {
+        page = await gateway.listContacts({ perPage: pageSize, startingAfter: cursor }, 'verify');
+      } catch (err) {
+        budget.spend(1);
+        // A cursor saved days ago may no longer be accepted: start the pass over once rather than fail every run.
+        if (cursor === null || restarted || !isClientError(err)) throw err;
+        logger.warn({ err: (err as Error).message }, 'verify: the saved contact cursor was refused; starting the pass over');
+        restarted = true;
+        st = await startPass(CONTACTS_STREAM);
+        cursor = null;
+        continue;
+      }
       budget.spend(1);
       const mappings = await store.mappingsByIntercomIds('contact', page.data.map((c) => c.id));
       const { inSync, drifted } = classify(page.data, mappings, (c: IntercomContact) => snapshotHash(contactFromRemote(c)));
@@ -332,6 +345,11 @@ const INDEXING_GRACE_MS = 15 * 60_000;
 export function isArchived(c: Pick<IntercomContact, 'archived' | 'createdAt'>, passStartedAt: Date): boolean {
   if (c.archived !== undefined) return c.archived;
   return c.createdAt * 1000 < passStartedAt.getTime() - INDEXING_GRACE_MS;
+}
+
+function isClientError(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status;
+  return status === 400 || status === 404;
 }
 
 function withoutUnchanged(counts: RunCounts): RunCounts {
