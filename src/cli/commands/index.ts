@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerDemoCommand } from './demo.ts';
 import { registerMigrateCommand } from './migrate.ts';
 import { registerRunCommand } from './run.ts';
 import { registerSimulatorCommand } from './simulator.ts';
@@ -9,6 +10,7 @@ import { registerVerifyCommand } from './verify.ts';
 
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
+  registerDemoCommand(program);
   registerMigrateCommand(program);
   registerRunCommand(program);
   registerSimulatorCommand(program);
