@@ -219,4 +219,36 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
     const name = (await t.pool.query(`SELECT name FROM intercom.contacts WHERE intercom_id = $1`, [someone])).rows[0];
     expect(name).toEqual({ name: 'Changed Without A Trace' });
   });
+
+  it('a push killed mid-way and resumed creates every local-only row in Intercom exactly once', async () => {
+    await t.pool.query(
+      `INSERT INTO intercom.contacts (external_id, email, name)
+       SELECT 'pushed-' || i, 'pushed' || i || '@example.org', 'Pushed ' || i FROM generate_series(1, 300) AS i`,
+    );
+    const first = backfill(['--direction', 'push'], (l) => l.event === 'progress' && l.phase === 'push' && (l.done as number) >= 50);
+    const exit = await first.exited;
+    // On a fast machine the push may finish before the kill lands; the resume below must be a no-op then.
+    expect(exit.signal === 'SIGKILL' || exit.code === 0, first.stderr()).toBe(true);
+
+    const second = backfill(['--direction', 'push', '--resume']);
+    expect((await second.exited).code, second.stderr()).toBe(0);
+
+    const g = h.gateway();
+    const remote: { externalId: string | null }[] = [];
+    for (let cursor: string | null = null; ; ) {
+      const page = await g.listContacts({ perPage: 150, startingAfter: cursor });
+      remote.push(...page.data);
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    const pushed = remote.filter((c) => c.externalId?.startsWith('pushed-') || c.externalId === 'cli-local-1');
+    expect(pushed).toHaveLength(301);
+    expect(new Set(pushed.map((c) => c.externalId)).size).toBe(301);
+    const local = (
+      await t.pool.query(`SELECT count(*)::int AS n FROM intercom.sync_mappings WHERE entity_type = 'contact' AND status = 'active'`)
+    ).rows[0].n;
+    expect(local).toBe(N + 301);
+    const pending = (await t.pool.query(`SELECT count(*)::int AS n FROM intercom.sync_outbox`)).rows[0].n;
+    expect(pending).toBe(0);
+  });
 });
