@@ -89,7 +89,13 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
   });
   const pullLag = new Gauge({
     name: `${P}pull_lag_seconds`,
-    help: 'How far the incremental pull watermark trails now, per stream',
+    help: 'Seconds since the last successful pull of each stream finished (absent before the first one)',
+    labelNames: ['stream'] as const,
+    registers,
+  });
+  const watermarkAge = new Gauge({
+    name: `${P}pull_watermark_age_seconds`,
+    help: 'How far the incremental pull watermark (newest remote updated_at seen) trails now, per stream',
     labelNames: ['stream'] as const,
     registers,
   });
@@ -171,7 +177,11 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
       }
       outboxOldest.set(oldest);
       pullLag.reset();
-      for (const row of r.pullLag) if (row.lag_seconds !== null) pullLag.set({ stream: row.stream }, row.lag_seconds);
+      watermarkAge.reset();
+      for (const row of r.pullLag) {
+        if (row.lag_seconds !== null) pullLag.set({ stream: row.stream }, row.lag_seconds);
+        if (row.watermark_age_seconds !== null) watermarkAge.set({ stream: row.stream }, row.watermark_age_seconds);
+      }
       mappings.reset();
       for (const row of r.mappings) mappings.set({ entity_type: row.entity_type, status: row.status }, row.count);
       dbUp.set(1);

@@ -196,6 +196,9 @@ describe('metrics', () => {
     // A pending outbox entry and a watermark, so the database gauges have something to show.
     await tdb.pool.query(`INSERT INTO intercom.contacts (external_id, email) VALUES ('m1', 'm1@example.com')`);
     await tdb.pool.query(`INSERT INTO intercom.sync_state (stream, watermark) VALUES ('contacts', now() - interval '120 seconds')`);
+    await tdb.pool.query(
+      `INSERT INTO intercom.sync_runs (kind, status, started_at, finished_at) VALUES ('pull_contacts', 'succeeded', now() - interval '65 seconds', now() - interval '60 seconds')`,
+    );
     metrics.recordRequest({ method: 'POST', endpoint: 'POST /contacts/search', status: 200, durationMs: 40, requestId: 'r1', priority: 'pull', at: new Date() });
     metrics.recordRequest({ method: 'POST', endpoint: 'POST /contacts/search', status: 429, durationMs: 5, requestId: 'r2', priority: 'pull', at: new Date() });
     metrics.recordRun({ kind: 'pull_contacts', status: 'succeeded', durationSeconds: 1.5, summary: { counts: { updated: 4, conflict: 1 }, requests: 2 } });
@@ -214,7 +217,9 @@ describe('metrics', () => {
     expect(one('intercom_sync_outbox_depth', { entity_type: 'contact' })).toBe(1);
     expect(one('intercom_sync_outbox_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(0);
     expect(one('intercom_sync_outbox_dead_letters', { entity_type: 'contact' })).toBe(0);
-    expect(one('intercom_sync_pull_lag_seconds', { stream: 'contacts' })).toBeGreaterThanOrEqual(120);
+    expect(one('intercom_sync_pull_lag_seconds', { stream: 'contacts' })).toBeGreaterThanOrEqual(60);
+    expect(one('intercom_sync_pull_lag_seconds', { stream: 'companies' })).toBeUndefined();
+    expect(one('intercom_sync_pull_watermark_age_seconds', { stream: 'contacts' })).toBeGreaterThanOrEqual(120);
     expect(one('intercom_sync_conflicts_total', { kind: 'pull_contacts' })).toBe(1);
     expect(one('intercom_sync_run_duration_seconds_count', { kind: 'pull_contacts', status: 'succeeded' })).toBe(1);
     expect(one('intercom_sync_webhooks_total', { result: 'unauthorized' })).toBeGreaterThanOrEqual(4);

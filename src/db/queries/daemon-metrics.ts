@@ -13,6 +13,7 @@ export interface OutboxGaugeRow {
 export interface StreamLagRow {
   stream: string;
   lag_seconds: number | null;
+  watermark_age_seconds: number | null;
 }
 
 export interface MappingCountRow {
@@ -33,11 +34,18 @@ export function daemonMetricsQueries(schema: string) {
       );
       return rows;
     },
-    /** How far each incremental pull's watermark trails the clock. */
+    /**
+     * Per pull stream: seconds since its last successful run finished (how stale our copy may be, whatever the
+     * traffic) and how far its watermark trails now (large on a quiet workspace, so not an alert on its own).
+     */
     async pullLag(db: Queryable): Promise<StreamLagRow[]> {
       const { rows } = await db.query<StreamLagRow>(
-        `SELECT stream, extract(epoch FROM now() - watermark)::float8 AS lag_seconds
-           FROM ${s}.sync_state WHERE stream IN ('contacts', 'companies')`,
+        `SELECT st.stream,
+                (SELECT extract(epoch FROM now() - max(r.finished_at))::float8 FROM ${s}.sync_runs r
+                  WHERE r.kind = 'pull_' || st.stream AND r.status = 'succeeded') AS lag_seconds,
+                extract(epoch FROM now() - w.watermark)::float8 AS watermark_age_seconds
+           FROM (VALUES ('contacts'), ('companies')) AS st(stream)
+           LEFT JOIN ${s}.sync_state w ON w.stream = st.stream`,
       );
       return rows;
     },
