@@ -73,10 +73,20 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     lifecycle.defer('database pool', () => database.pool.end());
     const databaseUrl = config.databaseUrl ?? embedded?.url;
     if (!databaseUrl) throw new Error('no database URL');
+    const retrySeconds = config.daemon.leaderRetrySeconds;
     const dedicatedClient = (purpose: string) => async () => {
       const c = new pg.Client({ connectionString: databaseUrl, application_name: `intercom-sync ${purpose}`, keepAlive: true });
       c.on('error', () => undefined);
       await c.connect();
+      // A leader whose host vanishes (no FIN, no RST) keeps its session, and its lock, until the server notices the
+      // dead socket; server-side keepalives bound that to a few retry periods instead of the OS default of hours.
+      await c
+        .query(
+          `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
+                  set_config('tcp_keepalives_count', '3', false)`,
+          [String(Math.max(1, retrySeconds))],
+        )
+        .catch(() => undefined);
       return c;
     };
 
