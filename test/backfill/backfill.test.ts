@@ -218,6 +218,8 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
     expect(run).toMatchObject({ kind: 'verify', status: 'succeeded', counts: { updated: 1 } });
     const name = (await t.pool.query(`SELECT name FROM intercom.contacts WHERE intercom_id = $1`, [someone])).rows[0];
     expect(name).toEqual({ name: 'Changed Without A Trace' });
+    const audited = (await t.pool.query(`SELECT action, intercom_id FROM intercom.audit_log WHERE run_id = $1`, [out.runId])).rows;
+    expect(audited).toEqual([{ action: 'update', intercom_id: someone }]);
   });
 
   it('a push killed mid-way and resumed creates every local-only row in Intercom exactly once', async () => {

@@ -247,12 +247,12 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
           } else toPull.push(m.intercom_id!);
         }
         if (toPull.length > 0) {
-          const result = await pull.pullContactsByIds(toPull);
+          const result = await pull.pullContactsByIds(toPull, byIds(a));
           budget.spend(result.requests);
           mergeCounts(repaired, withoutUnchanged(result.counts));
         }
       } else {
-        const result = await pull.pullCompaniesByIds(ids);
+        const result = await pull.pullCompaniesByIds(ids, byIds(a));
         budget.spend(result.requests);
         mergeCounts(repaired, withoutUnchanged(result.counts));
       }
@@ -287,11 +287,11 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
     if (entity === 'contact') {
       result = pull.applyContacts
         ? await pull.applyContacts(drifted as IntercomContact[], { runId: a.runId })
-        : await pull.pullContactsByIds(drifted.map((d) => d.id));
+        : await pull.pullContactsByIds(drifted.map((d) => d.id), byIds(a));
     } else {
       result = pull.applyCompanies
         ? await pull.applyCompanies(drifted as IntercomCompany[], { runId: a.runId })
-        : await pull.pullCompaniesByIds(drifted.map((d) => d.id));
+        : await pull.pullCompaniesByIds(drifted.map((d) => d.id), byIds(a));
     }
     return { counts: withoutUnchanged(result.counts), requests: result.requests };
   }
@@ -345,6 +345,10 @@ const INDEXING_GRACE_MS = 15 * 60_000;
 export function isArchived(c: Pick<IntercomContact, 'archived' | 'createdAt'>, passStartedAt: Date): boolean {
   if (c.archived !== undefined) return c.archived;
   return c.createdAt * 1000 < passStartedAt.getTime() - INDEXING_GRACE_MS;
+}
+
+function byIds(a: VerifyArgs): { signal: AbortSignal; runId: number | null } {
+  return { signal: a.signal, runId: a.runId };
 }
 
 function isClientError(err: unknown): boolean {

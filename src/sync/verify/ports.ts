@@ -28,11 +28,17 @@ export interface VerifyStorePort {
   tryAdvisoryLock(name: string): Promise<{ release(): Promise<void> } | null>;
 }
 
+/** runId puts the verify run on the audit rows of what it repaired. */
+export interface PullByIdsOptions {
+  signal?: AbortSignal;
+  runId?: number | null;
+}
+
 /** The pull engine's entry points the sweep repairs through. */
 export interface VerifyPullPort {
   /** Re-reads these contacts by id and applies what Intercom says (404 → merge/deletion resolution, archived). */
-  pullContactsByIds(ids: string[]): Promise<RunSummary>;
-  pullCompaniesByIds(ids: string[]): Promise<RunSummary>;
+  pullContactsByIds(ids: string[], o?: PullByIdsOptions): Promise<RunSummary>;
+  pullCompaniesByIds(ids: string[], o?: PullByIdsOptions): Promise<RunSummary>;
   /** Applies contacts already in hand (a list page) without re-reading them, when the pull engine offers it. */
   applyContacts?(contacts: readonly IntercomContact[], a: { runId: number | null }): Promise<RunSummary>;
   applyCompanies?(companies: readonly IntercomCompany[], a: { runId: number | null }): Promise<RunSummary>;
