@@ -19,13 +19,6 @@ WITH streams(ord, stream, kind, state_stream, outbox_entity) AS (
     (9, 'verify:companies', 'verify', 'verify:companies', NULL),
     (10, 'webhook', 'webhook', NULL, NULL)
 ),
-last_run AS (
-  SELECT DISTINCT ON (kind) kind, started_at, finished_at, status, error
-    FROM "intercom".sync_runs ORDER BY kind, started_at DESC, id DESC
-),
-last_success AS (
-  SELECT kind, max(finished_at) AS finished_at FROM "intercom".sync_runs WHERE status = 'succeeded' GROUP BY kind
-),
 outbox AS (
   SELECT entity_type,
          count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -49,8 +42,15 @@ SELECT s.stream,
        CASE WHEN s.outbox_entity IS NOT NULL THEN coalesce(o.pending, 0)::int END AS outbox_depth,
        CASE WHEN s.outbox_entity IS NOT NULL THEN coalesce(o.dead, 0)::int END AS dead_letters
   FROM streams s
-  LEFT JOIN last_run lr ON lr.kind = s.kind
-  LEFT JOIN last_success ls ON ls.kind = s.kind
+  -- sync_runs grows by a row per scheduled run; these walk its (kind, started_at) index from the newest end.
+  LEFT JOIN LATERAL (
+    SELECT r.started_at, r.status, r.error FROM "intercom".sync_runs r
+     WHERE r.kind = s.kind ORDER BY r.started_at DESC, r.id DESC LIMIT 1
+  ) lr ON true
+  LEFT JOIN LATERAL (
+    SELECT r.finished_at FROM "intercom".sync_runs r
+     WHERE r.kind = s.kind AND r.status = 'succeeded' ORDER BY r.started_at DESC, r.id DESC LIMIT 1
+  ) ls ON true
   LEFT JOIN "intercom".sync_state st ON st.stream = s.state_stream
   LEFT JOIN outbox o ON o.entity_type = s.outbox_entity
  ORDER BY s.ord;
@@ -78,6 +78,9 @@ SELECT a.id AS audit_id,
        a.intercom_id,
        a.external_key,
        ARRAY(SELECT k FROM jsonb_object_keys(a.changes) AS k ORDER BY k) AS fields,
+       -- CONFLICT_POLICY at the time and the side that won; 'ambiguous' conflicts (identity, not fields) have neither.
+       a.details ->> 'policy' AS policy,
+       a.details ->> 'winner' AS winner,
        a.changes,
        a.details,
        m.status AS mapping_status

@@ -145,6 +145,8 @@ describe('report views', () => {
       local_id: ids.linked,
       intercom_id: 'ic-1',
       fields: ['name', 'phone'],
+      policy: 'newest_wins',
+      winner: 'remote',
       details: { policy: 'newest_wins', winner: 'remote' },
       mapping_status: 'active',
     });
