@@ -76,6 +76,7 @@ describe('verify (drift sweep)', () => {
     await h.control('POST', `/__sim/contacts/${tagged}/tag`, { name: 'vip' });
     await h.control('DELETE', `/__sim/contacts/${deleted}`);
     await h.control('POST', `/__sim/contacts/${archived}/archive`);
+    ids.archived = archived!;
     await h.control('POST', '/__sim/merge', { from: ids.lead, into: ids.user });
     const companies = await gateway.scrollCompanies(null);
     await gateway.scrollCompanies(companies.scrollParam); // closes the scroll (one open per app)
@@ -129,6 +130,13 @@ describe('verify (drift sweep)', () => {
     expect((again.details!.contacts as SweepReport).drifted).toBe(0);
     expect((again.details!.contacts as SweepReport).repaired).toEqual({});
     expect((again.details!.companies as SweepReport).repaired).toEqual({});
+  });
+
+  it('relinks a contact unarchived in Intercom (it is listed again)', async () => {
+    await h.control('POST', `/__sim/contacts/${ids.archived}/unarchive`);
+    const r = await engine.verify({ signal, runId: null, budget: 1000, entity: 'contacts' });
+    expect(r.details!.contacts).toMatchObject({ drifted: 1, passCompleted: true });
+    expect(await mapping('contact', ids.archived!)).toMatchObject({ status: 'active' });
   });
 
   it('stops at its budget and resumes where it stopped, listing every contact once per pass', async () => {
