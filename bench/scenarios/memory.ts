@@ -12,7 +12,7 @@ const LIMIT_MB = 256;
 export const memoryScenario: Scenario = {
   name: 'memory',
   async run({ opts, pg, progress }) {
-    const sizes = opts.quick ? [5_000] : opts.million ? [100_000, 1_000_000] : [100_000];
+    const sizes = opts.quick ? [1_000] : opts.million ? [100_000, 1_000_000] : [100_000];
     const figures: Figure[] = [];
     for (const n of sizes) {
       progress(`memory: seeding ${fmt(n)} contacts in the simulator`);

@@ -13,7 +13,7 @@ const PAGE = 150;
 export const requestsScenario: Scenario = {
   name: 'requests',
   async run({ opts, pg, logger, progress }) {
-    const n = opts.quick ? 300 : 1_000;
+    const n = opts.quick ? 150 : 1_000;
     const sim = await openSimulator({ rateLimitPerMinute: 0, seedContacts: n, seedCompanies: Math.max(1, Math.floor(n / 100)) });
     const db = await pg.fresh('requests');
     const engines = buildEngines({ pool: db.pool, simUrl: sim.url, token: sim.token, ratePerMinute: UNLIMITED_RATE, logger });

@@ -18,7 +18,7 @@ const COLUMNS = [
 export const throughputScenario: Scenario = {
   name: 'throughput',
   async run({ opts, pg, progress }) {
-    const n = opts.quick ? 1_000 : 20_000;
+    const n = opts.quick ? 500 : 20_000;
     const sim = await spawnSimulator({ seedContacts: n, seedCompanies: Math.max(1, Math.floor(n / 100)) });
     const db = await pg.fresh('throughput');
     try {

@@ -148,6 +148,14 @@ export async function runStep(w: WorldDeps, log: ChaosLog, step: Step, i: number
       return say(`SIGKILL daemon, down ${step.downMs} ms, restarted`);
     }
     case 'terminate-backends': {
+      // Right after a kill the daemon may not have connected yet; a round that terminates nothing tests nothing.
+      for (let waited = 0; waited < 8_000; waited += 100) {
+        const { rows: live } = await w.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'intercom-sync%'`,
+        );
+        if ((live[0]?.n ?? 0) > 0) break;
+        await w.sleep(100);
+      }
       const { rows } = await w.pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM (
            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
