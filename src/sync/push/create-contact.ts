@@ -47,6 +47,8 @@ export async function createContact(
       'is empty and so is email: Intercom could create it, but a retry could never find it again (set either)',
     );
   }
+  // Validated before the reservation: a row Intercom would refuse leaves no 'pending' trace to look up later.
+  const body = await prepareContactBody(ctx, row.id, contactWrite(null, local) ?? { role: local.role });
   const reservation = await ctx.store.reservePendingMapping('contact', row.id, key);
   const expectBaseHash = reservation.mapping.base_hash;
 
@@ -55,7 +57,6 @@ export async function createContact(
     if (existing) return link(ctx, entry, row.id, local, existing, expectBaseHash, { via: 'recovery' });
   }
 
-  const body = await prepareContactBody(ctx, row.id, contactWrite(null, local) ?? { role: local.role });
   let created: IntercomContact;
   try {
     created = await ctx.gateway.createContact(body, 'push');

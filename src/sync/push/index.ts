@@ -105,15 +105,30 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       }
     };
 
+    const batches: Promise<unknown>[] = [];
     while (!halted && !opts.signal?.aborted && tally.claimed < max) {
+      // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
+      if (queue.size >= deps.config.concurrency) await queue.onSizeLessThan(deps.config.concurrency);
+      if (halted || opts.signal?.aborted) break;
       const room = Math.min(deps.config.batchSize, max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
-      if (batch.length === 0) break;
+      if (batch.length === 0) {
+        // In-flight entries may hand work back (a newer version, a stale base): look again once they settle.
+        if (queue.size + queue.pending === 0) break;
+        await queue.onIdle();
+        continue;
+      }
       tally.claimed += batch.length;
       // Entities first, then the associations that need their links: no attach waits a round for a create.
-      await queue.addAll(batch.filter((e) => e.entityType !== 'contact_company').map((e) => () => run(e)));
-      await queue.addAll(batch.filter((e) => e.entityType === 'contact_company').map((e) => () => run(e)));
+      const entities = batch.filter((e) => e.entityType !== 'contact_company');
+      const associations = batch.filter((e) => e.entityType === 'contact_company');
+      batches.push(
+        queue
+          .addAll(entities.map((e) => () => run(e)))
+          .then(() => queue.addAll(associations.map((e) => () => run(e)))),
+      );
     }
+    await Promise.all(batches);
     await queue.onIdle();
     summary.requests = counter.requests;
     summary.details = { ...tally, workerId };
