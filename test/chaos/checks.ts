@@ -162,8 +162,14 @@ export async function auditProblems(input: CheckInput, dead: ReadonlySet<string>
   for (const c of contacts) {
     if (dead.has(`contact:${c.id}`)) continue;
     const key = log.contacts.get(c.email);
-    if (key?.createdBy === 'local' && !has('contact', c.id, 'push', (a) => ['create', 'link', 'relink'].includes(a.action)))
-      out.push(`audit: locally created contact ${c.email} has no push create/link row`);
+    // A daemon killed between Intercom's answer and its own commit leaves the created contact for the next pull to
+    // find and link (the crash-safe create protocol); that link row is the record of the change.
+    if (
+      key?.createdBy === 'local' &&
+      !has('contact', c.id, 'push', (a) => ['create', 'link', 'relink'].includes(a.action)) &&
+      !has('contact', c.id, 'pull', (a) => ['link', 'relink'].includes(a.action))
+    )
+      out.push(`audit: locally created contact ${c.email} has neither a push create/link row nor a pull link row`);
     if (key?.createdBy === 'remote' && !has('contact', c.id, 'pull', (a) => ['create', 'link', 'relink'].includes(a.action)))
       out.push(`audit: remotely created contact ${c.email} has no pull create/link row`);
     for (const [field, column, value] of [
