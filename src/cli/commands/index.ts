@@ -7,6 +7,7 @@ import { registerReportCommand } from './report.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerVerifyCommand } from './verify.ts';
+import { registerRequeueCommand } from './requeue.ts';
 
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerReportCommand(program);
   registerBackfillCommand(program);
   registerVerifyCommand(program);
+  registerRequeueCommand(program);
 }
