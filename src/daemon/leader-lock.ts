@@ -44,7 +44,13 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
   let role: Role = 'starting';
   let conn: LockConnection | null = null;
   let connBroken = false;
-  let wake = new AbortController();
+  // The loop naps between checks; a lost connection or stop() cuts the nap short.
+  let nap: AbortController | null = null;
+  let wakePending = false;
+  const wakeUp = (): void => {
+    wakePending = true;
+    nap?.abort();
+  };
   let loop: Promise<void> | null = null;
   let stopped: Promise<void> | null = null;
 
@@ -55,7 +61,7 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
       if (conn !== c || connBroken) return;
       connBroken = true;
       log.warn({ err }, 'leader lock connection lost');
-      wake.abort();
+      wakeUp();
     };
     c.on('error', broken);
     c.on('end', broken);
@@ -129,9 +135,12 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
           await opts.onLost('leader lock check failed');
         } else role = 'standby';
       }
-      if (wake.signal.aborted) wake = new AbortController();
-      else await sleep(opts.retryMs, AbortSignal.any([stopping.signal, wake.signal]));
-      if (wake.signal.aborted) wake = new AbortController();
+      if (!wakePending && !stopping.signal.aborted) {
+        nap = new AbortController();
+        await sleep(opts.retryMs, nap.signal);
+        nap = null;
+      }
+      wakePending = false;
     }
   }
 
@@ -143,6 +152,7 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
     stop() {
       return (stopped ??= (async () => {
         stopping.abort();
+        nap?.abort();
         await loop;
         if (role === 'leader' && conn && !connBroken) {
           await within(conn.query('SELECT pg_advisory_unlock($1::bigint)', [opts.key]).catch(() => undefined), 2000);
