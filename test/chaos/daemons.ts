@@ -31,7 +31,7 @@ export class DaemonSupervisor {
     if (d && !d.alive()) {
       const how = await d.exited;
       this.outputs.push(`--- ${d.name} exited by itself (${JSON.stringify(how)}) ---\n${d.output()}`);
-      this.unexpectedExits.push(`${d.name}: ${JSON.stringify(how)}`);
+      this.unexpectedExits.push(`${d.name}: ${JSON.stringify(how)}; last output:\n${d.output().slice(-2_000)}`);
       this.current = null;
     }
     await this.start();
