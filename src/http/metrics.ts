@@ -30,7 +30,7 @@ export interface Metrics {
   readonly registry: Registry;
   recordRequest(r: RequestRecord): void;
   recordRun(run: FinishedRun): void;
-  recordWebhook(result: WebhookResult, topic?: string): void;
+  recordWebhook(result: WebhookResult): void;
   recordHttp(route: string, status: number): void;
   /** Refreshes the scrape-time gauges, then renders the text format. */
   render(): Promise<{ contentType: string; body: string }>;
