@@ -78,7 +78,10 @@ export class AttributeCatalog {
       catalog.set(m.name, { dataType: m.dataType, apiWritable: true, archived: false });
     }
     const out: Record<string, CustomAttributeValue> = {};
-    for (const [k, v] of Object.entries(attrs)) if (v !== null || catalog.has(k)) out[k] = v;
+    for (const [k, v] of Object.entries(attrs)) {
+      // defineProperty: an attribute named "__proto__" stays a key.
+      if (v !== null || catalog.has(k)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
 }

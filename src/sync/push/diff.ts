@@ -7,13 +7,18 @@ import { canonicalJson, type CompanySnapshot, type ContactSnapshot, type Snapsho
 
 type Attrs = Record<string, unknown>;
 
+// Attribute names are data: a key like "__proto__" must become an own property, never the object's prototype.
+function setOwn(o: Attrs, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
 const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 /** Custom attribute keys to send: changed values, and null for keys the local row dropped. */
 function attrsDiff(base: Attrs, local: Attrs): Record<string, CustomAttributeValue> {
   const out: Record<string, CustomAttributeValue> = {};
   for (const k of new Set([...Object.keys(base), ...Object.keys(local)])) {
-    if (!same(base[k], local[k])) out[k] = (local[k] ?? null) as CustomAttributeValue;
+    if (!same(base[k], local[k])) setOwn(out, k, local[k] ?? null);
   }
   return out;
 }
@@ -64,7 +69,7 @@ export function linkBase(remote: ContactSnapshot, local: ContactSnapshot): Conta
     if (v === null) out[k] = null;
   }
   const attrs: Attrs = {};
-  for (const [k, v] of Object.entries(remote.custom_attributes)) if (k in local.custom_attributes) attrs[k] = v;
+  for (const [k, v] of Object.entries(remote.custom_attributes)) if (Object.hasOwn(local.custom_attributes, k)) setOwn(attrs, k, v);
   out.custom_attributes = attrs;
   return out as unknown as ContactSnapshot;
 }
@@ -88,7 +93,7 @@ export function threeWayBase(oldBase: ContactSnapshot | null, remote: ContactSna
   for (const k of new Set(keys)) {
     if (same(local.custom_attributes[k], oldBase.custom_attributes[k])) {
       if (local.custom_attributes[k] === undefined) delete attrs[k];
-      else attrs[k] = local.custom_attributes[k];
+      else setOwn(attrs, k, local.custom_attributes[k]);
     }
   }
   out.custom_attributes = attrs;
@@ -122,7 +127,7 @@ export function remoteOnlyPatch<S extends Snapshot>(
         if (sentAttrs && !same(ba[key], ca[key])) continue;
         if (same(ca[key], ba[key]) && !same(ra[key], ca[key])) {
           if (ra[key] === undefined || ra[key] === null) delete next[key];
-          else next[key] = ra[key];
+          else setOwn(next, key, ra[key]);
           changed = true;
         }
       }
