@@ -99,6 +99,9 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
   async function run(): Promise<void> {
     let lastStandbyLog = 0;
     while (!stopping.signal.aborted) {
+      // A replica that just lost the lock waits longer than the standbys' retry period before competing again, so
+      // a healthy standby takes over rather than the flapping ex-leader winning its own lock back.
+      let steppedDown = false;
       try {
         if (role !== 'leader') {
           if (await tryAcquire()) {
@@ -110,6 +113,7 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
             } catch (err) {
               log.error({ err }, 'failed to start leader work; giving the lock back');
               role = 'standby';
+              steppedDown = true;
               await opts.onLost('leader start failed');
               await dropConnection();
             }
@@ -122,6 +126,7 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
           }
         } else if (!(await stillHeld())) {
           role = 'standby';
+          steppedDown = true;
           log.error('leader lock connection lost: stepping down');
           await dropConnection();
           await opts.onLost('leader lock connection lost');
@@ -132,12 +137,14 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
         await dropConnection();
         if (role === 'leader') {
           role = 'standby';
+          steppedDown = true;
           await opts.onLost('leader lock check failed');
         } else role = 'standby';
       }
-      if (!wakePending && !stopping.signal.aborted) {
+      if ((steppedDown || !wakePending) && !stopping.signal.aborted) {
+        wakePending = false;
         nap = new AbortController();
-        await sleep(opts.retryMs, nap.signal);
+        await sleep(steppedDown ? 2 * opts.retryMs : opts.retryMs, nap.signal);
         nap = null;
       }
       wakePending = false;
