@@ -251,7 +251,13 @@ class Gateway implements IntercomGateway {
         ),
     });
     try {
-      return parse(answer.body);
+      const value = parse(answer.body);
+      // Audit rows cite Intercom's request_id for every applied change; it rides on the parsed value, hidden from
+      // equality checks and JSON so snapshots and hashes are unaffected.
+      if (value !== null && typeof value === 'object' && answer.requestId && Object.isExtensible(value)) {
+        Object.defineProperty(value, 'requestId', { value: answer.requestId, enumerable: false });
+      }
+      return value;
     } catch (err) {
       if (!(err instanceof PayloadShapeError)) throw err;
       const e = new IntercomPayloadError(

@@ -25,6 +25,13 @@ describe('push request costs', () => {
     expect(stats.total).toBe(10);
     expect(stats.by_route['PUT /contacts/{id}']?.['200']).toBe(10);
     expect(summary.counts.updated).toBe(10);
+    // Every applied change cites the Intercom request that applied it, as the simulator answered it.
+    const audited = await w.sql<{ request_id: string | null }>(
+      `SELECT request_id FROM intercom.audit_log WHERE direction = 'push' AND local_id = ANY($1::bigint[])`,
+      [ids],
+    );
+    expect(audited.length).toBe(30);
+    expect(audited.every((a) => typeof a.request_id === 'string' && /^[0-9a-f-]{36}$/.test(a.request_id))).toBe(true);
 
     const m = await mappingOf(w, 'contact', ids[0]!);
     const remote = await simContact(w, m!.intercom_id!);
