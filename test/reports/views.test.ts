@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiUsageRecorder } from '../../src/db/queries/api-usage.ts';
 import { reportQueries, type ReportName } from '../../src/db/queries/reports.ts';
+import { formatReport, parseReportName } from '../../src/reports/index.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 
 const run = promisify(execFile);
@@ -277,24 +278,52 @@ describe('report views', () => {
     ]);
   });
 
-  it('CLI: report prints csv and json, status prints the overview table', async () => {
+  it('CLI: report prints csv, status prints the overview table', async () => {
     const env = { PATH: process.env.PATH ?? '', DATABASE_URL: t.url, LOG_LEVEL: 'silent' };
     const csv = await run(process.execPath, [BIN, 'report', 'duplicates', '--format', 'csv'], { env });
     expect(csv.stdout).toBe(
       `email,contacts,local_ids,intercom_ids,external_ids,roles\r\n` +
         `a@x.com,2,"[${ids.linked},${ids.dupLead}]","[""ic-1"",null]","[""ext-1"",null]","[""user"",""lead""]"\r\n`,
     );
-    const json = await run(process.execPath, [BIN, 'report', 'daily-activity', '--format', 'json', '--limit', '1'], { env });
-    expect(JSON.parse(json.stdout)).toEqual([
-      { day: '2031-03-05', direction: 'pull', entity_type: 'company', action: 'invalid', count: 1 },
-    ]);
     const status = await run(process.execPath, [BIN, 'status'], { env });
     const lines = status.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^stream\s+run_kind\s+last_run_at/);
     expect(lines[1]).toMatch(/^-+\s+-+/);
     expect(lines.slice(2).map((l) => l.split(/\s+/)[0])).toContain('push:companies');
-    const bad = await run(process.execPath, [BIN, 'report', 'nope'], { env }).catch((e: { code: number; stderr: string }) => e);
-    expect(bad).toMatchObject({ code: 1 });
-    expect((bad as { stderr: string }).stderr).toContain('unknown report "nope"');
+  });
+});
+
+describe('report formatting', () => {
+  const data = {
+    columns: ['day', 'n', 'at', 'ids', 'note'],
+    rows: [
+      { day: '2031-03-05', n: 12, at: new Date('2031-03-05T10:00:00Z'), ids: [1, 2], note: 'a, "quoted"\nline' },
+      { day: '2031-03-04', n: 3, at: null, ids: [], note: null },
+    ],
+  };
+
+  it('json: one array of objects in column order, timestamps in ISO', () => {
+    expect(JSON.parse(formatReport(data, 'json'))).toEqual([
+      { day: '2031-03-05', n: 12, at: '2031-03-05T10:00:00.000Z', ids: [1, 2], note: 'a, "quoted"\nline' },
+      { day: '2031-03-04', n: 3, at: null, ids: [], note: null },
+    ]);
+  });
+
+  it('csv: RFC 4180 quoting, empty for null, JSON for arrays', () => {
+    expect(formatReport(data, 'csv')).toBe(
+      'day,n,at,ids,note\r\n2031-03-05,12,2031-03-05T10:00:00.000Z,"[1,2]","a, ""quoted""\nline"\r\n2031-03-04,3,,[],\r\n',
+    );
+  });
+
+  it('table: aligned columns, numbers right-aligned, long cells cut, "(no rows)" when empty', () => {
+    const out = formatReport({ columns: ['name', 'n'], rows: [{ name: 'x'.repeat(10), n: 5 }, { name: 'y', n: 120 }] }, 'table', { maxCellWidth: 6 });
+    expect(out).toBe('name      n\n------  ---\nxxxxx…    5\ny       120\n');
+    expect(formatReport({ columns: ['a', 'b'], rows: [] }, 'table')).toBe('a  b\n(no rows)\n');
+  });
+
+  it('report names accept dashes; unknown names are refused', () => {
+    expect(parseReportName('daily-activity')).toBe('daily_activity');
+    expect(parseReportName('API_USAGE')).toBe('api_usage');
+    expect(parseReportName('nope')).toBeNull();
   });
 });
