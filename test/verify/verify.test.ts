@@ -189,6 +189,20 @@ describe('verify (drift sweep)', () => {
     expect(r.details!.companies).toMatchObject({ passCompleted: true });
   });
 
+  it('a broken company scroll leaves the companies for the next run instead of failing the run', async () => {
+    const noRetries = createVerifyEngine({
+      gateway: h.gateway({ maxRetries: 0 }),
+      store: createVerifyStore(t.pool, 'intercom'),
+      pull,
+      logger: silentLogger,
+    });
+    await h.control('POST', '/__sim/faults', { method: 'GET', path: '/companies/scroll', kind: 'status', status: 500, count: 1 });
+    const broken = await noRetries.verify({ signal, runId: null, budget: 1000, entity: 'companies' });
+    expect(broken.details!.companies).toMatchObject({ stoppedBy: 'scroll_failed', passCompleted: false });
+    const next = await noRetries.verify({ signal, runId: null, budget: 1000, entity: 'companies' });
+    expect(next.details!.companies).toMatchObject({ passCompleted: true });
+  });
+
   it('runs one sweep at a time: a second one (say, the CLI while the daemon sweeps) skips', async () => {
     const lock = await createPullStore(t.pool, 'intercom').tryAdvisoryLock('verify');
     try {

@@ -60,7 +60,7 @@ export interface SweepReport {
   /** Contacts found archived in Intercom (their mappings are now 'archived'). */
   archived?: number;
   /** Why the sweep of this entity stopped before the end of its pass, if it did. */
-  stoppedBy?: 'budget' | 'aborted' | 'scroll_busy';
+  stoppedBy?: 'budget' | 'aborted' | 'scroll_busy' | 'scroll_failed';
 }
 
 interface PassState {
@@ -201,7 +201,18 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
           report.stoppedBy = 'aborted';
           return;
         }
-        const page = await gateway.scrollCompanies(scrollParam, 'verify');
+        let page;
+        try {
+          page = await gateway.scrollCompanies(scrollParam, 'verify');
+        } catch (err) {
+          budget.spend(1);
+          // Another app's scroll (400), a broken or expired one (5xx, 404): a scroll cannot resume, so the companies
+          // wait for the next run instead of failing the contacts' work done in this one.
+          if (!isScrollFailure(err)) throw err;
+          logger.warn({ err: (err as Error).message }, 'verify: company scroll failed; the companies pass starts over next run');
+          report.stoppedBy = isClientError(err) && (err as { status?: unknown }).status === 400 ? 'scroll_busy' : 'scroll_failed';
+          return;
+        }
         budget.spend(1);
         if (page.data.length === 0) break;
         const mappings = await store.mappingsByIntercomIds('company', page.data.map((c) => c.id));
@@ -349,6 +360,11 @@ export function isArchived(c: Pick<IntercomContact, 'archived' | 'createdAt'>, p
 
 function byIds(a: VerifyArgs): { signal: AbortSignal; runId: number | null } {
   return { signal: a.signal, runId: a.runId };
+}
+
+function isScrollFailure(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && (status === 400 || status === 404 || status >= 500);
 }
 
 function isClientError(err: unknown): boolean {
