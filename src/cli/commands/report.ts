@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { reportQueries } from '../../db/queries/reports.ts';
 import { REPORT_DESCRIPTIONS, REPORT_FORMATS, REPORT_NAMES, formatReport, parseReportName, type ReportFormat, type ReportName } from '../../reports/index.ts';
 import { createCliContext } from '../context.ts';
@@ -14,7 +14,7 @@ export function formatOption(): Option {
 
 function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error('--limit must be a positive integer');
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
 

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runQueries } from '../../db/queries/runs.ts';
 import { createVerifyStore } from '../../db/queries/verify.ts';
 import { createVerifyEngine, type SweepReport } from '../../sync/verify/index.ts';
@@ -14,7 +14,7 @@ interface VerifyFlags {
 
 function nonNegativeInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error('--budget must be a non-negative integer');
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
   return n;
 }
 
