@@ -26,8 +26,18 @@ const SECRET_PATHS = [
   'config.intercom.clientSecret',
 ];
 
-const PII_FIELDS = ['email', 'phone', 'name'];
-const PII_PATHS = PII_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*[*].${f}`]);
+// email and phone are personal wherever they appear. `name` is too common a key (jobs, modules, attributes) to blank
+// everywhere, so it is redacted where it names a person: on contact-shaped objects and in field-change records.
+const PII_ANYWHERE = ['email', 'phone'].flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*[*].${f}`, `*.*[*].${f}`]);
+const PERSON_OBJECTS = ['contact', 'contacts[*]', 'lead', 'user', 'row', 'rows[*]', 'local', 'remote', 'snapshot', 'body'];
+const PII_NAME = [
+  ...PERSON_OBJECTS.flatMap((o) => [`${o}.name`, `*.${o}.name`]),
+  'changes.name',
+  '*.changes.name',
+  'changes.email',
+  'changes.phone',
+];
+const PII_PATHS = [...PII_ANYWHERE, ...PII_NAME];
 
 export interface LoggerOptions {
   level: string;

@@ -10,10 +10,7 @@ import { openDatabase } from './cli/context.ts';
 import type { Database } from './db/client.ts';
 import { createApiUsageRecorder } from './db/queries/api-usage.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
-import { createPushStore } from './db/queries/outbox.ts';
-import { createPullStore } from './db/queries/pull.ts';
 import { runQueries } from './db/queries/runs.ts';
-import { createVerifyStore } from './db/queries/verify.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
@@ -26,11 +23,9 @@ import { createIntercomAuthCheck } from './http/health.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { createHttpServer } from './http/server.ts';
 import { createWebhookHandler } from './http/webhooks.ts';
-import { createGateway, type IntercomGateway } from './intercom/gateway.ts';
+import type { IntercomGateway } from './intercom/gateway.ts';
+import { buildEngines } from './engines.ts';
 import type { Logger } from './logger.ts';
-import { createPullEngine } from './sync/pull/index.ts';
-import { createPushEngine } from './sync/push/index.ts';
-import { createVerifyEngine } from './sync/verify/index.ts';
 
 export interface AppOptions {
   /** Names this process in sync_runs and logs; defaults to host:pid. */
@@ -68,7 +63,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
   const workGraceMs = Math.max(1000, shutdownMs - Math.min(5000, shutdownMs / 4));
 
   try {
-    const { embedded, ...database } = await openDatabase(config, log);
+    const { embedded, ...database } = await openDatabase(config, log, { ownsSignals: true });
     if (embedded) lifecycle.defer('embedded postgres', () => embedded.stop(), 15_000);
     lifecycle.defer('database pool', () => database.pool.end());
     const databaseUrl = config.databaseUrl ?? embedded?.url;
@@ -115,15 +110,10 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       log,
     );
 
-    const gateway = createGateway({
-      token,
-      baseUrl: config.intercom.baseUrl,
-      apiVersion: config.intercom.apiVersion,
-      ratePerMinute: config.intercom.ratePerMinute,
-      timeoutSeconds: config.intercom.timeoutSeconds,
-      maxRetries: config.intercom.maxRetries,
-      redisUrl: config.redisUrl,
+    const { gateway, pull, push, verify } = buildEngines({
+      config,
       logger: log,
+      pool: database.pool,
       onRequest: (r) => {
         usage.record(r);
         metrics.recordRequest(r);
@@ -131,31 +121,6 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     });
     gatewayRef = gateway;
     lifecycle.defer('intercom gateway', () => gateway.close());
-
-    const pull = createPullEngine({
-      gateway,
-      store: createPullStore(database.pool, config.schema),
-      logger: log,
-      config: { lookbackSeconds: config.sync.pullLookbackSeconds, conflictPolicy: config.sync.conflictPolicy },
-    });
-    const push: DaemonPushPort = createPushEngine({
-      gateway,
-      store: createPushStore(database.pool, config.schema),
-      logger: log,
-      config: {
-        batchSize: config.sync.pushBatchSize,
-        concurrency: config.sync.pushConcurrency,
-        maxAttempts: config.sync.maxAttempts,
-        deleteMode: config.sync.deleteMode,
-        autoCreateAttributes: config.sync.autoCreateAttributes,
-      },
-    });
-    const verify: DaemonVerifyPort = createVerifyEngine({
-      gateway,
-      store: createVerifyStore(database.pool, config.schema),
-      pull,
-      logger: log,
-    });
 
     const tracker = createRunTracker({
       pool: database.pool,

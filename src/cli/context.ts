@@ -24,11 +24,19 @@ export function createCliLogger(config: Readonly<Config>): Logger {
   return createLogger({ level: config.log.level, pii: config.log.pii, secrets });
 }
 
-export async function openDatabase(config: Readonly<Config>, logger: Logger): Promise<CliContext['database'] & { embedded: EmbeddedPostgresHandle | null }> {
+export async function openDatabase(
+  config: Readonly<Config>,
+  logger: Logger,
+  opts: { ownsSignals?: boolean } = {},
+): Promise<CliContext['database'] & { embedded: EmbeddedPostgresHandle | null }> {
   let embedded: EmbeddedPostgresHandle | null = null;
   let url = config.databaseUrl;
   if (!url) {
-    embedded = await startEmbeddedPostgres({ port: config.embedded.pgPort, ...(config.embedded.dataDir ? { dataDir: config.embedded.dataDir } : {}) });
+    embedded = await startEmbeddedPostgres({
+      port: config.embedded.pgPort,
+      ...(config.embedded.dataDir ? { dataDir: config.embedded.dataDir } : {}),
+      ...(opts.ownsSignals ? { ownsSignals: true } : {}),
+    });
     logger.info({ port: embedded.port }, 'DATABASE_URL not set: started embedded Postgres');
     url = embedded.url;
   }

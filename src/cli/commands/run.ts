@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { onShutdownSignals } from '../../daemon/lifecycle.ts';
+import type { Logger } from '../../logger.ts';
 import { createCliLogger, loadConfig } from '../context.ts';
 
 export function registerRunCommand(program: Command): void {
@@ -25,7 +26,14 @@ export function registerRunCommand(program: Command): void {
       try {
         // Loaded on demand: the daemon's dependency graph is large and other commands do not need it.
         const { buildApp } = await import('../../main.ts');
-        const app = await buildApp(config, logger);
+        const bundled = config.intercom.accessToken ? null : await startBundledSimulator(logger);
+        const app = await buildApp(
+          bundled ? { ...config, intercom: { ...config.intercom, accessToken: bundled.token, baseUrl: bundled.url } } : config,
+          logger,
+        ).catch(async (err: unknown) => {
+          await bundled?.close();
+          throw err;
+        });
         const stopped = new Promise<void>((resolve) => {
           requestStop = (signal) => {
             app.logger.info({ signal }, 'signal received: shutting down gracefully');
@@ -35,7 +43,10 @@ export function registerRunCommand(program: Command): void {
               app.logger.flush();
               process.exit(1);
             }, (config.daemon.shutdownTimeoutSeconds + 15) * 1000).unref();
-            void app.stop(`signal ${signal}`).then(resolve);
+            void app
+              .stop(`signal ${signal}`)
+              .then(() => bundled?.close())
+              .then(resolve);
           };
         });
         if (stopRequested) requestStop(stopRequested);
@@ -56,4 +67,15 @@ export function registerRunCommand(program: Command): void {
         logger.flush();
       }
     });
+}
+
+/**
+ * With no INTERCOM_ACCESS_TOKEN the daemon talks to the bundled simulator, seeded with sample data, so a newcomer
+ * sees it work with nothing configured. It says so loudly: nobody should mistake this for a real workspace.
+ */
+async function startBundledSimulator(logger: Logger) {
+  const { startSimulator } = await import('../../simulator/server.ts');
+  const sim = await startSimulator({ port: 0, seedContacts: 1000, seedCompanies: 100, seed: 1 });
+  logger.warn({ simulator: sim.url }, 'INTERCOM_ACCESS_TOKEN not set: syncing with the bundled Intercom simulator, not a real workspace');
+  return sim;
 }

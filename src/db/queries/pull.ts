@@ -234,14 +234,21 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
     async tryAdvisoryLock(name) {
       const key = advisoryKey(`${schema}:${name}`);
       const client = await pool.connect();
+      // Held idle across a whole scroll: a terminated connection must surface as a failed query, not crash Node.
+      const ignore = () => undefined;
+      client.on('error', ignore);
+      const giveBack = (destroy: boolean) => {
+        client.off('error', ignore);
+        client.release(destroy);
+      };
       try {
         const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS ok`, [key]);
         if (!rows[0]?.ok) {
-          client.release();
+          giveBack(false);
           return null;
         }
       } catch (err) {
-        client.release(true);
+        giveBack(true);
         throw err;
       }
       let released = false;
@@ -251,10 +258,10 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
           released = true;
           try {
             await client.query(`SELECT pg_advisory_unlock($1::bigint)`, [key]);
-            client.release();
+            giveBack(false);
           } catch {
             // A broken connection drops its session locks with it; do not return it to the pool.
-            client.release(true);
+            giveBack(true);
           }
         },
       };
