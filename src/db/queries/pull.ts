@@ -56,8 +56,13 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       mappingsByIntercomIds: (entity, ids) => mappings.byIntercomIds(tx, entity, ids),
       mappingsByLocalIds: (entity, ids) => mappings.byLocalIds(tx, entity, ids),
       contact: (id) => one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1 FOR UPDATE`, [id]),
-      contactByExternalId: (x) =>
-        one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]),
+      // Look-ups by natural key come before an insert of that key. Two appliers (the scheduled pull and a webhook's
+      // targeted pull, or a contact's unknown company and the companies scroll) may race to insert the same key;
+      // a transaction-level advisory lock on the key makes the second wait and then find the first one's row.
+      async contactByExternalId(x) {
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${schema}:contact:${x}`]);
+        return one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]);
+      },
       async unlinkedContactsByEmail(email) {
         const { rows } = await tx.query<LocalContactRow>(
           `SELECT ${CONTACT_COLS} FROM ${s}.contacts c
@@ -98,8 +103,10 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         await tx.query(`UPDATE ${s}.companies SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },
       company: (id) => one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [id]),
-      companyByCompanyId: (cid) =>
-        one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]),
+      async companyByCompanyId(cid) {
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${schema}:company:${cid}`]);
+        return one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
+      },
       async insertCompany(snap) {
         const row = snap as unknown as Record<string, unknown>;
         const fields = Object.keys(row);
