@@ -37,7 +37,10 @@ SELECT s.stream,
        (st.cursor IS NOT NULL) AS in_progress,
        CASE
          WHEN s.outbox_entity IS NOT NULL THEN floor(extract(epoch FROM now() - o.oldest_pending))::bigint
-         WHEN s.stream LIKE 'pull:%' OR s.stream LIKE 'verify:%' THEN floor(extract(epoch FROM now() - st.watermark))::bigint
+         -- A quiet workspace has an old watermark but no lag: local data is as fresh as the start of the last
+         -- successful pull.
+         WHEN s.stream LIKE 'pull:%' THEN floor(extract(epoch FROM now() - ls.started_at))::bigint
+         WHEN s.stream LIKE 'verify:%' THEN floor(extract(epoch FROM now() - st.watermark))::bigint
        END AS lag_seconds,
        CASE WHEN s.outbox_entity IS NOT NULL THEN coalesce(o.pending, 0)::int END AS outbox_depth,
        CASE WHEN s.outbox_entity IS NOT NULL THEN coalesce(o.dead, 0)::int END AS dead_letters
@@ -48,7 +51,7 @@ SELECT s.stream,
      WHERE r.kind = s.kind ORDER BY r.started_at DESC, r.id DESC LIMIT 1
   ) lr ON true
   LEFT JOIN LATERAL (
-    SELECT r.finished_at FROM "intercom".sync_runs r
+    SELECT r.started_at, r.finished_at FROM "intercom".sync_runs r
      WHERE r.kind = s.kind AND r.status = 'succeeded' ORDER BY r.started_at DESC, r.id DESC LIMIT 1
   ) ls ON true
   LEFT JOIN "intercom".sync_state st ON st.stream = s.state_stream

@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { parseConfig, type Config } from '../config/index.ts';
 import { createDatabase, createPool, type Database } from '../db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.ts';
@@ -19,9 +20,18 @@ export function loadConfig(): Readonly<Config> {
   return parseConfig(process.env);
 }
 
-export function createCliLogger(config: Readonly<Config>): Logger {
+/**
+ * The daemon logs to stdout like any container. One-shot commands log to stderr, so their stdout carries only
+ * their output (reports, JSON progress lines) and can be piped.
+ */
+export function createCliLogger(config: Readonly<Config>, opts: { toStderr?: boolean } = {}): Logger {
   const secrets = [config.intercom.accessToken, config.intercom.clientSecret].filter((s): s is string => !!s);
-  return createLogger({ level: config.log.level, pii: config.log.pii, secrets });
+  return createLogger({
+    level: config.log.level,
+    pii: config.log.pii,
+    secrets,
+    ...(opts.toStderr ? { destination: pino.destination({ dest: 2, sync: false }) } : {}),
+  });
 }
 
 export async function openDatabase(
@@ -45,7 +55,7 @@ export async function openDatabase(
 
 export async function createCliContext(): Promise<CliContext> {
   const config = loadConfig();
-  const logger = createCliLogger(config);
+  const logger = createCliLogger(config, { toStderr: true });
   const { embedded, ...database } = await openDatabase(config, logger);
   let closed: Promise<void> | undefined;
   return {

@@ -1,78 +1,10 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { createApiUsageRecorder } from '../../db/queries/api-usage.ts';
 import { createBackfillStore } from '../../db/queries/backfill.ts';
 import { createPushStore } from '../../db/queries/outbox.ts';
-import { createPullStore } from '../../db/queries/pull.ts';
-import { ConfigError } from '../../errors.ts';
-import { createGateway, type IntercomGateway } from '../../intercom/gateway.ts';
 import { runBackfill, type BackfillDirection, type BackfillEntity, type BackfillProgress, type BackfillResult } from '../../sync/backfill/index.ts';
-import { createPullEngine, type PullEngine } from '../../sync/pull/index.ts';
-import { createPushEngine } from '../../sync/push/index.ts';
-import { createCliContext, type CliContext } from '../context.ts';
-
-export interface CliEngines {
-  gateway: IntercomGateway;
-  pull: PullEngine;
-  push: ReturnType<typeof createPushEngine>;
-  close(): Promise<void>;
-}
-
-/**
- * The gateway and engines a one-shot command needs, wired as the daemon wires them. API usage is recorded unless
- * `recordUsage` is false: a dry run promises to write nothing, its own bookkeeping included.
- */
-export function openEngines(ctx: CliContext, opts: { recordUsage?: boolean } = {}): CliEngines {
-  const { config, logger, database } = ctx;
-  const token = config.intercom.accessToken;
-  if (!token) throw new ConfigError([{ variable: 'INTERCOM_ACCESS_TOKEN', problem: 'is required to talk to Intercom' }]);
-  const usage =
-    opts.recordUsage === false
-      ? null
-      : createApiUsageRecorder(database.pool, config.schema, {
-          onError: (err) => logger.warn({ err }, 'could not record API usage'),
-        });
-  const gateway = createGateway({
-    token,
-    baseUrl: config.intercom.baseUrl,
-    apiVersion: config.intercom.apiVersion,
-    ratePerMinute: config.intercom.ratePerMinute,
-    timeoutSeconds: config.intercom.timeoutSeconds,
-    maxRetries: config.intercom.maxRetries,
-    redisUrl: config.redisUrl,
-    logger,
-    onRequest: (r) => usage?.record(r),
-  });
-  const pull = createPullEngine({
-    gateway,
-    store: createPullStore(database.pool, config.schema),
-    logger,
-    config: { lookbackSeconds: config.sync.pullLookbackSeconds, conflictPolicy: config.sync.conflictPolicy },
-  });
-  const push = createPushEngine({
-    gateway,
-    store: createPushStore(database.pool, config.schema),
-    logger,
-    config: {
-      batchSize: config.sync.pushBatchSize,
-      concurrency: config.sync.pushConcurrency,
-      maxAttempts: config.sync.maxAttempts,
-      deleteMode: config.sync.deleteMode,
-      autoCreateAttributes: config.sync.autoCreateAttributes,
-    },
-  });
-  let closed: Promise<void> | undefined;
-  return {
-    gateway,
-    pull,
-    push,
-    close: () =>
-      (closed ??= (async () => {
-        await gateway.close();
-        await usage?.close();
-      })()),
-  };
-}
+import { createCliContext } from '../context.ts';
+import { openEngines, type CliEngines } from '../engines.ts';
 
 /** SIGINT/SIGTERM abort the work in hand; the command then ends normally and the next run resumes. */
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {

@@ -1,10 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runQueries } from '../../db/queries/runs.ts';
-import { createVerifyStore } from '../../db/queries/verify.ts';
-import { createVerifyEngine, type SweepReport } from '../../sync/verify/index.ts';
+import type { SweepReport } from '../../sync/verify/index.ts';
 import type { RunSummary } from '../../sync/outcome.ts';
 import { createCliContext } from '../context.ts';
-import { abortOnSignals, openEngines, type CliEngines } from './backfill.ts';
+import { openEngines, type CliEngines } from '../engines.ts';
+import { abortOnSignals } from './backfill.ts';
 
 interface VerifyFlags {
   budget?: number;
@@ -33,12 +33,7 @@ export function registerVerifyCommand(program: Command): void {
       let runId: number | null = null;
       try {
         engines = openEngines(ctx);
-        const engine = createVerifyEngine({
-          gateway: engines.gateway,
-          store: createVerifyStore(ctx.database.pool, ctx.config.schema),
-          pull: engines.pull,
-          logger: ctx.logger,
-        });
+        const engine = engines.verify;
         runId = await runs.start(ctx.database.pool, 'verify', { entity: flags.entity, source: 'cli' });
         const summary = await engine.verify({
           signal: interrupt.signal,
