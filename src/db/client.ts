@@ -16,6 +16,9 @@ export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'intercom-sync' });
   // An idle client whose connection is killed emits 'error' on the pool; without a listener that crashes Node.
   pool.on('error', () => undefined);
+  // A checked-out client (a transaction waiting on Intercom, a held advisory lock) emits 'error' on itself when its
+  // connection is terminated. Its next query fails and the caller handles that; the event alone must not crash.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -5,6 +5,8 @@ import { actionForFound, decideLink, resolveMissingContact } from '../../src/syn
 import { isLastPage, searchWindow, startOfLocalDay } from '../../src/sync/pull/pull-window.ts';
 import type { ContactSnapshot } from '../../src/sync/snapshot.ts';
 import { threeWayMerge } from '../../src/sync/three-way-merge.ts';
+import { reconcile } from '../../src/sync/pull/reconcile.ts';
+import { fieldChanges } from '../../src/sync/snapshot.ts';
 import type { IntercomContact } from '../../src/intercom/payloads.ts';
 
 const ZONES = ['UTC', 'Europe/Paris', 'America/New_York', 'Asia/Kolkata', 'Pacific/Chatham', 'America/Santiago', 'Australia/Lord_Howe', 'Pacific/Apia'];
@@ -151,5 +153,21 @@ describe('identity decisions', () => {
     expect(decideLink([])).toEqual({ kind: 'create' });
     expect(decideLink([7])).toEqual({ kind: 'link', row: 7 });
     expect(decideLink([7, 8])).toEqual({ kind: 'ambiguous', rows: [7, 8] });
+  });
+});
+
+describe('reconcile: a push that reached Intercom but died before recording it', () => {
+  it('reports exactly the fields Intercom moved from the base to the pending local value', () => {
+    fc.assert(
+      fc.property(snap, snap, policy, (base, local, p) => {
+        // Intercom already holds the local change: remote == local.
+        const r = reconcile({ local, remote: local, base, pendingLocalChange: true, policy: p, localUpdatedAtMs: 0, remoteUpdatedAtMs: 0 });
+        expect(r.changes).toEqual({});
+        expect(r.alreadyPushed).toEqual(fieldChanges(base, local));
+        // Without a pending local change there is nothing of ours to account for.
+        const quiet = reconcile({ local, remote: local, base, pendingLocalChange: false, policy: p, localUpdatedAtMs: 0, remoteUpdatedAtMs: 0 });
+        expect(quiet.alreadyPushed).toEqual({});
+      }),
+    );
   });
 });

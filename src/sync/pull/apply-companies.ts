@@ -3,7 +3,7 @@ import type { Mapping } from '../../db/queries/mappings.ts';
 import type { IntercomCompany } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
 import { companyFromLocal, companyFromRemote, snapshotHash, type CompanySnapshot } from '../snapshot.ts';
-import { pullAudit, type ApplyContext } from './apply-context.ts';
+import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -79,29 +79,8 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
     localId: local.id,
     statusReason: link === 'relink' ? `relinked from ${mapping?.intercom_id ?? 'unknown'}` : null,
   });
-  const audits = [];
   const base = { ...auditBase, localId: local.id };
-  if (link) {
-    audits.push(
-      pullAudit(ctx, {
-        ...base,
-        action: link,
-        changes: { intercom_id: { before: mapping?.intercom_id ?? null, after: c.id } },
-        details: link === 'relink' ? { previous_intercom_id: mapping?.intercom_id ?? null } : null,
-      }),
-    );
-  }
-  if (Object.keys(r.changes).length > 0) audits.push(pullAudit(ctx, { ...base, action: 'update', changes: r.changes }));
-  for (const k of r.conflicts) {
-    audits.push(
-      pullAudit(ctx, {
-        ...base,
-        action: 'conflict',
-        changes: { [k.field]: { before: k.local, after: k.winner === 'local' ? k.local : k.remote } },
-        details: { policy: ctx.policy, winner: k.winner, base: k.base, local: k.local, remote: k.remote },
-      }),
-    );
-  }
+  const audits = reconcileAudits(ctx, base, r, link ? { kind: link, previousIntercomId: mapping?.intercom_id ?? null } : null);
   await tx.audit(audits);
   if (r.conflicts.length > 0) return 'conflict';
   if (link) return 'linked';

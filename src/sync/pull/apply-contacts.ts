@@ -7,7 +7,7 @@ import type { IntercomContact } from '../../intercom/payloads.ts';
 import { contactExternalKey, decideLink } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
-import { pullAudit, type ApplyContext } from './apply-context.ts';
+import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -163,28 +163,18 @@ async function applyToLocal(
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });
   const base = { entityType: 'contact' as const, localId: local.id, intercomId: c.id, externalKey };
-  const audits = [];
-  if (link) {
-    audits.push(
-      pullAudit(ctx, {
-        ...base,
-        action: link,
-        changes: { intercom_id: { before: mapping?.intercom_id ?? null, after: c.id } },
-        details: link === 'relink' ? { previous_intercom_id: mapping?.intercom_id ?? null, reason: 'external_id seen with a new Intercom id' } : null,
-      }),
-    );
-  }
-  if (Object.keys(r.changes).length > 0) audits.push(pullAudit(ctx, { ...base, action: 'update', changes: r.changes }));
-  for (const k of r.conflicts) {
-    audits.push(
-      pullAudit(ctx, {
-        ...base,
-        action: 'conflict',
-        changes: { [k.field]: { before: k.local, after: k.winner === 'local' ? k.local : k.remote } },
-        details: { policy: ctx.policy, winner: k.winner, base: k.base, local: k.local, remote: k.remote },
-      }),
-    );
-  }
+  const audits = reconcileAudits(
+    ctx,
+    base,
+    r,
+    link
+      ? {
+          kind: link,
+          previousIntercomId: mapping?.intercom_id ?? null,
+          details: { reason: 'external_id seen with a new Intercom id' },
+        }
+      : null,
+  );
   await tx.audit(audits);
   await syncAssociations(tx, local.id, pulled, ctx);
   if (r.conflicts.length > 0) return 'conflict';

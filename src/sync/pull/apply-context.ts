@@ -15,6 +15,55 @@ export function pullAudit(ctx: ApplyContext, e: PullAudit): AuditEntry {
   return { ...e, direction: 'pull', runId: ctx.runId };
 }
 
+/**
+ * The audit rows of one reconciled entity: its (re)link, the fields the pull changed locally, each conflict, and the
+ * fields a push had already applied in Intercom without living to record it (audited as that push's change).
+ */
+export function reconcileAudits(
+  ctx: ApplyContext,
+  base: Omit<PullAudit, 'action' | 'changes' | 'details'>,
+  r: {
+    changes: Record<string, { before: unknown; after: unknown }>;
+    conflicts: readonly { field: string; base: unknown; local: unknown; remote: unknown; winner: 'local' | 'remote' }[];
+    alreadyPushed: Record<string, { before: unknown; after: unknown }>;
+  },
+  link: { kind: 'link' | 'relink'; previousIntercomId: string | null; details?: Record<string, unknown> } | null,
+): AuditEntry[] {
+  const audits: AuditEntry[] = [];
+  if (link) {
+    audits.push(
+      pullAudit(ctx, {
+        ...base,
+        action: link.kind,
+        changes: { intercom_id: { before: link.previousIntercomId, after: base.intercomId } },
+        details: link.kind === 'relink' ? { previous_intercom_id: link.previousIntercomId, ...link.details } : null,
+      }),
+    );
+  }
+  if (Object.keys(r.changes).length > 0) audits.push(pullAudit(ctx, { ...base, action: 'update', changes: r.changes }));
+  for (const k of r.conflicts) {
+    audits.push(
+      pullAudit(ctx, {
+        ...base,
+        action: 'conflict',
+        changes: { [k.field]: { before: k.local, after: k.winner === 'local' ? k.local : k.remote } },
+        details: { policy: ctx.policy, winner: k.winner, base: k.base, local: k.local, remote: k.remote },
+      }),
+    );
+  }
+  if (Object.keys(r.alreadyPushed).length > 0) {
+    audits.push({
+      ...base,
+      direction: 'push',
+      runId: ctx.runId,
+      action: 'update',
+      changes: r.alreadyPushed,
+      details: { recorded_by: 'pull', reason: 'Intercom already held this pending local change: a push applied it but ended before recording it' },
+    });
+  }
+  return audits;
+}
+
 /** Bad data in one record (a CHECK or unique constraint, a value Postgres refuses): the row is invalid, the page goes on. */
 export function isRecordDataError(err: unknown): boolean {
   if (err instanceof ValidationError) return true;

@@ -7,6 +7,11 @@ export interface Reconciled<S extends Snapshot> {
   /** Local row before → after, only changed fields (the audit form). */
   changes: Record<string, { before: unknown; after: unknown }>;
   conflicts: FieldConflict[];
+  /**
+   * Fields Intercom changed since the base to exactly the value of the pending local change: our own push reached
+   * Intercom but its process ended before recording it. Base → remote, for the audit log.
+   */
+  alreadyPushed: Record<string, { before: unknown; after: unknown }>;
 }
 
 /**
@@ -23,7 +28,7 @@ export function reconcile<S extends Snapshot>(opts: {
   remoteUpdatedAtMs: number;
 }): Reconciled<S> {
   if (!opts.pendingLocalChange) {
-    return { target: opts.remote, changes: fieldChanges(opts.local, opts.remote), conflicts: [] };
+    return { target: opts.remote, changes: fieldChanges(opts.local, opts.remote), conflicts: [], alreadyPushed: {} };
   }
   const { merged, conflicts } = threeWayMerge({
     base: opts.base,
@@ -33,7 +38,13 @@ export function reconcile<S extends Snapshot>(opts: {
     localUpdatedAtMs: opts.localUpdatedAtMs,
     remoteUpdatedAtMs: opts.remoteUpdatedAtMs,
   });
-  return { target: merged, changes: fieldChanges(opts.local, merged), conflicts };
+  const alreadyPushed: Record<string, { before: unknown; after: unknown }> = {};
+  if (opts.base) {
+    const remoteMoved = fieldChanges(opts.base, opts.remote);
+    const localDiffers = fieldChanges(opts.local, opts.remote);
+    for (const [k, v] of Object.entries(remoteMoved)) if (!(k in localDiffers)) alreadyPushed[k] = v;
+  }
+  return { target: merged, changes: fieldChanges(opts.local, merged), conflicts, alreadyPushed };
 }
 
 /** The subset of `target` that differs from the local row, ready for an UPDATE. */
