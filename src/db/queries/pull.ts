@@ -174,6 +174,102 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         );
         return r !== null;
       },
+      async lockExternalIdsHeld(externalIds) {
+        if (externalIds.length === 0) return new Set();
+        const keys = [...new Set(externalIds)].sort();
+        // One lock per key, taken in sorted order within one statement: concurrent batch appliers never deadlock on
+        // each other, and a per-record applier of one of these keys waits for this transaction (and vice versa).
+        await tx.query(
+          `SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+             FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) ordered`,
+          [keys.map((x) => `${schema}:contact:${x}`)],
+        );
+        const { rows } = await tx.query<{ external_id: string }>(
+          `SELECT external_id FROM ${s}.contacts WHERE external_id = ANY($1::text[])`,
+          [keys],
+        );
+        return new Set(rows.map((r) => r.external_id));
+      },
+      async emailsWithUnlinkedContacts(emails) {
+        if (emails.length === 0) return new Set();
+        const { rows } = await tx.query<{ email: string }>(
+          `SELECT DISTINCT lower(c.email) AS email FROM ${s}.contacts c
+            WHERE lower(c.email) = ANY($1::text[]) AND c.external_id IS NULL AND c.deleted_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m
+                               WHERE m.entity_type = 'contact' AND m.local_id = c.id AND m.intercom_id IS NOT NULL)`,
+          [[...new Set(emails.map((e) => e.toLowerCase()))]],
+        );
+        return new Set(rows.map((r) => r.email));
+      },
+      async insertPulledContacts(rows) {
+        const out = new Map<string, number>();
+        if (rows.length === 0) return out;
+        const ids = rows.map((r) => r.intercomId);
+        // As upsertMapping: whatever still claims these Intercom ids lets go first.
+        await tx.query(`UPDATE ${s}.contacts SET intercom_id = NULL WHERE intercom_id = ANY($1::text[])`, [ids]);
+        await tx.query(
+          `UPDATE ${s}.sync_mappings SET intercom_id = NULL, status = CASE WHEN status = 'active' THEN 'merged' ELSE status END,
+                  merged_into = coalesce(merged_into, intercom_id), updated_at = now()
+            WHERE entity_type = 'contact' AND intercom_id = ANY($1::text[])`,
+          [ids],
+        );
+        const col = <K extends keyof ContactSnapshot>(k: K) => rows.map((r) => r.snapshot[k]);
+        const inserted = await tx.query<{ id: string | number; intercom_id: string }>(
+          `INSERT INTO ${s}.contacts (external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
+                                      last_seen_at, custom_attributes, remote_created_at, intercom_id, remote_updated_at)
+           SELECT external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, to_timestamp(signed_up_at),
+                  to_timestamp(last_seen_at), custom_attributes::jsonb, to_timestamp(remote_created_at), intercom_id,
+                  to_timestamp(remote_updated_at)
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::boolean[],
+                         $8::float8[], $9::float8[], $10::text[], $11::float8[], $12::text[], $13::float8[])
+                  WITH ORDINALITY AS t(external_id, role, email, phone, name, owner_id, unsubscribed_from_emails,
+                                       signed_up_at, last_seen_at, custom_attributes, remote_created_at, intercom_id,
+                                       remote_updated_at, n)
+            ORDER BY n
+           RETURNING id, intercom_id`,
+          [
+            col('external_id'),
+            col('role'),
+            col('email'),
+            col('phone'),
+            col('name'),
+            col('owner_id'),
+            col('unsubscribed_from_emails'),
+            col('signed_up_at'),
+            col('last_seen_at'),
+            rows.map((r) => JSON.stringify(r.snapshot.custom_attributes ?? {})),
+            rows.map((r) => r.remoteCreatedAt),
+            ids,
+            rows.map((r) => r.remoteUpdatedAt),
+          ],
+        );
+        for (const r of inserted.rows) out.set(r.intercom_id, Number(r.id));
+        await tx.query(
+          `INSERT INTO ${s}.sync_mappings (entity_type, local_id, intercom_id, external_key, status, status_reason, merged_into,
+                                           base_snapshot, base_hash, remote_updated_at, last_synced_at)
+           SELECT 'contact', local_id, intercom_id, external_key, 'active', NULL, NULL, base_snapshot::jsonb, base_hash,
+                  to_timestamp(remote_updated_at), now()
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[])
+                  AS t(local_id, intercom_id, external_key, base_snapshot, base_hash, remote_updated_at)`,
+          [
+            rows.map((r) => out.get(r.intercomId)),
+            ids,
+            rows.map((r) => r.externalKey),
+            rows.map((r) => JSON.stringify(r.snapshot)),
+            rows.map((r) => r.baseHash),
+            rows.map((r) => r.remoteUpdatedAt),
+          ],
+        );
+        return out;
+      },
+      async attachMany(pairs) {
+        if (pairs.length === 0) return;
+        await tx.query(
+          `INSERT INTO ${s}.contact_companies (contact_id, company_id)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`,
+          [pairs.map((p) => p.contactId), pairs.map((p) => p.companyId)],
+        );
+      },
       async savepoint(fn) {
         const name = `pull_row_${++savepointSeq}`;
         await tx.query(`SAVEPOINT ${name}`);

@@ -1,7 +1,8 @@
 /**
  * One page of pulled contacts → one apply transaction. Unchanged contacts are skipped before any work; the rest get
  * their full company lists (fetched when the payload says there are more) and any company we have never seen, then
- * each record is applied under its own savepoint so one bad row is audited as invalid and the page goes on.
+ * contacts new to us are created in a few set-based statements and the rest are applied one by one under a savepoint
+ * (apply-contacts-batch.ts), so one bad row is audited as invalid and the page goes on.
  */
 import PQueue from 'p-queue';
 import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
@@ -9,7 +10,8 @@ import { countOutcome, type Outcome, type RunCounts } from '../outcome.ts';
 import { contactFromRemote, snapshotHash } from '../snapshot.ts';
 import { errorText, isRecordDataError, pullAudit } from './apply-context.ts';
 import { applyCompany } from './apply-companies.ts';
-import { applyContact, isUnchanged, type PulledContact } from './apply-contacts.ts';
+import { isUnchanged, type PulledContact } from './apply-contacts.ts';
+import { applyContactsBatched } from './apply-contacts-batch.ts';
 import { resolveMissingContactMapping } from './missing-contacts.ts';
 import type { ApplyTx, StreamPatch } from './ports.ts';
 import { isNotFound, type RunDeps } from './run-deps.ts';
@@ -50,10 +52,10 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
     await deps.store.applyTransaction(
       async (tx) => {
         for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, deps.ctx));
-        for (const p of pulled) {
-          const outcome = await guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, () => applyContact(tx, p, deps.ctx));
-          countOutcome(counts, outcome);
-          applied.push({ contact: p.contact, outcome });
+        const guard = (p: PulledContact, fn: () => Promise<Outcome>) => guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, fn);
+        for (const a of await applyContactsBatched(tx, pulled, deps.ctx, guard)) {
+          countOutcome(counts, a.outcome);
+          applied.push(a);
         }
         if (opts.touchSeen) await tx.touchMappings('contact', [...byId.keys()]);
         if (opts.stream) await tx.setStream(opts.stream.name, opts.stream.patch);

@@ -60,11 +60,34 @@ export interface ApplyTx {
   ): Promise<void>;
   audit(entries: readonly AuditEntry[]): Promise<void>;
   invalidAlreadyAudited(entity: MappingEntity, intercomId: string, remoteUpdatedAt: number): Promise<boolean>;
+  /**
+   * Batch path of a page's new contacts. Takes the advisory locks of these external ids (sorted, one statement: the
+   * same per-key lock contactByExternalId takes) and returns those a local contact already holds.
+   */
+  lockExternalIdsHeld(externalIds: readonly string[]): Promise<Set<string>>;
+  /** Lower-cased emails among these that unlinkedContactsByEmail would find at least one row for. */
+  emailsWithUnlinkedContacts(emails: readonly string[]): Promise<Set<string>>;
+  /**
+   * Inserts new local contacts with their active mappings (what insertContact + upsertMapping do per record), in a
+   * few set-based statements. Returns Intercom id → new local id.
+   */
+  insertPulledContacts(rows: readonly NewPulledContact[]): Promise<Map<string, number>>;
+  attachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
   /** Runs fn inside a SAVEPOINT: a failing row rolls back alone and the page goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
   /** Marks mappings as seen now (full pulls use last_synced_at to find contacts that vanished). */
   touchMappings(entity: MappingEntity, intercomIds: readonly string[]): Promise<void>;
+}
+
+export interface NewPulledContact {
+  snapshot: ContactSnapshot;
+  remoteCreatedAt: number | null;
+  intercomId: string;
+  externalKey: string | null;
+  baseHash: string;
+  /** Unix seconds. */
+  remoteUpdatedAt: number;
 }
 
 export interface PullStorePort {
