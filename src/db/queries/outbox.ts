@@ -238,6 +238,22 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
       );
     },
 
+    async leaseHolders() {
+      const { rows } = await pool.query<{ locked_by: string }>(
+        `SELECT DISTINCT locked_by FROM ${outbox} WHERE status = 'pending' AND locked_until > now()`,
+      );
+      return rows.map((r) => r.locked_by);
+    },
+
+    async releaseWorkers(workerIds) {
+      if (workerIds.length === 0) return 0;
+      const r = await pool.query(
+        `UPDATE ${outbox} SET locked_by = NULL, locked_until = NULL WHERE locked_by = ANY($1::text[])`,
+        [workerIds],
+      );
+      return r.rowCount ?? 0;
+    },
+
     async requeueDead(filter, runId) {
       return withTransaction(pool, async (tx) => {
         const where = [`d.status = 'dead'`];

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 /**
  * The push engine: drains the outbox into Intercom. Claims due entries in batches (FOR UPDATE SKIP LOCKED + lease),
  * runs up to `concurrency` entities at once (the gateway's limiter owns the request rate), and wakes on the
@@ -39,12 +40,40 @@ export interface PushEngine {
   isHalted(): IntercomAuthError | null;
 }
 
+/** Worker ids name their host and process, so a successor can tell a crashed local worker from a live one. */
+function localWorkerId(pid: number, suffix: string): string {
+  return `push:${hostname()}:${pid}:${suffix}`;
+}
+
+function isDeadLocalWorker(workerId: string): boolean {
+  const [kind, host, pid] = workerId.split(':');
+  if (kind !== 'push' || host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    // EPERM: the process exists under another user. Only ESRCH proves it is gone.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export function createPushEngine(deps: PushDeps): PushEngine {
   const log = deps.logger.child({ module: 'push' });
-  const workerId = deps.config.workerId ?? `push-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const workerId = deps.config.workerId ?? localWorkerId(process.pid, randomUUID().slice(0, 8));
   const leaseSeconds = deps.config.leaseSeconds ?? 120;
   const attributes = new AttributeCatalog(deps.gateway, deps.config.autoCreateAttributes);
   let halted: IntercomAuthError | null = null;
+
+  /**
+   * Entries a SIGKILLed worker had claimed stay locked until their lease expires (minutes). When that worker ran on
+   * this host and its process is gone, its leases are ended at once. Workers elsewhere are left to their lease.
+   */
+  async function releaseLeasesOfDeadLocalWorkers(): Promise<void> {
+    const dead = (await deps.store.leaseHolders()).filter((w) => w !== workerId && isDeadLocalWorker(w));
+    if (dead.length === 0) return;
+    const n = await deps.store.releaseWorkers(dead);
+    log.warn({ workers: dead, entries: n }, 'released outbox leases held by push workers whose process has ended');
+  }
 
   async function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
     const counter = { requests: 0 };
@@ -58,6 +87,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       attributes,
     };
     const summary: RunSummary = { counts: {}, requests: 0 };
+    await releaseLeasesOfDeadLocalWorkers();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
     const queue = new PQueue({ concurrency: Math.max(1, deps.config.concurrency) });
     const max = opts.max ?? Number.POSITIVE_INFINITY;

@@ -99,6 +99,10 @@ export interface PushStorePort {
   dead(entry: OutboxEntry, workerId: string, error: string, details: Record<string, unknown>, audit: AuditEntry): Promise<void>;
   /** Gives back the lease of entries this worker claimed but never started (shutdown). */
   release(entries: readonly OutboxEntry[], workerId: string): Promise<void>;
+  /** Workers holding unexpired leases right now (to find those whose process has died). */
+  leaseHolders(): Promise<string[]>;
+  /** Ends every lease held by these workers, so their entries are claimable now instead of at lease expiry. */
+  releaseWorkers(workerIds: readonly string[]): Promise<number>;
   requeueDead(filter: { entityType?: string; localIds?: number[] }, runId: number | null): Promise<number>;
   /** Rows without a mapping (and their associations) get a pending outbox entry: backfill --direction push. */
   enqueueUnlinked(opts?: { entity?: 'contact' | 'company' }): Promise<number>;
