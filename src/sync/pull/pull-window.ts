@@ -22,6 +22,8 @@ export function isLastPage(page: { data: readonly { updatedAt: number }[]; nextC
   return page.nextCursor === null || oldest === undefined || oldest.updatedAt < floor;
 }
 
+// The simulator has its own copy of this day arithmetic (src/simulator/timezone.ts) on purpose: it plays Intercom,
+// and test/pull/pure.test.ts checks this window against it. Sharing one function would let a bug agree with itself.
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function localWallSeconds(unixSeconds: number, timezone: string): { y: number; m: number; d: number; wall: number } {
