@@ -3,7 +3,7 @@
 FROM node:22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
+RUN npm ci --omit=dev && npm cache clean --force
 
 # Stage 2: the runtime image, as a non-root user.
 FROM node:22-bookworm-slim
