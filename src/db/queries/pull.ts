@@ -43,7 +43,21 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   const state = syncStateQueries(schema);
   let savepointSeq = 0;
 
-  const txPort = (tx: pg.PoolClient): ApplyTx => {
+  // A bulk load into fresh tables runs long before autovacuum's first ANALYZE: without statistics the planner
+  // scans whole tables for the page's key look-ups. Rows created in batches are counted, and each time the tables
+  // have roughly doubled since the last ANALYZE this process ran, the hot tables are analyzed (after the commit).
+  let createdSinceAnalyze = 0;
+  let analyzeThreshold = 2_000;
+  const analyzeIfGrown = async (created: number): Promise<void> => {
+    createdSinceAnalyze += created;
+    if (createdSinceAnalyze < analyzeThreshold) return;
+    analyzeThreshold = Math.max(analyzeThreshold, createdSinceAnalyze) * 2;
+    createdSinceAnalyze = 0;
+    // Statistics only: failing to refresh them (privileges, a dropped connection) must not fail the pull.
+    await pool.query(`ANALYZE ${s}.contacts, ${s}.sync_mappings, ${s}.contact_companies`).catch(() => undefined);
+  };
+
+  const txPort = (tx: pg.PoolClient, created = { n: 0 }): ApplyTx => {
     const one = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T | null> =>
       (await tx.query<T>(sql, values)).rows[0] ?? null;
     return {
@@ -244,6 +258,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
           ],
         );
         for (const r of inserted.rows) out.set(r.intercom_id, Number(r.id));
+        created.n += inserted.rows.length;
         await tx.query(
           `INSERT INTO ${s}.sync_mappings (entity_type, local_id, intercom_id, external_key, status, status_reason, merged_into,
                                            base_snapshot, base_hash, remote_updated_at, last_synced_at)
@@ -261,6 +276,23 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
           ],
         );
         return out;
+      },
+      async mappedIntercomIds(entity, ids) {
+        if (ids.length === 0) return new Set();
+        const { rows } = await tx.query<{ intercom_id: string }>(
+          `SELECT intercom_id FROM ${s}.sync_mappings WHERE entity_type = $1 AND intercom_id = ANY($2::text[])`,
+          [entity, ids],
+        );
+        return new Set(rows.map((r) => r.intercom_id));
+      },
+      async activeMappingIds(entity, ids) {
+        if (ids.length === 0) return [];
+        const { rows } = await tx.query<{ local_id: number; intercom_id: string }>(
+          `SELECT local_id, intercom_id FROM ${s}.sync_mappings
+            WHERE entity_type = $1 AND intercom_id = ANY($2::text[]) AND status = 'active' ORDER BY local_id`,
+          [entity, ids],
+        );
+        return rows;
       },
       async attachMany(pairs) {
         if (pairs.length === 0) return;
@@ -286,7 +318,9 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       async touchMappings(entity, ids) {
         if (ids.length === 0) return;
         await tx.query(
-          `UPDATE ${s}.sync_mappings SET last_synced_at = now() WHERE entity_type = $1 AND intercom_id = ANY($2::text[])`,
+          // Rows written by this transaction already carry now(): rewriting them would only bloat the table.
+          `UPDATE ${s}.sync_mappings SET last_synced_at = now()
+            WHERE entity_type = $1 AND intercom_id = ANY($2::text[]) AND last_synced_at IS DISTINCT FROM now()`,
           [entity, ids],
         );
       },
@@ -296,10 +330,13 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   return {
     async applyTransaction(fn, opts = {}) {
       if (!opts.rollback) {
-        return withTransaction(pool, async (tx) => {
+        const created = { n: 0 };
+        const out = await withTransaction(pool, async (tx) => {
           await enterSyncApplyMode(tx);
-          return fn(txPort(tx));
+          return fn(txPort(tx, created));
         });
+        if (created.n > 0) await analyzeIfGrown(created.n);
+        return out;
       }
       const client = await pool.connect();
       try {

@@ -44,9 +44,7 @@ export async function applyContactsBatched(
     const remote = contactFromRemote(p.contact);
     return { pulled: p, remote, hash: snapshotHash(remote) };
   });
-  const mapped = new Set(
-    (await tx.mappingsByIntercomIds('contact', candidates.map((c) => c.pulled.contact.id))).map((m) => m.intercom_id),
-  );
+  const mapped = await tx.mappedIntercomIds('contact', candidates.map((c) => c.pulled.contact.id));
   const externalIdCount = new Map<string, number>();
   for (const c of candidates) {
     const x = c.remote.external_id;
@@ -95,7 +93,7 @@ async function createAll(tx: ApplyTx, fresh: readonly Candidate[], ctx: ApplyCon
   );
   const companyIds = [...new Set(fresh.flatMap((c) => c.pulled.companyIds ?? []))];
   // Ordered by local id, as syncAssociations sees them.
-  const companies = (await tx.mappingsByIntercomIds('company', companyIds)).filter((m) => m.status === 'active');
+  const companies = await tx.activeMappingIds('company', companyIds);
   const audits: AuditEntry[] = [];
   const pairs: { contactId: number; companyId: number }[] = [];
   for (const c of fresh) {
@@ -116,7 +114,7 @@ async function createAll(tx: ApplyTx, fresh: readonly Candidate[], ctx: ApplyCon
     const wanted = new Set(c.pulled.companyIds);
     const seen = new Set<number>();
     for (const m of companies) {
-      if (!wanted.has(m.intercom_id!) || seen.has(m.local_id)) continue;
+      if (!wanted.has(m.intercom_id) || seen.has(m.local_id)) continue;
       seen.add(m.local_id);
       pairs.push({ contactId: localId, companyId: m.local_id });
       audits.push(

@@ -46,9 +46,18 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
     : { status: 'running', started_at: new Date().toISOString(), done: 0, max_updated_at: 0 };
   if (!dryRun) await deps.store.setStream(BACKFILL_CONTACTS_STREAM, { cursor, details: { ...progress } });
 
+  const fetchPage = (after: string | null) => {
+    const p = deps.gateway.listContacts({ perPage: LIST_PAGE_SIZE, startingAfter: after }, 'backfill');
+    // Awaited below unless the run stops first; a page nobody waits for must not become an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
+  };
+  let next = fetchPage(cursor);
   for (;;) {
     opts.signal?.throwIfAborted();
-    const page = await deps.gateway.listContacts({ perPage: LIST_PAGE_SIZE, startingAfter: cursor }, 'backfill');
+    const page = await next;
+    // The next page is read while this one is applied; the cursor committed with each page is unchanged by this.
+    if (page.nextCursor && page.data.length > 0) next = fetchPage(page.nextCursor);
     progress.done += page.data.length;
     for (const c of page.data) progress.max_updated_at = Math.max(progress.max_updated_at, c.updatedAt);
     mergeCounts(

@@ -72,6 +72,10 @@ export interface ApplyTx {
    * few set-based statements. Returns Intercom id → new local id.
    */
   insertPulledContacts(rows: readonly NewPulledContact[]): Promise<Map<string, number>>;
+  /** Intercom ids among these that have a mapping (any status); no lock, no snapshots. */
+  mappedIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Set<string>>;
+  /** Active mappings of these Intercom ids as (local_id, intercom_id), ordered by local_id. */
+  activeMappingIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<{ local_id: number; intercom_id: string }[]>;
   attachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
   /** Runs fn inside a SAVEPOINT: a failing row rolls back alone and the page goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
