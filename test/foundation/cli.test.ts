@@ -45,4 +45,11 @@ describe('intercom-sync CLI', () => {
     expect(r.stderr).toContain('LOG_LEVEL');
     expect(r.stderr).toContain('INTERCOM_RATE_LIMIT_PER_MINUTE');
   });
+
+  it('keeps a failing exit code when it started an embedded Postgres (whose exit hooks used to force 0)', async () => {
+    const r = await cli(['backfill', '--dry-run'], { LOG_LEVEL: 'silent' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('INTERCOM_ACCESS_TOKEN');
+    expect(r.stderr).not.toContain('TypeError');
+  });
 });
