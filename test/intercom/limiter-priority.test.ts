@@ -13,8 +13,11 @@ afterAll(async () => {
 
 it('runs pushes before pulls before backfill before verification sweeps', async () => {
   // 120/min → 20 per window; one at a time so the dispatch order is observable.
+  // Spend the window's 20 from its start: on a loaded machine 20 sequential calls can take seconds, and the test
+  // needs the window to stay spent while the next 20 are queued. The gateway is made after the wait, so its first
+  // window is this one (one made earlier refills at the boundary we just waited for).
+  await awayFromWindowEnd(9500);
   const gw = h.gateway({ ratePerMinute: 120, maxConcurrent: 1 });
-  await awayFromWindowEnd(3000);
   await Promise.all(Array.from({ length: 20 }, () => gw.listContacts({ perPage: 1 }, 'verify')));
   expect(gw.limiterState().reservoir).toBe(0);
 
