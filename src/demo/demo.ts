@@ -149,13 +149,15 @@ export async function runDemo(baseConfig: Readonly<Config>, logger: Logger, opts
     }
 
     const stats = await sim$.stats();
-    const counts = await pool.query<{ contacts: number; mapped: number }>(
+    const counts = await pool.query<{ contacts: number; linked_contacts: number; linked_companies: number }>(
       `SELECT (SELECT count(*) FROM ${s}.contacts)::int AS contacts,
-              (SELECT count(*) FROM ${s}.sync_mappings WHERE status = 'active')::int AS mapped`,
+              (SELECT count(*) FROM ${s}.sync_mappings WHERE status = 'active' AND entity_type = 'contact')::int AS linked_contacts,
+              (SELECT count(*) FROM ${s}.sync_mappings WHERE status = 'active' AND entity_type = 'company')::int AS linked_companies`,
     );
     say(
-      `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s: ${counts.rows[0]!.contacts} local contacts, ` +
-        `${counts.rows[0]!.mapped} linked; ${stats.total} Intercom requests, ${stats.rate_limited} rate-limited.`,
+      `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s: ${counts.rows[0]!.contacts} local contacts ` +
+        `(${counts.rows[0]!.linked_contacts} linked to Intercom, the rest merged away), ${counts.rows[0]!.linked_companies} companies linked; ` +
+        `${stats.total} Intercom requests, ${stats.rate_limited} rate-limited.`,
     );
     say('Run it for real: DATABASE_URL=postgres://… INTERCOM_ACCESS_TOKEN=… npx intercom-sync run');
   } finally {
