@@ -18,14 +18,8 @@ export interface BackfillPullPort {
 }
 
 /** The push engine's dry run: what it would send for the pending outbox (and unlinked rows), and the cost. */
-export interface PushPlan {
-  create: number;
-  update: number;
-  unchanged: number;
-  invalid: number;
-  delete: number;
-  requests: number;
-}
+export type { PushPlan } from '../push/plan.ts';
+import type { PushPlan } from '../push/plan.ts';
 
 export interface BackfillPushPort {
   drainOnce(a: { signal: AbortSignal; runId: number }): Promise<RunSummary>;
