@@ -56,6 +56,11 @@ export function defineTables(schemaName: string) {
       uniqueIndex('contacts_external_id_key').on(t.externalId),
       uniqueIndex('contacts_intercom_id_key').on(t.intercomId),
       index('contacts_email_idx').on(t.email),
+      // Leads and users without an external_id are linked by email, compared case-insensitively; without this the
+      // look-up scans the table once per page (measured: a 1,000,000-contact backfill fell to ~700 contacts/s).
+      index('contacts_unkeyed_email_idx')
+        .on(sql`lower(${t.email})`)
+        .where(sql`${t.externalId} is null and ${t.deletedAt} is null`),
       check('contacts_role_check', sql`${t.role} in ('user', 'lead')`),
       check(
         'contacts_email_format_check',

@@ -1,0 +1,1 @@
+CREATE INDEX "contacts_unkeyed_email_idx" ON "intercom"."contacts" USING btree (lower("email")) WHERE "intercom"."contacts"."external_id" is null and "intercom"."contacts"."deleted_at" is null;
