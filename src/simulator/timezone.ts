@@ -51,7 +51,22 @@ export function startOfLocalDay(unixSeconds: number, tz: string): number {
   let guess = wallMidnight - offsetSeconds(wallMidnight, tz);
   // A second pass settles days whose offset changes between midnight and the first guess (DST).
   guess = wallMidnight - offsetSeconds(guess, tz);
-  return guess;
+  // Where DST starts at midnight (America/Santiago, for one), 00:00 does not exist and the guess lands on the
+  // previous evening: the day then begins at the transition, found by bisection over the next few hours.
+  if (sameLocalDate(guess, p, tz)) return guess;
+  let lo = guess;
+  let hi = guess + 4 * 3600;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (sameLocalDate(mid, p, tz)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+function sameLocalDate(unixSeconds: number, day: { year: number; month: number; day: number }, tz: string): boolean {
+  const q = localParts(unixSeconds, tz);
+  return q.year === day.year && q.month === day.month && q.day === day.day;
 }
 
 /** Local days are 23–25 hours long, so 26 hours after a midnight always lands in the next day. */
