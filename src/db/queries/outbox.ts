@@ -319,21 +319,17 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
           `NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m WHERE m.entity_type = '${entity}' AND m.local_id = ${alias}.id
                          AND m.status NOT IN ('pending'))`;
         const conflict = `ON CONFLICT (entity_type, local_id, related_id) WHERE status = 'pending' DO NOTHING`;
-        if (opts.entity !== 'contact') {
+        // Companies first, so a contact's association entries find their company queued.
+        for (const [entity, table] of [['company', 'companies'], ['contact', 'contacts']] as const) {
+          if (opts.entity !== undefined && opts.entity !== entity) continue;
           const r = await tx.query(
             `INSERT INTO ${outbox} (entity_type, local_id, related_id, op, changed_fields)
-             SELECT 'company', c.id, 0, 'upsert', '{}' FROM ${s}.companies c
-              WHERE c.deleted_at IS NULL AND ${unlinked('company', 'c')} ${conflict}`,
+             SELECT '${entity}', c.id, 0, 'upsert', '{}' FROM ${s}.${table} c
+              WHERE c.deleted_at IS NULL AND ${unlinked(entity, 'c')} ${conflict}`,
           );
           n += r.rowCount ?? 0;
         }
         if (opts.entity !== 'company') {
-          const r = await tx.query(
-            `INSERT INTO ${outbox} (entity_type, local_id, related_id, op, changed_fields)
-             SELECT 'contact', c.id, 0, 'upsert', '{}' FROM ${s}.contacts c
-              WHERE c.deleted_at IS NULL AND ${unlinked('contact', 'c')} ${conflict}`,
-          );
-          n += r.rowCount ?? 0;
           // A contact that was never pushed has never had its companies attached either.
           const a = await tx.query(
             `INSERT INTO ${outbox} (entity_type, local_id, related_id, op, changed_fields)
