@@ -4,17 +4,16 @@
  * registers each for release in reverse order. Nothing else constructs pools, clients or engines.
  */
 import { hostname } from 'node:os';
-import pg from 'pg';
 import type { Config } from './config/index.ts';
 import { openDatabase } from './cli/context.ts';
-import type { Database } from './db/client.ts';
+import { dedicatedClient, type Database } from './db/client.ts';
+import { createOutboxListen } from './db/listen.ts';
 import { createApiUsageRecorder } from './db/queries/api-usage.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
 import { runQueries } from './db/queries/runs.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
-import { createOutboxListen } from './daemon/outbox-listener.ts';
 import type { DaemonPullPort, DaemonPushPort, DaemonVerifyPort } from './daemon/ports.ts';
 import { createRunTracker, type RunTracker } from './daemon/run-tracker.ts';
 import { createScheduler, type JobSpec } from './daemon/scheduler.ts';
@@ -69,21 +68,8 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     const databaseUrl = config.databaseUrl ?? embedded?.url;
     if (!databaseUrl) throw new Error('no database URL');
     const retrySeconds = config.daemon.leaderRetrySeconds;
-    const dedicatedClient = (purpose: string) => async () => {
-      const c = new pg.Client({ connectionString: databaseUrl, application_name: `intercom-sync ${purpose}`, keepAlive: true });
-      c.on('error', () => undefined);
-      await c.connect();
-      // A leader whose host vanishes (no FIN, no RST) keeps its session, and its lock, until the server notices the
-      // dead socket; server-side keepalives bound that to a few retry periods instead of the OS default of hours.
-      await c
-        .query(
-          `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
-                  set_config('tcp_keepalives_count', '3', false)`,
-          [String(Math.max(1, retrySeconds))],
-        )
-        .catch(() => undefined);
-      return c;
-    };
+    // Server-side keepalives bound how long a vanished leader keeps its lock to a few retry periods.
+    const dedicated = (purpose: string) => dedicatedClient(databaseUrl, purpose, retrySeconds);
 
     await runMigrations(database.pool, config.schema, log);
 
@@ -142,20 +128,20 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       },
     ];
     const scheduler = createScheduler({ jobs, tracker, logger: log });
-    const listen = createOutboxListen({ connect: dedicatedClient('outbox listen'), schema: config.schema, logger: log });
+    const listen = createOutboxListen({ connect: dedicated('outbox listen'), schema: config.schema, logger: log });
     const runs = runQueries(config.schema);
 
     const daemon = createDaemon({
       logger: log,
       scheduler,
       lock: {
-        connect: dedicatedClient('leader lock'),
+        connect: dedicated('leader lock'),
         key: advisoryKey(`intercom-sync:leader:${config.schema}`),
         retryMs: config.daemon.leaderRetrySeconds * 1000,
       },
       beforeLeading: async () => {
         // Runs still 'running' belong to a leader that died; nobody will finish them now.
-        const n = await runs.abandonStale(database.pool, 0);
+        const n = await runs.abandonRunning(database.pool);
         if (n > 0) log.warn({ runs: n }, 'closed runs left open by a previous leader');
       },
       pushLoop: (signal) =>

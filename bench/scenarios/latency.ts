@@ -1,5 +1,5 @@
-import pg from 'pg';
-import { createOutboxListen } from '../../src/daemon/outbox-listener.ts';
+import { dedicatedClient } from '../../src/db/client.ts';
+import { createOutboxListen } from '../../src/db/listen.ts';
 import { buildEngines } from '../lib/engines.ts';
 import { atMost, reportOnly, type Figure } from '../lib/figures.ts';
 import { sleep, type Scenario } from '../lib/context.ts';
@@ -28,12 +28,7 @@ export const latencyScenario: Scenario = {
         `SELECT id, intercom_id FROM intercom.contacts WHERE intercom_id IS NOT NULL ORDER BY id`,
       );
       const listen = createOutboxListen({
-        connect: async () => {
-          const c = new pg.Client({ connectionString: db.url, application_name: 'bench outbox listen' });
-          c.on('error', () => undefined);
-          await c.connect();
-          return c;
-        },
+        connect: dedicatedClient(db.url, 'bench outbox listen'),
         schema: 'intercom',
         logger,
       });

@@ -15,7 +15,7 @@ import { pullCompaniesByIds, pullContactsByIds } from './by-ids.ts';
 import { COMPANIES_STREAM, scrollCompanies } from './companies-scroll.ts';
 import { fullPullContacts, type FullPullOptions } from './contacts-full-pull.ts';
 import { CONTACTS_STREAM, pullContactsIncremental } from './contacts-pull.ts';
-import { countingGateway } from './counting-gateway.ts';
+import { countingGateway } from '../request-counter.ts';
 import type { PullGatewayPort, PullStorePort } from './ports.ts';
 import type { RunDeps } from './run-deps.ts';
 
@@ -38,6 +38,17 @@ export interface RunOptions {
 
 export const BACKFILL_COMPANIES_STREAM = 'backfill:companies';
 
+const PULL_METHODS = {
+  me: true,
+  searchContacts: true,
+  listContacts: true,
+  getContact: true,
+  findContactByExternalId: true,
+  listContactCompanies: true,
+  getCompany: true,
+  scrollCompanies: true,
+} as const satisfies Record<keyof PullGatewayPort, true>;
+
 export function createPullEngine(deps: PullDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ module: 'pull' });
@@ -49,7 +60,7 @@ export function createPullEngine(deps: PullDeps) {
     opts: RunOptions,
     fn: (d: RunDeps) => Promise<{ counts: RunCounts; details?: Record<string, unknown> }>,
   ): Promise<RunSummary> {
-    const counted = countingGateway(deps.gateway);
+    const counted = countingGateway(deps.gateway, PULL_METHODS);
     const runDeps: RunDeps = {
       gateway: counted.gateway,
       store: deps.store,

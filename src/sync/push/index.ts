@@ -14,7 +14,7 @@ import type { PushConfig, PushContext } from './context.ts';
 import { planPending, type PushPlan } from './plan.ts';
 import type { OutboxEntry, PushGatewayPort, PushStorePort } from './ports.ts';
 import { processEntry, type EntryResult } from './process-entry.ts';
-import { countingGateway } from './request-counter.ts';
+import { countingGateway } from '../request-counter.ts';
 
 export type { PushConfig } from './context.ts';
 export type { PushGatewayPort, PushStorePort, OutboxEntry } from './ports.ts';
@@ -39,6 +39,24 @@ export interface PushEngine {
   requeueDead(filter?: { entityType?: string; localIds?: number[] }): Promise<number>;
   isHalted(): IntercomAuthError | null;
 }
+
+const PUSH_METHODS = {
+  getContact: true,
+  findContactByExternalId: true,
+  searchContacts: true,
+  createContact: true,
+  updateContact: true,
+  deleteContact: true,
+  archiveContact: true,
+  unarchiveContact: true,
+  mergeContacts: true,
+  attachCompany: true,
+  detachCompany: true,
+  upsertCompany: true,
+  deleteCompany: true,
+  listDataAttributes: true,
+  createDataAttribute: true,
+} as const satisfies Record<keyof PushGatewayPort, true>;
 
 /** Worker ids name their host and process, so a successor can tell a crashed local worker from a live one. */
 function localWorkerId(pid: number, suffix: string): string {
@@ -76,9 +94,9 @@ export function createPushEngine(deps: PushDeps): PushEngine {
   }
 
   async function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
-    const counter = { requests: 0 };
+    const counted = countingGateway(deps.gateway, PUSH_METHODS);
     const ctx: PushContext = {
-      gateway: countingGateway(deps.gateway, counter),
+      gateway: counted.gateway,
       store: deps.store,
       log,
       config: deps.config,
@@ -160,7 +178,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     }
     await Promise.all(batches);
     await queue.onIdle();
-    summary.requests = counter.requests;
+    summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
     return summary;
   }
