@@ -7,7 +7,6 @@ import type { Config } from './config/index.ts';
 import { dedicatedClient, type Database } from './db/client.ts';
 import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
-import { runQueries } from './db/queries/runs.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
@@ -109,7 +108,6 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       },
     ];
     const scheduler = createScheduler({ jobs, tracker, logger: log });
-    const runs = runQueries(config.schema);
 
     const daemon = createDaemon({
       logger: log,
@@ -122,7 +120,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       },
       beforeLeading: async () => {
         // Runs still 'running' belong to a leader that died; nobody will finish them now.
-        const n = await runs.abandonRunning(database.pool);
+        const n = await tracker.abandonRunning();
         if (n > 0) log.warn({ runs: n }, 'closed runs left open by a previous leader');
       },
       pushLoop: (signal) =>

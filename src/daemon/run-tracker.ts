@@ -39,6 +39,8 @@ export interface RunTracker {
    * back after each round that did something. Never rejects.
    */
   recordCompleted(kind: RunKind, summary: RunSummary, details?: Record<string, unknown>): Promise<void>;
+  /** Closes runs a dead process left 'running'; only for a caller holding the lock those runs ran under. */
+  abandonRunning(kind?: RunKind): Promise<number>;
 }
 
 export interface RunTrackerOptions {
@@ -54,6 +56,7 @@ const EMPTY: RunSummary = { counts: {}, requests: 0 };
 export function createRunTracker(opts: RunTrackerOptions): RunTracker {
   const runs = runQueries(opts.schema);
   return {
+    abandonRunning: (kind) => runs.abandonRunning(opts.pool, kind ? { kind } : {}),
     async recordCompleted(kind, summary, details = {}) {
       try {
         const runId = await runs.start(opts.pool, kind, { ...details, replica: opts.replicaId });
