@@ -3,6 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { IntercomClient } from 'intercom-client';
 import { parse } from 'yaml';
+import { expect } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 
 // The spec is read from the shared folder at test time, never copied (issue acceptance criteria).
@@ -154,3 +155,12 @@ export async function call(
 
 export const control = (sim: RunningSimulator, method: string, path: string, body?: unknown) =>
   call(sim, method, `/__sim${path}`, body, {});
+
+/** Validates and empties a log of exchanges: every recorded body must match the spec, and (by default) some were recorded. */
+export function expectLogValid(validator: SpecValidator, log: Exchange[], { nonEmpty = true } = {}): void {
+  const problems = log.flatMap((x) => validator.check(x));
+  const count = log.length;
+  log.length = 0;
+  expect(problems).toEqual([]);
+  if (nonEmpty) expect(count).toBeGreaterThan(0);
+}

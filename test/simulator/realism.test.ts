@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/simulator/prng.ts';
 import { DEFAULT_REALISM, driftOf, REALISTIC, sampleLatencyMs } from '../../src/simulator/realism.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/server.ts';
-import { call, control, sdk, SpecValidator, start, type Exchange } from './helpers.ts';
+import { call, control, sdk, SpecValidator, start, expectLogValid, type Exchange } from './helpers.ts';
 
 // One test per realism setting (docs/simulator.md, "Realistic profile"), each through HTTP and, where the SDK
 // can express the call, through intercom-client. Every JSON answer recorded in `log` is validated against the
@@ -15,9 +15,7 @@ let sim: RunningSimulator | undefined;
 afterEach(async () => {
   await sim?.close();
   sim = undefined;
-  const problems = log.flatMap((x) => validator.check(x));
-  log.length = 0;
-  expect(problems).toEqual([]);
+  expectLogValid(validator, log, { nonEmpty: false });
 });
 
 async function boot(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
