@@ -5,7 +5,7 @@ import { ContactStore } from './contacts.ts';
 import { FaultInjector } from './faults.ts';
 import type { CompanyRecord, ContactRecord } from './model.ts';
 import { IdFactory, mulberry32, type Rng } from './prng.ts';
-import { driftOf } from './realism.ts';
+import { driftOf, profileSettings, type Profile, type RealismSettings } from './realism.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { CompanyScroll } from './scroll.ts';
 import { ContactSearch } from './search.ts';
@@ -69,6 +69,11 @@ export class SimulatorState {
     return { ...this.settings };
   }
 
+  /** Resets every realism setting to the profile's preset (the in-process twin of `{"profile": …}` on /__sim/config). */
+  applyProfile(profile: Profile, overrides: Partial<RealismSettings> = {}): SimSettings {
+    return this.applySettings({ ...profileSettings(profile), ...structuredClone(overrides), profile });
+  }
+
   get lookups(): Lookups {
     const { embeddedLists, embeddedListLimit, schemaDriftRate } = this.settings;
     return {
@@ -87,13 +92,14 @@ export class SimulatorState {
     return companyJson(c, this.contacts.tags);
   }
 
-  /** Full internal view of one contact for test assertions, including archived/merged flags. */
+  /** Full internal view of one contact for test assertions, including archived/merged flags; never drifted. */
   inspectContact(rec: ContactRecord) {
     const nowMs = this.clock.nowMs();
     const indexed = this.contacts.indexedView(rec, nowMs);
+    const { driftOf: _drift, ...lookups } = this.lookups;
     return {
-      contact: contactJson(rec.data, this.lookups),
-      indexed: indexed ? contactJson(indexed, this.lookups) : null,
+      contact: contactJson(rec.data, lookups),
+      indexed: indexed ? contactJson(indexed, lookups) : null,
       archived: rec.archived,
       deleted: rec.deleted,
       merged_into: rec.mergedInto,

@@ -86,6 +86,10 @@ describe('profiles', () => {
     const back = (await control(s, 'PATCH', '/config', { profile: 'default' })).body;
     expect(back).toMatchObject({ profile: 'default', latency: null, duplicate_leads_allowed: false });
     expect(s.state.settings).toMatchObject({ ...DEFAULT_REALISM });
+    s.state.applyProfile('realistic', { latency: { fixedMs: 3 } });
+    expect(s.state.settings).toMatchObject({ ...REALISTIC, latency: { fixedMs: 3 }, profile: 'realistic' });
+    s.state.applyProfile('default');
+    expect(s.state.settings).toMatchObject({ ...DEFAULT_REALISM, profile: 'default' });
     expect((await control(s, 'POST', '/config', { profile: 'harsh' })).status).toBe(400);
     expect((await control(s, 'POST', '/config', { lead_external_id: 'maybe' })).status).toBe(400);
     expect((await control(s, 'POST', '/config', { latency: { median_ms: 3 } })).status).toBe(400);
@@ -430,6 +434,10 @@ describe('schema drift', () => {
     }
     expect(kinds.size).toBeGreaterThan(5);
     expect(kinds.size).toBeLessThan(35);
+    // The control API shows the truth, undrifted.
+    const firstDrifted = [...kinds.keys()][0]!;
+    expect((await control(s, 'GET', `/contacts/${firstDrifted}`)).body.contact.role).toMatch(/^(user|lead)$/);
+    expect(validator.check({ method: 'GET', path: `/contacts/${firstDrifted}`, status: 200, body: (await control(s, 'GET', `/contacts/${firstDrifted}`)).body.contact })).toEqual([]);
     // Everything else about the list still validates.
     log.push({ method: 'GET', path: '/contacts', status: 200, body: { ...page, data: page.data.filter((c: { id: string }) => !kinds.has(c.id)) } });
   });
