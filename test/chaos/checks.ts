@@ -264,6 +264,6 @@ export function authProblems({ sim, daemonOutput }: CheckInput): string[] {
   const out: string[] = [];
   const s = sim.state.stats.snapshot();
   if (s.by_status['401']) out.push(`Intercom answered 401 ${JSON.stringify(s.by_status)}`);
-  if (/rejected our credentials|IntercomAuthError/.test(daemonOutput)) out.push('the daemon reported a credentials halt');
+  if (/rejected our credentials/.test(daemonOutput)) out.push('the daemon reported a credentials halt');
   return out;
 }
