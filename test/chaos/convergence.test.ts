@@ -41,6 +41,13 @@ const SEED_CONTACTS = 160;
 const SEED_COMPANIES = 6;
 const CLIENT_TIMEOUT_SECONDS = 2;
 /**
+ * Search sees a write this long after it (Intercom: minutes; scaled down like the latency). A create whose answer
+ * was lost may be proven absent by an email search only after it: CREATE_LOOKUP_DELAY_SECONDS must exceed it, or a
+ * lead created late would be missed and created twice (which duplicateProblems would catch).
+ */
+const INDEXING_DELAY_SECONDS = 1;
+const CREATE_LOOKUP_DELAY_SECONDS = 3;
+/**
  * The realistic profile with its latency scaled down ×4 (same shape: log-normal, lists slower than single
  * objects, the same long tail), so a seed runs in about a minute. Every other harsh behaviour is the profile's
  * own: duplicate leads accepted, a lead's external_id dropped, cursors expiring after 60 s idle, scroll params
@@ -79,6 +86,7 @@ beforeAll(async () => {
     profile: 'realistic',
     latency: CHAOS_LATENCY,
     rateLimitPerMinute: 3_000,
+    indexingDelaySeconds: INDEXING_DELAY_SECONDS,
     seedContacts: SEED_CONTACTS,
     seedCompanies: SEED_COMPANIES,
     ...SIM_OVERRIDES,
@@ -96,6 +104,7 @@ beforeAll(async () => {
     VERIFY_CRON: '0 3 1 1 *',
     CONFLICT_POLICY: 'newest_wins',
     DELETE_MODE: 'archive',
+    CREATE_LOOKUP_DELAY_SECONDS: String(CREATE_LOOKUP_DELAY_SECONDS),
     SHUTDOWN_TIMEOUT_SECONDS: '5',
     LOG_LEVEL: 'warn',
   });
