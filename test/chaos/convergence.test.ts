@@ -158,6 +158,8 @@ it(`converges after random writes on both sides and injected faults (CHAOS_SEED=
     );
   }
 
+  console.log(`[chaos] seed ${SEED}: initial sync of ${SEED_CONTACTS} contacts settled in ${(initial.waitedMs / 1000).toFixed(1)} s`);
+
   let log: ChaosLog = newLog(sim);
   await fc.assert(
     fc.asyncProperty(planArbitrary, async (plan: Step[]) => {
