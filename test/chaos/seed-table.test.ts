@@ -12,6 +12,7 @@ describe('npm run chaos: seed ranges and the guarantees table', () => {
 
   it('reads the settle time and the first problem of a failed run, colours stripped', () => {
     const out = [
+      '[chaos] seed 4: initial sync of 160 contacts settled in 3.0 s',
       '\u001b[22m[chaos] seed 4: 50 steps, …; settled in 12.5 s; dead letters 1',
       'Caused by: Error: did not converge (replay with CHAOS_SEED=4):',
       'outbox: dead letter for valid input: contact 9 after 1 attempts: boom | pipe',

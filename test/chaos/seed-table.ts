@@ -39,7 +39,7 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 /** What the run printed: the settle time of its summary line and, if it failed, its first problem. */
 export function readRunOutput(output: string): { settledS: number | null; problem: string | null } {
   const text = output.replace(ANSI, '');
-  const settled = /\[chaos\] seed \d+: .*settled in ([\d.]+) s/.exec(text);
+  const settled = /\[chaos\] seed \d+: \d+ steps.*settled in ([\d.]+) s/.exec(text);
   const lines = text.split('\n');
   let problem: string | null = null;
   const header = lines.findIndex((l) => /did not converge \(replay|initial sync did not settle/.test(l));
