@@ -169,6 +169,7 @@ it(`converges after random writes on both sides and injected faults (CHAOS_SEED=
       sim.state.faults.clear();
       const result = await settle(() => ({ pool, sim, log, daemonOutput: daemons.allOutput(), simSeed: SIM_SEED }));
       const stats = sim.state.stats.snapshot();
+      console.log(`[chaos] seed ${SEED}: Intercom answers by status ${JSON.stringify(stats.by_status)} (0 = dropped connection)`);
       console.log(
         `[chaos] seed ${SEED}: ${plan.length} steps, ${log.faults} fault rules (${stats.faults_injected} fired), ${log.kills} kills, ` +
           `${log.terminations} pg_terminate_backend rounds (${log.terminatedBackends} connections), ${daemons.restarts} restarts, ` +

@@ -32,8 +32,8 @@ export type Step =
   /** A soft-deleted row comes back: UPDATE … SET deleted_at = NULL. */
   | { kind: 'local-undelete'; target: number }
   | { kind: 'fault'; fault: FaultKind }
-  /** The simulator's clock jumps past the cursor and scroll idle limits: every open cursor and scroll expires. */
-  | { kind: 'idle-expiry' }
+  /** For `ms`, every list/search cursor and scroll_param handed out counts as expired. */
+  | { kind: 'idle-expiry'; ms: number }
   | { kind: 'kill-daemon'; downMs: number }
   | { kind: 'terminate-backends' }
   | { kind: 'pause'; ms: number };
@@ -65,7 +65,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       fault: fc.constantFrom<FaultKind>('burst-429', '5xx', 'drop', 'lost-create', 'lost-put', 'late-put'),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('idle-expiry' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('idle-expiry' as const), ms: fc.integer({ min: 500, max: 2_500 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('kill-daemon' as const), downMs: fc.integer({ min: 0, max: 1_500 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('terminate-backends' as const) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 50, max: 1_200 }) }) },

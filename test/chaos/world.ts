@@ -212,13 +212,18 @@ export async function runStep(w: WorldDeps, log: ChaosLog, step: Step, i: number
       return say(`fault ${JSON.stringify(rule)}`);
     }
     case 'idle-expiry': {
-      // Idle time compressed: past cursorIdleSeconds (list/search cursors → 400 "Invalid starting_after param")
-      // and scrollIdleSeconds (scroll_param → 404), whatever pass is in flight.
-      const s = w.sim.state.settings;
-      const seconds = Math.max(s.cursorIdleSeconds, s.scrollIdleSeconds) + 1;
-      w.sim.state.clock.advance(seconds);
+      // Idle time, compressed without moving the simulator's clock (a clock jump would also skew every remote
+      // updated_at against Postgres's clock): for a moment every cursor counts as idle past its limit (400 "Invalid
+      // starting_after param") and every scroll_param as gone (404), whatever pass is in flight.
+      const before = { cursorIdleSeconds: w.sim.state.settings.cursorIdleSeconds, scrollParam404Probability: w.sim.state.settings.scrollParam404Probability };
+      w.sim.state.applySettings({ cursorIdleSeconds: 0.001, scrollParam404Probability: 1 });
+      try {
+        await w.sleep(step.ms);
+      } finally {
+        w.sim.state.applySettings(before);
+      }
       log.idleExpiries += 1;
-      return say(`simulator clock +${seconds} s: open cursors and scrolls expire`);
+      return say(`for ${step.ms} ms every cursor and scroll_param expires`);
     }
     case 'kill-daemon': {
       await w.daemons.kill();
