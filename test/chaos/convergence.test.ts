@@ -1,4 +1,7 @@
 import fc from 'fast-check';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
@@ -106,7 +109,8 @@ beforeAll(async () => {
     DELETE_MODE: 'archive',
     CREATE_LOOKUP_DELAY_SECONDS: String(CREATE_LOOKUP_DELAY_SECONDS),
     SHUTDOWN_TIMEOUT_SECONDS: '5',
-    LOG_LEVEL: 'warn',
+    // CHAOS_LOG_LEVEL=info for diagnosis; the full output of every daemon is written to DAEMON_LOG on failure.
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
   });
 });
 
@@ -116,6 +120,15 @@ afterAll(async () => {
   await pool?.end();
   await db?.drop();
 });
+
+const DAEMON_LOG = join(tmpdir(), 'intercom-sync-chaos', `daemon-seed-${SEED}.log`);
+
+/** Every daemon's whole output, for the failure message to point at (the message itself carries only a tail). */
+function saveDaemonOutput(): string {
+  mkdirSync(dirname(DAEMON_LOG), { recursive: true });
+  writeFileSync(DAEMON_LOG, daemons.allOutput());
+  return DAEMON_LOG;
+}
 
 /** The first problems in full and a count of the rest: a failure message stays readable. */
 function summarize(problems: string[]): string {
@@ -154,7 +167,8 @@ it(`converges after random writes on both sides and injected faults (CHAOS_SEED=
   const initial = await settle(() => ({ pool, sim, log: newLog(sim), daemonOutput: daemons.allOutput(), simSeed: SIM_SEED }));
   if (initial.problems.length > 0) {
     throw new Error(
-      `initial sync did not settle (replay with CHAOS_SEED=${SEED}):\n${summarize(initial.problems)}\n\ndaemon output (tail):\n${daemons.allOutput().slice(-6_000)}`,
+      `initial sync did not settle (replay with CHAOS_SEED=${SEED}):\n${summarize(initial.problems)}\n\n` +
+        `daemon output (tail; all of it in ${saveDaemonOutput()}):\n${daemons.allOutput().slice(-6_000)}`,
     );
   }
 
@@ -180,7 +194,7 @@ it(`converges after random writes on both sides and injected faults (CHAOS_SEED=
       if (result.problems.length > 0 || daemons.unexpectedExits.length > 0) {
         throw new Error(
           `did not converge (replay with CHAOS_SEED=${SEED}):\n${summarize([...result.problems, ...daemons.unexpectedExits.map((e) => `daemon exited unexpectedly: ${e}`)])}\n\n` +
-            `steps:\n${log.steps.join('\n')}\n\ndaemon output (tail):\n${daemons.allOutput().slice(-6_000)}`,
+            `steps:\n${log.steps.join('\n')}\n\ndaemon output (tail; all of it in ${saveDaemonOutput()}):\n${daemons.allOutput().slice(-6_000)}`,
         );
       }
     }),
