@@ -107,7 +107,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     intercomId: c.id,
     externalKey: contactExternalKey(remote),
     status: 'active',
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });
@@ -158,7 +158,7 @@ async function applyToLocal(
     externalKey,
     status: 'active',
     statusReason: link === 'relink' ? `relinked from ${mapping?.intercom_id ?? 'unknown'}` : null,
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });
