@@ -67,7 +67,7 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
   const r = reconcile({
     local: companyFromLocal(local),
     remote,
-    base: (mapping?.base_snapshot as CompanySnapshot | null | undefined) ?? null,
+    base: mapping?.base_snapshot ?? null,
     pendingLocalChange: pending,
     policy: ctx.policy,
     localUpdatedAtMs: local.updated_at.getTime(),

@@ -133,7 +133,7 @@ async function applyToLocal(
   remote: ContactSnapshot,
   hash: string,
   local: LocalContactRow,
-  mapping: Mapping | null,
+  mapping: Mapping<'contact'> | null,
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
@@ -143,7 +143,7 @@ async function applyToLocal(
   const r = reconcile({
     local: contactFromLocal(local),
     remote,
-    base: (mapping?.base_snapshot as ContactSnapshot | null | undefined) ?? null,
+    base: mapping?.base_snapshot ?? null,
     pendingLocalChange: pending,
     policy: ctx.policy,
     localUpdatedAtMs: local.updated_at.getTime(),
