@@ -1,10 +1,7 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { createBackfillStore } from '../../db/queries/backfill.ts';
-import { createPushStore } from '../../db/queries/outbox.ts';
 import { runBackfill, type BackfillDirection, type BackfillEntity, type BackfillProgress, type BackfillResult } from '../../sync/backfill/index.ts';
-import { createCliContext } from '../context.ts';
-import { openEngines, type CliEngines } from '../engines.ts';
+import type { CliEngines } from '../engines.ts';
 
 /** SIGINT/SIGTERM abort the work in hand; the command then ends normally and the next run resumes. */
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
@@ -89,6 +86,12 @@ export function registerBackfillCommand(program: Command): void {
     .option('--dry-run', 'read Intercom and print what would change and what it would cost; write nothing')
     .option('--resume', 'continue the contact listing of an interrupted backfill instead of starting over')
     .action(async (flags: BackfillFlags) => {
+      const [{ createBackfillStore }, { createPushStore }, { createCliContext }, { openEngines }] = await Promise.all([
+        import('../../db/queries/backfill.ts'),
+        import('../../db/queries/outbox.ts'),
+        import('../context.ts'),
+        import('../engines.ts'),
+      ]);
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
       const tty = process.stdout.isTTY === true;

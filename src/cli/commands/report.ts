@@ -1,7 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { reportQueries } from '../../db/queries/reports.ts';
 import { REPORT_DESCRIPTIONS, REPORT_FORMATS, REPORT_NAMES, formatReport, parseReportName, type ReportFormat, type ReportName } from '../../reports/index.ts';
-import { createCliContext } from '../context.ts';
 
 interface ReportFlags {
   format: ReportFormat;
@@ -20,6 +18,7 @@ function positiveInt(v: string): number {
 
 /** Runs one report view and writes it to stdout; shared by `report` and `status`. */
 export async function printReport(name: ReportName, flags: ReportFlags): Promise<void> {
+  const [{ reportQueries }, { createCliContext }] = await Promise.all([import('../../db/queries/reports.ts'), import('../context.ts')]);
   const ctx = await createCliContext();
   try {
     const result = await reportQueries(ctx.config.schema)

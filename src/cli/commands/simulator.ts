@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startSimulator, type SimulatorOptions } from '../../simulator/server.ts';
+import type { SimulatorOptions } from '../../simulator/server.ts';
 
 function int(name: string) {
   return (v: string): number => {
@@ -45,6 +45,7 @@ export function registerSimulatorCommand(program: Command): void {
       if (flags.workspaceRateLimit !== undefined) opts.workspaceRateLimitPerMinute = flags.workspaceRateLimit;
       if (flags.indexingDelay !== undefined) opts.indexingDelaySeconds = flags.indexingDelay;
       if (flags.timezone !== undefined) opts.timezone = flags.timezone;
+      const { startSimulator } = await import('../../simulator/server.ts');
       const sim = await startSimulator(opts);
       // A local fake token, printed on purpose so curl users can copy it.
       process.stdout.write(`Intercom simulator listening on ${sim.url}\nBearer token: ${sim.token}\n`);

@@ -1,9 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { runQueries } from '../../db/queries/runs.ts';
 import type { SweepReport } from '../../sync/verify/index.ts';
 import type { RunSummary } from '../../sync/outcome.ts';
-import { createCliContext } from '../context.ts';
-import { openEngines, type CliEngines } from '../engines.ts';
+import type { CliEngines } from '../engines.ts';
 import { abortOnSignals } from './backfill.ts';
 
 interface VerifyFlags {
@@ -26,6 +24,11 @@ export function registerVerifyCommand(program: Command): void {
     .addOption(new Option('--entity <entity>', 'what to sweep').choices(['contacts', 'companies', 'all']).default('all'))
     .option('--json', 'print the run summary as JSON')
     .action(async (flags: VerifyFlags) => {
+      const [{ runQueries }, { createCliContext }, { openEngines }] = await Promise.all([
+        import('../../db/queries/runs.ts'),
+        import('../context.ts'),
+        import('../engines.ts'),
+      ]);
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
       const runs = runQueries(ctx.config.schema);
