@@ -210,7 +210,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
             pii: config.log.pii,
             budgetPerMinute: config.intercom.ratePerMinute,
             schema: config.schema,
-            load: () => statusQueries(config.schema).snapshot(database.pool),
+            load: (hours) => statusQueries(config.schema).snapshot(database.pool, hours),
           }
         : null,
     });

@@ -11,7 +11,8 @@ import { sendJson, sendText } from './respond.ts';
  */
 export interface StatusPageOptions extends Omit<HtmlOptions, 'refreshSeconds'> {
   token: string | undefined;
-  load: () => Promise<StatusSnapshot>;
+  /** Reads the page's data; `hours` (1–24, from `?hours=`, default 24) is the window of the charts and lists. */
+  load: (hours: number) => Promise<StatusSnapshot>;
   refreshSeconds?: number;
 }
 
@@ -33,7 +34,7 @@ export function createStatusPageHandler(opts: StatusPageOptions) {
         ...HEADERS,
       });
     }
-    const html = renderStatusPage(await opts.load(), { ...opts, refreshSeconds: opts.refreshSeconds ?? 30 });
+    const html = renderStatusPage(await opts.load(hoursOf(req)), { ...opts, refreshSeconds: opts.refreshSeconds ?? 30 });
     for (const [name, value] of Object.entries(HEADERS)) res.setHeader(name, value);
     if (req.method === 'HEAD') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store' });
@@ -41,6 +42,11 @@ export function createStatusPageHandler(opts: StatusPageOptions) {
     }
     sendText(res, 200, 'text/html; charset=utf-8', html);
   };
+}
+
+function hoursOf(req: IncomingMessage): number {
+  const n = Number(new URL(req.url ?? '/', 'http://localhost').searchParams.get('hours') ?? 24);
+  return Number.isInteger(n) && n >= 1 && n <= 24 ? n : 24;
 }
 
 function authorized(req: IncomingMessage, expected: Buffer): boolean {

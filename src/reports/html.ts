@@ -66,7 +66,7 @@ export function renderStatusPage(s: StatusSnapshot, opts: HtmlOptions): string {
   const body = [
     `<section class="cards">${cards}</section>`,
     section('Streams', streamsTable(streams, health, opts)),
-    section('Intercom requests per minute', charts(s, opts), `against the budget of ${fmtInt(opts.budgetPerMinute)} per minute (INTERCOM_RATE_LIMIT_PER_MINUTE), last ${s.hours} hours, UTC`),
+    section('Intercom requests per minute', charts(s, opts), `against the budget of ${fmtInt(opts.budgetPerMinute)} per minute (INTERCOM_RATE_LIMIT_PER_MINUTE), last ${s.hours === 1 ? 'hour' : `${s.hours} hours`}, UTC`),
     section(`Dead letters (${fmtInt(s.deadLetters.total)})`, deadLettersTable(s, opts), 'outbox entries out of attempts: fix the cause, then run the requeue command'),
     section(`Conflicts in the last ${s.hours} hours (${fmtInt(s.conflicts.total)})`, conflictsTable(s, opts), 'fields changed on both sides since the last agreed snapshot'),
     section(`Merges in the last ${s.hours} hours (${fmtInt(s.merges.total)})`, mergesTable(s, opts), 'contacts merged in Intercom, and lead → user merges still requested'),
@@ -85,13 +85,15 @@ function charts(s: StatusSnapshot, opts: HtmlOptions): string {
   const endMinute = Math.floor(s.at.getTime() / minute);
   const start = new Date((endMinute - slots + 1) * minute);
   const requests: (number | null)[] = new Array<number | null>(slots).fill(0);
-  const limited: number[] = new Array<number>(slots / 10).fill(0);
+  // 429s are rare and bursty: one bar per minute over a short window, per 10 minutes over a day.
+  const bucket = s.hours <= 3 ? 1 : 10;
+  const limited: number[] = new Array<number>(Math.ceil(slots / bucket)).fill(0);
   const depth: (number | null)[] = new Array<number | null>(slots).fill(null);
   for (const x of s.samples) {
     const i = Math.floor(new Date(x.minute).getTime() / minute) - (endMinute - slots + 1);
     if (i < 0 || i >= slots) continue;
     requests[i] = x.requests;
-    limited[Math.floor(i / 10)] = (limited[Math.floor(i / 10)] ?? 0) + x.rate_limited;
+    limited[Math.floor(i / bucket)] = (limited[Math.floor(i / bucket)] ?? 0) + x.rate_limited;
     if (x.outbox_depth !== null) depth[i] = x.outbox_depth;
   }
   return [
@@ -103,10 +105,10 @@ function charts(s: StatusSnapshot, opts: HtmlOptions): string {
       reference: { value: opts.budgetPerMinute, label: `budget ${opts.budgetPerMinute}/min` },
     }),
     timeChart({
-      title: '429 answers per 10 minutes',
+      title: `429 answers per ${bucket === 1 ? 'minute' : `${bucket} minutes`}`,
       start,
-      slotMs: 10 * minute,
-      series: [{ label: '429s / 10 minutes', color: '#dc2626', values: limited, style: 'bars' }],
+      slotMs: bucket * minute,
+      series: [{ label: `429s / ${bucket === 1 ? 'minute' : `${bucket} minutes`}`, color: '#dc2626', values: limited, style: 'bars' }],
       height: 150,
     }),
     timeChart({

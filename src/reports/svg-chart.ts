@@ -25,6 +25,7 @@ export interface ChartOptions {
 }
 
 const PAD = { left: 52, right: 16, top: 28, bottom: 26 };
+const TICK_STEPS_MINUTES = [5, 10, 15, 30, 60, 180, 360];
 
 export function timeChart(opts: ChartOptions): string {
   const width = opts.width ?? 1200;
@@ -44,10 +45,10 @@ export function timeChart(opts: ChartOptions): string {
     parts.push(`<line x1="${PAD.left}" x2="${width - PAD.right}" y1="${f(y(v))}" y2="${f(y(v))}" class="grid"/>`);
     parts.push(`<text x="${PAD.left - 6}" y="${f(y(v) + 4)}" text-anchor="end" class="axis">${escapeHtml(compact(v))}</text>`);
   }
-  // Hour labels every 3 hours (UTC) along the bottom.
-  const hourMs = 3_600_000;
+  // Time labels (UTC) along the bottom: the finest round step that gives at most eight.
   const end = opts.start.getTime() + slots * opts.slotMs;
-  for (let t = Math.ceil(opts.start.getTime() / (3 * hourMs)) * 3 * hourMs; t <= end; t += 3 * hourMs) {
+  const step = TICK_STEPS_MINUTES.map((m) => m * 60_000).find((ms) => (end - opts.start.getTime()) / ms <= 8) ?? 6 * 3_600_000;
+  for (let t = Math.ceil(opts.start.getTime() / step) * step; t <= end; t += step) {
     const px = x((t - opts.start.getTime()) / opts.slotMs);
     parts.push(`<line x1="${f(px)}" x2="${f(px)}" y1="${PAD.top}" y2="${PAD.top + plotH}" class="grid"/>`);
     parts.push(`<text x="${f(px)}" y="${height - 8}" text-anchor="middle" class="axis">${new Date(t).toISOString().slice(11, 16)}</text>`);

@@ -5,10 +5,10 @@ import { parseAllDocuments } from 'yaml';
 import { envSchema } from '../../src/config/env-schema.ts';
 import { daemonMetricsQueries } from '../../src/db/queries/daemon-metrics.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
-import { createHttpServer, type HttpServer } from '../../src/http/server.ts';
-import { createWebhookHandler } from '../../src/http/webhooks.ts';
+import type { HttpServer } from '../../src/http/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 import { silentLogger } from '../daemon/helpers.ts';
+import { startMinimalServer } from '../http/minimal-server.ts';
 import { parsePrometheusText } from '../http/prom-text.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,19 +50,8 @@ describe('Prometheus dashboard and alerts', () => {
       },
       silentLogger,
     );
-    server = createHttpServer({
-      logger: silentLogger,
-      metrics,
-      webhooks: createWebhookHandler({
-        secret: undefined,
-        logger: silentLogger,
-        metrics,
-        pull: { contacts: async () => {}, companies: async () => {} },
-        onMalformed: async () => {},
-      }),
-      readiness: { pingDatabase: async () => {}, intercomAuth: async () => ({ ok: true }), role: () => 'leader' },
-    });
-    const { url } = await server.listen(0, '127.0.0.1');
+    let url: string;
+    ({ server, url } = await startMinimalServer(metrics));
     const text = await (await fetch(`${url}/metrics`)).text();
     exported = parsePrometheusText(text).types;
   });

@@ -6,11 +6,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQueries } from '../../src/db/queries/status.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
-import { createHttpServer, type HttpServer } from '../../src/http/server.ts';
+import type { HttpServer } from '../../src/http/server.ts';
 import type { StatusPageOptions } from '../../src/http/status-page.ts';
-import { createWebhookHandler } from '../../src/http/webhooks.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 import { silentLogger } from '../daemon/helpers.ts';
+import { startMinimalServer } from './minimal-server.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/intercom-sync.js', import.meta.url).pathname;
@@ -26,32 +26,21 @@ const servers: HttpServer[] = [];
 let contactId: number;
 
 async function serve(statusPage: Partial<StatusPageOptions> | null): Promise<string> {
-  const metrics = createMetrics({}, silentLogger);
-  const server = createHttpServer({
-    logger: silentLogger,
-    metrics,
-    webhooks: createWebhookHandler({
-      secret: undefined,
-      logger: silentLogger,
-      metrics,
-      pull: { contacts: async () => {}, companies: async () => {} },
-      onMalformed: async () => {},
-    }),
-    readiness: { pingDatabase: async () => {}, intercomAuth: async () => ({ ok: true }), role: () => 'leader' },
-    statusPage:
-      statusPage === null
-        ? null
-        : {
-            token: undefined,
-            pii: false,
-            budgetPerMinute: 500,
-            schema: 'intercom',
-            load: () => statusQueries('intercom').snapshot(tdb.pool),
-            ...statusPage,
-          },
-  });
+  const { server, url } = await startMinimalServer(
+    createMetrics({}, silentLogger),
+    statusPage === null
+      ? null
+      : {
+          token: undefined,
+          pii: false,
+          budgetPerMinute: 500,
+          schema: 'intercom',
+          load: (hours) => statusQueries('intercom').snapshot(tdb.pool, hours),
+          ...statusPage,
+        },
+  );
   servers.push(server);
-  return (await server.listen(0, '127.0.0.1')).url;
+  return url;
 }
 
 beforeAll(async () => {
