@@ -89,6 +89,9 @@ function charts(s: StatusSnapshot, opts: HtmlOptions): string {
   const bucket = s.hours <= 3 ? 1 : 10;
   const limited: number[] = new Array<number>(Math.ceil(slots / bucket)).fill(0);
   const depth: (number | null)[] = new Array<number | null>(slots).fill(null);
+  // Before the first sample nothing was recording (no process ran, or the table is new): a gap, not zero requests.
+  const first = s.samples[0] ? Math.floor(new Date(s.samples[0].minute).getTime() / minute) - (endMinute - slots + 1) : slots;
+  requests.fill(null, 0, Math.max(0, Math.min(slots, first)));
   for (const x of s.samples) {
     const i = Math.floor(new Date(x.minute).getTime() / minute) - (endMinute - slots + 1);
     if (i < 0 || i >= slots) continue;
@@ -290,7 +293,8 @@ td .note{margin:0}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th{text-align:left;font-weight:600;color:#4b5563;border-bottom:2px solid #e5e7eb;padding:5px 8px;white-space:nowrap}
-td{border-bottom:1px solid #f3f4f6;padding:5px 8px;vertical-align:top;word-break:break-word}
+td{border-bottom:1px solid #f3f4f6;padding:5px 8px;vertical-align:top;overflow-wrap:break-word}
+td code,.badge{white-space:nowrap}
 tr.idle td{color:#9ca3af}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f6;padding:1px 4px;border-radius:4px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
