@@ -171,6 +171,9 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
 
     const webhooks = createWebhookHandler({
       secret: config.intercom.clientSecret,
+      maxBodyBytes: config.http.webhook.maxBodyBytes,
+      maxConcurrent: config.http.webhook.maxConcurrent,
+      bodyTimeoutMs: config.http.webhook.bodyTimeoutSeconds * 1000,
       logger: log,
       metrics,
       pull: {

@@ -49,6 +49,10 @@ export const envSchema = z.object({
   VERIFY_BUDGET_PER_RUN: nonNegativeInt.default(2000),
   HTTP_PORT: nonNegativeInt.max(65535).default(8080),
   HTTP_HOST: z.string().default('0.0.0.0'),
+  // Intercom's notifications are a few KB; these bound what an unauthenticated client can make us hold (README).
+  WEBHOOK_MAX_BODY_BYTES: positiveInt.max(16 * 1024 * 1024).default(256 * 1024),
+  WEBHOOK_MAX_CONCURRENT: positiveInt.max(10_000).default(32),
+  WEBHOOK_BODY_TIMEOUT_SECONDS: positiveInt.max(300).default(10),
   LEADER_LOCK_RETRY_SECONDS: positiveInt.default(5),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt.default(25),
   EMBEDDED_PG_PORT: nonNegativeInt.max(65535).default(0),

@@ -24,7 +24,16 @@ export interface MetricsSources {
   role?: () => Role;
 }
 
-export type WebhookResult = 'accepted' | 'ignored' | 'unauthorized' | 'malformed' | 'too_large' | 'disabled' | 'dropped';
+export type WebhookResult =
+  | 'accepted'
+  | 'ignored'
+  | 'unauthorized'
+  | 'malformed'
+  | 'too_large'
+  | 'timeout'
+  | 'busy'
+  | 'disabled'
+  | 'dropped';
 
 export interface Metrics {
   readonly registry: Registry;
