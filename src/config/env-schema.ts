@@ -32,6 +32,12 @@ export const envSchema = z.object({
   SYNC_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    // pg_* and information_schema belong to Postgres (pg_dump skips them, so backups would miss every table);
+    // public is shared with the application, whose objects our migrations must never meet.
+    .refine(
+      (v) => !/^pg_/.test(v) && v !== 'information_schema' && v !== 'public',
+      'must not be a system or shared schema (pg_*, information_schema, public); use a schema of its own, e.g. intercom',
+    )
     .default('intercom'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PII: bool.default(false),
