@@ -211,7 +211,10 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     lifecycle.defer(
       'in-flight work and leader lock',
       async () => {
-        await Promise.all([daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
+        // The push engine stops claiming at once (loop and sweep alike) and returns its leases before the deadline,
+        // so that the scheduler and the push loop are not left waiting on entries stuck behind the limiter.
+        const pushGraceMs = Math.max(500, workGraceMs - 1500);
+        await Promise.all([push.shutdown(pushGraceMs), daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
       },
       workGraceMs + 10_000,
     );
