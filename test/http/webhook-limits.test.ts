@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/http/metrics.ts';
-import { createHttpServer, type HttpServer } from '../../src/http/server.ts';
+import type { HttpServer } from '../../src/http/server.ts';
 import { signBody } from '../../src/http/webhook-signature.ts';
 import { createWebhookHandler, type WebhookHandler } from '../../src/http/webhooks.ts';
+import { serveWebhooks } from './webhook-server.ts';
 import { silentLogger } from '../daemon/helpers.ts';
 
 /** The limits on what an unauthenticated client can make POST /webhooks/intercom hold (issue 13, point 3). */
@@ -26,13 +26,7 @@ beforeAll(async () => {
     bodyTimeoutMs: BODY_TIMEOUT_MS,
     pull: { contacts: async (ids) => void pulled.push(ids), companies: async () => undefined },
   });
-  server = createHttpServer({
-    logger: silentLogger,
-    metrics: createMetrics({}, silentLogger),
-    webhooks,
-    readiness: { pingDatabase: async () => undefined, intercomAuth: async () => ({ ok: true }), role: () => 'leader' },
-  });
-  url = (await server.listen(0, '127.0.0.1')).url;
+  ({ server, url } = await serveWebhooks(webhooks));
   port = Number(new URL(url).port);
 });
 
