@@ -83,7 +83,7 @@ describe('SIGTERM with a big outbox backlog', () => {
     );
     expect(leasedAtSignal).toBeGreaterThan(0);
     expect(exit.code, daemon.output().slice(-3000)).toBe(0);
-    expect(tookMs).toBeLessThan(SHUTDOWN_TIMEOUT_SECONDS * 1000);
+    expect(tookMs, daemon.output().slice(-4000)).toBeLessThan(SHUTDOWN_TIMEOUT_SECONDS * 1000);
     expect(after.leased).toBe(0);
   });
 });

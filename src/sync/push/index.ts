@@ -155,6 +155,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       releasing = releaseNotStarted().catch((err: unknown) => log.error({ err }, 'could not release unstarted outbox entries'));
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    const abortedP = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 
     const run = async (entry: OutboxEntry) => {
       if (!notStarted.delete(entry)) return; // released by the abort
@@ -174,7 +175,8 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const batches: Promise<unknown>[] = [];
     while (!halted && !signal.aborted && tally.claimed < max) {
       // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
-      if (queue.size >= deps.config.concurrency) await queue.onSizeLessThan(deps.config.concurrency);
+      // Waiting for room must not outlast an abort: in-flight entries may be stuck behind the limiter.
+      if (queue.size >= deps.config.concurrency) await Promise.race([queue.onSizeLessThan(deps.config.concurrency), abortedP]);
       if (halted || signal.aborted) break;
       const room = Math.min(deps.config.batchSize, max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
@@ -187,7 +189,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       if (batch.length === 0) {
         // In-flight entries may hand work back (a newer version, a stale base): look again once they settle.
         if (queue.size + queue.pending === 0) break;
-        await queue.onIdle();
+        await Promise.race([queue.onIdle(), abortedP]);
         continue;
       }
       tally.claimed += batch.length;
