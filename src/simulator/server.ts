@@ -5,11 +5,15 @@ import { handleApi, apiRouter } from './api.ts';
 import { controlRouter } from './control-api.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { readBody, sendJson } from './http-io.ts';
+import { profileSettings, type Profile, type RealismSettings } from './realism.ts';
 import type { SimSettings } from './settings.ts';
 import { SimulatorState } from './state.ts';
 import { isValidTimeZone } from './timezone.ts';
 
-export interface SimulatorOptions {
+/** Every realism setting may also be given on its own; it then overrides the profile's value. */
+export interface SimulatorOptions extends Partial<RealismSettings> {
+  /** 'default' (friendly, fast) or 'realistic' (docs/simulator.md, "Realistic profile"). */
+  profile?: Profile;
   /** 0 = random free port. */
   port?: number;
   host?: string;
@@ -44,7 +48,12 @@ export { SimulatorState };
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
   const timezone = opts.timezone ?? 'UTC';
   if (!isValidTimeZone(timezone)) throw new Error(`Unknown time zone: ${timezone}`);
+  const profile = opts.profile ?? 'default';
+  const realism = profileSettings(profile);
+  for (const key of Object.keys(realism) as Array<keyof RealismSettings>) overrideSetting(realism, opts, key);
   const settings: SimSettings = {
+    ...realism,
+    profile,
     rateLimitPerMinute: opts.rateLimitPerMinute ?? 500,
     workspaceRateLimitPerMinute: opts.workspaceRateLimitPerMinute ?? 0,
     indexingDelaySeconds: opts.indexingDelaySeconds ?? 0,
@@ -120,4 +129,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
       return closing;
     },
   };
+}
+
+/** One explicitly given option wins over the profile's preset; typed per key so no cast is needed. */
+function overrideSetting<K extends keyof RealismSettings>(
+  target: RealismSettings,
+  opts: Partial<Pick<RealismSettings, K>>,
+  key: K,
+): void {
+  const value = opts[key];
+  if (value !== undefined) target[key] = structuredClone(value) as RealismSettings[K];
 }
