@@ -138,6 +138,9 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
 
     const webhooks = createWebhookHandler({
       secret: config.intercom.clientSecret,
+      maxBodyBytes: config.http.webhook.maxBodyBytes,
+      maxConcurrent: config.http.webhook.maxConcurrent,
+      bodyTimeoutMs: config.http.webhook.bodyTimeoutSeconds * 1000,
       logger: log,
       metrics,
       pull: {
@@ -184,7 +187,10 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     lifecycle.defer(
       'in-flight work and leader lock',
       async () => {
-        await Promise.all([daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
+        // The push engine stops claiming at once (loop and sweep alike) and returns its leases before the deadline,
+        // so that the scheduler and the push loop are not left waiting on entries stuck behind the limiter.
+        const pushGraceMs = Math.max(500, workGraceMs - 1500);
+        await Promise.all([push.shutdown(pushGraceMs), daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
       },
       workGraceMs + 10_000,
     );

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { EMAIL_PATTERN } from '../email-shape.ts';
 import {
   bigint,
   bigserial,
@@ -73,7 +74,8 @@ export function defineTables(schemaName: string) {
       check('contacts_role_check', sql`${t.role} in ('user', 'lead')`),
       check(
         'contacts_email_format_check',
-        sql`${t.email} is null or ${t.email} ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`,
+        // Spelled out rather than [:space:], whose members depend on the database's locale (src/email-shape.ts).
+        sql`${t.email} is null or ${t.email} ~ '${sql.raw(EMAIL_PATTERN)}'`,
       ),
       check('contacts_external_id_not_blank_check', sql`${t.externalId} is null or btrim(${t.externalId}) <> ''`),
       check('contacts_custom_attributes_object_check', sql`jsonb_typeof(${t.customAttributes}) = 'object'`),

@@ -26,7 +26,16 @@ export interface MetricsSources {
   authHalted?: () => boolean;
 }
 
-export type WebhookResult = 'accepted' | 'ignored' | 'unauthorized' | 'malformed' | 'too_large' | 'disabled' | 'dropped';
+export type WebhookResult =
+  | 'accepted'
+  | 'ignored'
+  | 'unauthorized'
+  | 'malformed'
+  | 'too_large'
+  | 'timeout'
+  | 'busy'
+  | 'disabled'
+  | 'dropped';
 
 export interface Metrics {
   readonly registry: Registry;
