@@ -2,8 +2,8 @@
  * The gateway and sync engines, wired once for every entry point: the daemon (src/main.ts), the one-shot commands
  * (backfill, verify) and the demo. Keeping this in one place means a command syncs exactly as the daemon does.
  */
-import type pg from 'pg';
 import type { Config } from './config/index.ts';
+import type { Pool } from './db/client.ts';
 import { createPushStore } from './db/queries/outbox.ts';
 import { createPullStore } from './db/queries/pull.ts';
 import { createVerifyStore } from './db/queries/verify.ts';
@@ -24,7 +24,7 @@ export interface Engines {
 export function buildEngines(deps: {
   config: Readonly<Config>;
   logger: Logger;
-  pool: pg.Pool;
+  pool: Pool;
   onRequest?: (r: RequestRecord) => void;
 }): Engines {
   const { config, logger, pool } = deps;

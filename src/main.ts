@@ -4,10 +4,9 @@
  * registers each for release in reverse order. Nothing else constructs pools, clients or engines.
  */
 import { hostname } from 'node:os';
-import pg from 'pg';
 import type { Config } from './config/index.ts';
 import { openDatabase } from './cli/context.ts';
-import type { Database } from './db/client.ts';
+import { connectDedicatedClient, pingDatabase, type Database } from './db/client.ts';
 import { createApiUsageRecorder } from './db/queries/api-usage.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
 import { runQueries } from './db/queries/runs.ts';
@@ -69,21 +68,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     const databaseUrl = config.databaseUrl ?? embedded?.url;
     if (!databaseUrl) throw new Error('no database URL');
     const retrySeconds = config.daemon.leaderRetrySeconds;
-    const dedicatedClient = (purpose: string) => async () => {
-      const c = new pg.Client({ connectionString: databaseUrl, application_name: `intercom-sync ${purpose}`, keepAlive: true });
-      c.on('error', () => undefined);
-      await c.connect();
-      // A leader whose host vanishes (no FIN, no RST) keeps its session, and its lock, until the server notices the
-      // dead socket; server-side keepalives bound that to a few retry periods instead of the OS default of hours.
-      await c
-        .query(
-          `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
-                  set_config('tcp_keepalives_count', '3', false)`,
-          [String(Math.max(1, retrySeconds))],
-        )
-        .catch(() => undefined);
-      return c;
-    };
+    const dedicatedClient = (purpose: string) => () => connectDedicatedClient(databaseUrl, purpose, retrySeconds);
 
     await runMigrations(database.pool, config.schema, log);
 
@@ -196,9 +181,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       metrics,
       webhooks,
       readiness: {
-        pingDatabase: async () => {
-          await database.pool.query('SELECT 1');
-        },
+        pingDatabase: () => pingDatabase(database.pool),
         intercomAuth: createIntercomAuthCheck({ me: () => gateway.me(), authError: () => gateway.health().authError }),
         role,
       },

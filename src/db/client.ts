@@ -5,6 +5,10 @@ import { defineTables, type Tables } from './schema.ts';
 // Postgres bigint (int8) would otherwise arrive as a string; our ids and counters fit in a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/** The pool type, for layers that hold a pool but never build SQL themselves. */
+export type Pool = pg.Pool;
+export type Client = pg.Client;
+
 export interface Database {
   pool: pg.Pool;
   db: NodePgDatabase;
@@ -22,6 +26,30 @@ export function createPool(url: string, max = 10): pg.Pool {
   return pool;
 }
 
+/** Readiness: one round trip through the pool. */
+export async function pingDatabase(pool: pg.Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}
+
 export function createDatabase(pool: pg.Pool, schema: string): Database {
   return { pool, db: drizzle(pool), tables: defineTables(schema), schema };
+}
+
+/**
+ * A connection of its own, outside the pool, for a session-scoped holder (the leader's advisory lock, LISTEN).
+ * A leader whose host vanishes (no FIN, no RST) keeps its session, and its lock, until the server notices the dead
+ * socket; server-side keepalives bound that to a few periods of `keepaliveSeconds` instead of the OS default of hours.
+ */
+export async function connectDedicatedClient(url: string, purpose: string, keepaliveSeconds: number): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: `intercom-sync ${purpose}`, keepAlive: true });
+  c.on('error', () => undefined);
+  await c.connect();
+  await c
+    .query(
+      `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
+              set_config('tcp_keepalives_count', '3', false)`,
+      [String(Math.max(1, keepaliveSeconds))],
+    )
+    .catch(() => undefined);
+  return c;
 }

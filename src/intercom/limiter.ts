@@ -216,6 +216,9 @@ export class WindowLimiter {
     this.scheduleRefill(reset, this.pausedUntil);
     this.log.warn({ pausedUntil: new Date(this.pausedUntil).toISOString() }, 'Intercom rate limit hit: pausing all callers');
     try {
+      // bottleneck's typings say updateSettings returns the limiter, but it returns a promise that settles once the
+      // (Redis) store has the new reservoir: https://github.com/SGrondin/bottleneck/issues/193
+      // eslint-disable-next-line @typescript-eslint/await-thenable
       await this.bottleneck.updateSettings({ reservoir: 0 });
       this.reservoirSeen = 0;
     } catch (err) {
@@ -264,6 +267,9 @@ export class WindowLimiter {
         const won = await this.redis.set(`${this.keyPrefix}_refill_${windowStart}`, '1', 'PX', this.windowMs * 6, 'NX');
         if (won !== 'OK') return;
       }
+      // bottleneck's typings say updateSettings returns the limiter, but it returns a promise that settles once the
+      // (Redis) store has the new reservoir: https://github.com/SGrondin/bottleneck/issues/193
+      // eslint-disable-next-line @typescript-eslint/await-thenable
       await this.bottleneck.updateSettings({ reservoir: this.budget });
       this.reservoirSeen = this.budget;
     } catch (err) {

@@ -71,7 +71,7 @@ export function parseCompanyInput(raw: unknown, mode: 'create' | 'update', contr
         out[key] = v;
     }
   }
-  return out as CompanyInput;
+  return out;
 }
 
 export class CompanyStore implements ContactLinks {

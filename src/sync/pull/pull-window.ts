@@ -44,7 +44,7 @@ function localWallSeconds(unixSeconds: number, timezone: string): { y: number; m
   const p: Record<string, number> = {};
   for (const part of f.formatToParts(new Date(unixSeconds * 1000))) if (part.type !== 'literal') p[part.type] = Number(part.value);
   const y = p.year!, m = p.month!, d = p.day!;
-  return { y, m, d, wall: Date.UTC(y, m - 1, d, p.hour!, p.minute!, p.second!) / 1000 };
+  return { y, m, d, wall: Date.UTC(y, m - 1, d, p.hour, p.minute, p.second) / 1000 };
 }
 
 /** Unix seconds of the first instant of the local day holding `unixSeconds` (DST-safe, no tz library). */
