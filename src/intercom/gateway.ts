@@ -64,6 +64,8 @@ export interface GatewayOptions {
   /** Requests in flight at once (the rate itself is the reservoir's business). Default 10. */
   maxConcurrent?: number;
   redisUrl?: string | undefined;
+  /** How long a call waits for Redis before failing with RateLimiterUnavailableError. Default 5 s. */
+  redisConnectTimeoutMs?: number;
   /** Processes with the same id share one budget through Redis. Defaults to one id per Intercom token. */
   limiterId?: string;
   logger: Logger;
@@ -158,6 +160,7 @@ class Gateway implements IntercomGateway {
       jobExpirationMs: this.timeoutSeconds * 1000 + 5_000,
       limiterId: opts.limiterId ?? `intercom-sync-${createHash('sha256').update(opts.token).digest('hex').slice(0, 16)}`,
       redisUrl: opts.redisUrl,
+      ...(opts.redisConnectTimeoutMs !== undefined ? { redisConnectTimeoutMs: opts.redisConnectTimeoutMs } : {}),
       logger: this.log.child({ component: 'limiter' }),
     });
   }

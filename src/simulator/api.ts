@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody, type ErrorItem } from './errors.ts';
 import { sendJson, sleep } from './http-io.ts';
-import { WINDOW_SECONDS } from './rate-limit.ts';
 import { Router } from './router.ts';
 import { companyRoutes } from './routes/companies.ts';
 import { contactRoutes } from './routes/contacts.ts';
@@ -62,7 +61,7 @@ export async function handleApi(
     res.setHeader('X-RateLimit-Reset', String(decision.reset));
     if (!decision.allowed) {
       return fail(429, [
-        { code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${decision.exceededLimit} in ${WINDOW_SECONDS}_seconds` },
+        { code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${decision.exceededLimit} in ${state.limiter.windowSeconds}_seconds` },
       ]);
     }
   }
@@ -84,7 +83,7 @@ export async function handleApi(
     if (terminal.kind === 'truncate') truncate = true;
     else if (terminal.status === 429) {
       const limit = decision?.limit ?? 0;
-      return fail(429, [{ code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${limit} in ${WINDOW_SECONDS}_seconds` }]);
+      return fail(429, [{ code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${limit} in ${state.limiter.windowSeconds}_seconds` }]);
     } else return fail(terminal.status, [FAULT_ERRORS[terminal.status]!]);
   }
 

@@ -29,6 +29,7 @@ const str = (v: unknown, name: string): string => {
 const SETTING_KEYS: Record<string, keyof SimSettings> = {
   rate_limit_per_minute: 'rateLimitPerMinute',
   workspace_rate_limit_per_minute: 'workspaceRateLimitPerMinute',
+  rate_window_seconds: 'rateWindowSeconds',
   indexing_delay_seconds: 'indexingDelaySeconds',
   timezone: 'timezone',
   scroll_idle_seconds: 'scrollIdleSeconds',
@@ -77,6 +78,10 @@ export function controlRouter(): Router<ControlHandler> {
       if (!key) throw new ApiError(400, 'bad_request', `bad '${k}' parameter`);
       if (key === 'timezone') {
         if (typeof v !== 'string' || !isValidTimeZone(v)) throw new ApiError(400, 'parameter_invalid', 'unknown time zone', k);
+        patch[key] = v;
+      } else if (key === 'rateWindowSeconds') {
+        // X-RateLimit-Reset is whole Unix seconds, so a window is too.
+        if (!Number.isInteger(v) || (v as number) < 1) throw new ApiError(400, 'parameter_invalid', `${k} must be a whole number ≥ 1`, k);
         patch[key] = v;
       } else patch[key] = num(v, k);
     }

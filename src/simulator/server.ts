@@ -17,8 +17,10 @@ export interface SimulatorOptions {
   token?: string;
   /** More accepted tokens (e.g. a second app). */
   tokens?: string[];
-  /** Per-minute app limit, enforced in 10 s windows; 0 = off. Default 500. */
+  /** Per-minute app limit, enforced in windows of rateWindowSeconds; 0 = off. Default 500. */
   rateLimitPerMinute?: number;
+  /** Rate-limit window length in whole seconds. Default 10, Intercom's. */
+  rateWindowSeconds?: number;
   /** Workspace-wide per-minute budget that foreign apps share with us; 0 = none. Default 0. */
   workspaceRateLimitPerMinute?: number;
   indexingDelaySeconds?: number;
@@ -47,6 +49,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const settings: SimSettings = {
     rateLimitPerMinute: opts.rateLimitPerMinute ?? 500,
     workspaceRateLimitPerMinute: opts.workspaceRateLimitPerMinute ?? 0,
+    rateWindowSeconds: opts.rateWindowSeconds ?? 10,
     indexingDelaySeconds: opts.indexingDelaySeconds ?? 0,
     timezone,
     scrollIdleSeconds: opts.scrollIdleSeconds ?? 60,
