@@ -288,7 +288,7 @@ class Gateway implements IntercomGateway {
     const pagination: { per_page?: number; starting_after?: string } = {};
     if (q.perPage !== undefined) pagination.per_page = q.perPage;
     if (q.startingAfter) pagination.starting_after = q.startingAfter;
-    // `sort` is absent from the SDK's 2.14 types (API-NOTES §13) but the SDK sends the body unchanged.
+    // `sort` is absent from the SDK's 2.14 types (sort is declared from the 2.16 description on: Intercom-OpenAPI descriptions/2.16, `search_request`) but the SDK sends the body unchanged.
     const body = { query: q.query, pagination, ...(q.sort ? { sort: q.sort } : {}) } as unknown as Intercom.SearchRequest;
     return this.call(
       'searchContacts',
@@ -411,7 +411,7 @@ class Gateway implements IntercomGateway {
     const byId = new Map<string, IntercomCompany>();
     let page = 1;
     let cursor: string | null = null;
-    // A contact holds at most 1,000 companies (API-NOTES §7); the bound only stops a server that never ends.
+    // A contact holds at most 1,000 companies (Intercom-OpenAPI descriptions/2.14, attachContactToACompany: `contact_company_limit_exceeded`); the bound only stops a server that never ends.
     for (let i = 0; i < 100; i++) {
       const startingAfter = cursor;
       const res = await this.call(

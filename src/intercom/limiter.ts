@@ -1,6 +1,6 @@
 /**
  * The one place that decides when a request to Intercom may leave. Intercom counts a per-minute limit in 10-second
- * windows (API-NOTES §13), so we spend at most limit/6 per window from a Bottleneck reservoir and refill it when the
+ * windows (https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting), so we spend at most limit/6 per window from a Bottleneck reservoir and refill it when the
  * window resets. Other apps share the workspace budget, so the X-RateLimit-* headers of every answer correct our
  * own count, and a 429 empties the reservoir until the reset Intercom announced. With Redis the reservoir lives in
  * Redis (Bottleneck clustering), so several processes spend one budget.

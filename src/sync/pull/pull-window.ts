@@ -1,6 +1,6 @@
 /**
  * Where an incremental contacts search starts and stops. Intercom compares dates by whole local day in the
- * workspace time zone and `>` starts at the NEXT local midnight (API-NOTES §5), so the query value must be an instant
+ * workspace time zone and `>` starts at the NEXT local midnight (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts, "Searching for Timestamp Fields"), so the query value must be an instant
  * in the day before the window's first day; the exact floor is then applied on the client.
  */
 
