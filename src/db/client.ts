@@ -7,7 +7,6 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 /** The pool type, for layers that hold a pool but never build SQL themselves. */
 export type Pool = pg.Pool;
-export type Client = pg.Client;
 
 export interface Database {
   pool: pg.Pool;
@@ -36,20 +35,25 @@ export function createDatabase(pool: pg.Pool, schema: string): Database {
 }
 
 /**
- * A connection of its own, outside the pool, for a session-scoped holder (the leader's advisory lock, LISTEN).
- * A leader whose host vanishes (no FIN, no RST) keeps its session, and its lock, until the server notices the dead
- * socket; server-side keepalives bound that to a few periods of `keepaliveSeconds` instead of the OS default of hours.
+ * A connection of its own, outside the pool, for what holds a session open: the leader's advisory lock and the
+ * outbox LISTEN. With `keepaliveSeconds`, server-side keepalives are set: a peer whose host vanishes (no FIN, no RST)
+ * keeps its session, and its lock, until the server notices the dead socket; keepalives bound that to a few periods
+ * instead of the OS default of hours. https://www.postgresql.org/docs/current/runtime-config-connection.html
  */
-export async function connectDedicatedClient(url: string, purpose: string, keepaliveSeconds: number): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, application_name: `intercom-sync ${purpose}`, keepAlive: true });
-  c.on('error', () => undefined);
-  await c.connect();
-  await c
-    .query(
-      `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
-              set_config('tcp_keepalives_count', '3', false)`,
-      [String(Math.max(1, keepaliveSeconds))],
-    )
-    .catch(() => undefined);
-  return c;
+export function dedicatedClient(url: string, purpose: string, keepaliveSeconds?: number): () => Promise<pg.Client> {
+  return async () => {
+    const c = new pg.Client({ connectionString: url, application_name: `intercom-sync ${purpose}`, keepAlive: true });
+    c.on('error', () => undefined);
+    await c.connect();
+    if (keepaliveSeconds !== undefined) {
+      await c
+        .query(
+          `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
+                  set_config('tcp_keepalives_count', '3', false)`,
+          [String(Math.max(1, keepaliveSeconds))],
+        )
+        .catch(() => undefined);
+    }
+    return c;
+  };
 }

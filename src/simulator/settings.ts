@@ -1,5 +1,7 @@
+import type { Profile, RealismSettings } from './realism.ts';
+
 // Knobs that can change while the simulator runs (PATCH /__sim/config).
-export interface SimSettings {
+export interface SimSettings extends RealismSettings {
   rateLimitPerMinute: number;
   workspaceRateLimitPerMinute: number;
   /** Length of a rate-limit window in whole seconds; Intercom's is 10. */
@@ -8,4 +10,6 @@ export interface SimSettings {
   timezone: string;
   scrollIdleSeconds: number;
   companyListCeiling: number;
+  /** The preset the realism settings started from; individual settings may differ from it since. */
+  profile: Profile;
 }
