@@ -68,7 +68,7 @@ function configPatch(body: Record<string, unknown>): Partial<SimSettings> {
       patch[key] = v;
     } else patch[key] = num(v, k);
   }
-  return patch as Partial<SimSettings>;
+  return patch;
 }
 
 function clockJson(state: SimulatorState) {

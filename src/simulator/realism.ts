@@ -103,7 +103,7 @@ export const REALISTIC: Readonly<RealismSettings> = Object.freeze({
 });
 
 export function profileSettings(profile: Profile): RealismSettings {
-  return structuredClone(profile === 'realistic' ? REALISTIC : DEFAULT_REALISM) as RealismSettings;
+  return structuredClone(profile === 'realistic' ? REALISTIC : DEFAULT_REALISM);
 }
 
 const LIST_ROUTES = new Set(['GET /contacts', 'POST /contacts/search', 'POST /companies/list', 'GET /companies/scroll', 'GET /companies']);
@@ -239,7 +239,7 @@ export function parseScopeDenied(v: unknown): ScopeDenial[] {
     if (typeof o.path !== 'string' || o.path === '') throw bad('scope_denied', `scope_denied[${i}].path must be a route template`);
     if (o.status !== undefined && o.status !== 401 && o.status !== 403) throw bad('scope_denied', `scope_denied[${i}].status must be 401 or 403`);
     const out: ScopeDenial = { method: typeof o.method === 'string' ? o.method.toUpperCase() : '*', path: o.path };
-    if (o.status !== undefined) out.status = o.status as 401 | 403;
+    if (o.status !== undefined) out.status = o.status;
     return out;
   });
 }

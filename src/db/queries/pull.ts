@@ -10,7 +10,7 @@ import { auditQueries } from './audit.ts';
 import { mappingQueries, type Mapping, type MappingEntity } from './mappings.ts';
 import { syncStateQueries } from './sync-state.ts';
 import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
-import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
+import type { ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
 
 const CONTACT_COLS = `id, external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
   last_seen_at, custom_attributes, merge_into_id, intercom_id, updated_at, deleted_at`;
@@ -100,7 +100,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return r!.id;
       },
       async updateContact(localId, patch) {
-        const set = setClause(patch as Record<string, unknown>, 2);
+        const set = setClause(patch, 2);
         if (set.values.length === 0) return;
         await tx.query(`UPDATE ${s}.contacts SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
       },
@@ -133,7 +133,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return r!.id;
       },
       async updateCompany(localId, patch) {
-        const set = setClause(patch as Record<string, unknown>, 2);
+        const set = setClause(patch, 2);
         if (set.values.length === 0) return;
         await tx.query(`UPDATE ${s}.companies SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
       },
