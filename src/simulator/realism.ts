@@ -2,7 +2,7 @@ import { ApiError } from './errors.ts';
 import type { Rng } from './prng.ts';
 
 // The behaviours in which the real API is harsher than its description (docs/simulator.md, "Realistic
-// profile"; API-NOTES §14). Each is a setting of its own; the `realistic` profile turns them all on and the
+// profile", which names the public source of each). Each is a setting of its own; the `realistic` profile turns them all on and the
 // `default` profile leaves them all off, so the fast tests keep today's friendly simulator.
 
 export type Profile = 'default' | 'realistic';
