@@ -141,5 +141,5 @@ function overrideSetting<K extends keyof RealismSettings>(
   key: K,
 ): void {
   const value = opts[key];
-  if (value !== undefined) target[key] = structuredClone(value) as RealismSettings[K];
+  if (value !== undefined) target[key] = structuredClone(value);
 }

@@ -2,7 +2,7 @@
 import type { Mapping } from '../../db/queries/mappings.ts';
 import type { IntercomCompany } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
-import { companyFromLocal, companyFromRemote, snapshotHash, type CompanySnapshot } from '../snapshot.ts';
+import { companyFromLocal, companyFromRemote, snapshotHash } from '../snapshot.ts';
 import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { patchOf, reconcile } from './reconcile.ts';
