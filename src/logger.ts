@@ -24,6 +24,7 @@ const SECRET_PATHS = [
   '*.clientSecret',
   'config.intercom.accessToken',
   'config.intercom.clientSecret',
+  'config.statusPage.token',
 ];
 
 // email and phone are personal wherever they appear. `name` is too common a key (jobs, modules, attributes) to blank

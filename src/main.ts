@@ -7,6 +7,7 @@ import type { Config } from './config/index.ts';
 import { dedicatedClient, pingDatabase, type Database } from './db/client.ts';
 import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
+import { statusQueries } from './db/queries/status.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
@@ -77,6 +78,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
           mappings: await dbGauges.mappings(database.pool),
         }),
         limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
+        authHalted: () => gatewayRef?.health().authError != null,
         role,
       },
       log,
@@ -165,6 +167,15 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
         intercomAuth: createIntercomAuthCheck({ me: () => gateway.me(), authError: () => gateway.health().authError }),
         role,
       },
+      statusPage: config.statusPage.enabled
+        ? {
+            token: config.statusPage.token,
+            pii: config.log.pii,
+            budgetPerMinute: config.intercom.ratePerMinute,
+            schema: config.schema,
+            load: (hours) => statusQueries(config.schema).snapshot(database.pool, hours),
+          }
+        : null,
     });
     lifecycle.defer('http server', () => http.close(2000));
     // Scheduled runs, the push loop and webhook pulls wind down side by side within one grace period.

@@ -29,6 +29,8 @@ export interface Config {
   };
   schedule: { contactsPull: string; companiesPull: string; outboxSweep: string; verify: string };
   http: { port: number; host: string };
+  /** The HTML status page at `/` (src/http/status-page.ts); token = required bearer token or `?token=`. */
+  statusPage: { enabled: boolean; token: string | undefined };
   daemon: { leaderRetrySeconds: number; shutdownTimeoutSeconds: number };
   embedded: { pgPort: number; dataDir: string | undefined };
 }
@@ -70,6 +72,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       verify: e.VERIFY_CRON,
     },
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
+    statusPage: { enabled: e.STATUS_PAGE === 'on', token: e.STATUS_PAGE_TOKEN },
     daemon: { leaderRetrySeconds: e.LEADER_LOCK_RETRY_SECONDS, shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS },
     embedded: { pgPort: e.EMBEDDED_PG_PORT, dataDir: e.EMBEDDED_DATA_DIR },
   });

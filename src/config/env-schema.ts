@@ -49,6 +49,8 @@ export const envSchema = z.object({
   VERIFY_BUDGET_PER_RUN: nonNegativeInt.default(2000),
   HTTP_PORT: nonNegativeInt.max(65535).default(8080),
   HTTP_HOST: z.string().default('0.0.0.0'),
+  STATUS_PAGE: z.enum(['on', 'off']).default('on'),
+  STATUS_PAGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LEADER_LOCK_RETRY_SECONDS: positiveInt.default(5),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt.default(25),
   EMBEDDED_PG_PORT: nonNegativeInt.max(65535).default(0),

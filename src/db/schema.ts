@@ -255,7 +255,20 @@ export function defineTables(schemaName: string) {
     (t) => [primaryKey({ name: 'api_usage_pkey', columns: [t.hour, t.endpoint, t.status, t.priority] })],
   );
 
-  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage };
+  /**
+   * One row per UTC minute for the status page's 24-hour charts: Intercom requests and 429s (added by every replica's
+   * API usage recorder) and the outbox depth sampled once a minute. Pruned after two days
+   * by the recorder that writes it (src/db/queries/status.ts), so it stays at a few thousand rows.
+   */
+  const statusSamples = s.table('status_samples', {
+    minute: tz('minute').primaryKey(),
+    requests: integer('requests').notNull().default(0),
+    rateLimited: integer('rate_limited').notNull().default(0),
+    outboxDepth: integer('outbox_depth'),
+    deadLetters: integer('dead_letters'),
+  });
+
+  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage, statusSamples };
 }
 
 export type Tables = ReturnType<typeof defineTables>;
@@ -272,4 +285,5 @@ export const {
   syncRuns,
   auditLog,
   apiUsage,
+  statusSamples,
 } = defaults;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { checkReadiness, type ReadinessSources } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { sendJson, sendText } from './respond.ts';
+import { createStatusPageHandler, type StatusPageOptions } from './status-page.ts';
 import type { WebhookHandler } from './webhooks.ts';
 
 /**
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   webhooks: WebhookHandler;
   logger: Logger;
+  /** The HTML status page at `/`; absent or null = off (STATUS_PAGE=off), and `/` answers 404. */
+  statusPage?: StatusPageOptions | null;
 }
 
 export interface HttpServer {
@@ -47,6 +50,10 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       POST: (req, res) => opts.webhooks.handle(req, res),
     },
   };
+  if (opts.statusPage) {
+    const statusPage = createStatusPageHandler(opts.statusPage);
+    routes['/'] = { GET: statusPage, HEAD: statusPage };
+  }
 
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -33,7 +33,7 @@ const INT4_ARRAY_OID = 1007;
  */
 // pg-types declares its parsers as returning `any`; they return parsed column values.
 const defaultParser = pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => (v: string) => unknown;
-const reportTypes = {
+export const reportTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === DATE_OID) return (v: string) => v;
     if (oid === INT8_ARRAY_OID) return defaultParser(INT4_ARRAY_OID, 'text');
