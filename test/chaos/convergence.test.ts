@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
+import { testSeed } from '../harness/seed.ts';
 import {
   auditProblems,
   authProblems,
@@ -32,12 +33,7 @@ import { newLog, runStep, type ChaosLog } from './world.ts';
  */
 // `npm test` gates every submission, so it replays one plan by default; CHAOS_SEED=random explores new ones
 // (and prints the seed), CHAOS_SEED=<n> replays one.
-const SEED =
-  process.env.CHAOS_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : process.env.CHAOS_SEED
-      ? Number(process.env.CHAOS_SEED)
-      : 7;
+const { seed: SEED } = testSeed('CHAOS', 7);
 const SIM_SEED = SEED % 100_000;
 /** More than one search page (150), so full passes page with cursors that can expire. */
 const SEED_CONTACTS = 160;
@@ -78,7 +74,7 @@ let pool: pg.Pool;
 let daemons: DaemonSupervisor;
 
 beforeAll(async () => {
-  console.log(`[chaos] CHAOS_SEED=${SEED}${process.env.CHAOS_SIM ? ` CHAOS_SIM=${process.env.CHAOS_SIM}` : ''}`);
+  if (process.env.CHAOS_SIM) console.log(`[chaos] CHAOS_SIM=${process.env.CHAOS_SIM}`);
   db = await createTestDatabase();
   // The test's own connections are named apart from the daemon's, so terminating "intercom-sync%" spares them.
   pool = new pg.Pool({ connectionString: db.url, max: 4, application_name: 'chaos-test' });
