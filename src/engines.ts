@@ -45,7 +45,11 @@ export function buildEngines(deps: {
     gateway,
     store: createPullStore(pool, config.schema),
     logger,
-    config: { lookbackSeconds: config.sync.pullLookbackSeconds, conflictPolicy: config.sync.conflictPolicy },
+    config: {
+      lookbackSeconds: config.sync.pullLookbackSeconds,
+      conflictPolicy: config.sync.conflictPolicy,
+      writeDoubtWindowSeconds: config.sync.writeDoubtWindowSeconds,
+    },
   });
   const push = createPushEngine({
     gateway,
@@ -57,6 +61,8 @@ export function buildEngines(deps: {
       maxAttempts: config.sync.maxAttempts,
       deleteMode: config.sync.deleteMode,
       autoCreateAttributes: config.sync.autoCreateAttributes,
+      createLookupDelaySeconds: config.sync.createLookupDelaySeconds,
+      writeDoubtWindowSeconds: config.sync.writeDoubtWindowSeconds,
     },
   });
   const verify = createVerifyEngine({ gateway, store: createVerifyStore(pool, config.schema), pull, logger });

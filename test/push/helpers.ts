@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { createPushStore, type PushStore } from '../../src/db/queries/outbox.ts';
-import { createGateway, type IntercomGateway } from '../../src/intercom/gateway.ts';
+import { createGateway, type GatewayOptions, type IntercomGateway } from '../../src/intercom/gateway.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createPushEngine, type PushConfig, type PushEngine } from '../../src/sync/push/index.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
@@ -42,6 +42,7 @@ export async function pushWorld(
   simOpts: SimulatorOptions = {},
   config: Partial<PushConfig> = {},
   gatewayRetries = 4,
+  gatewayOver: Partial<GatewayOptions> = {},
 ): Promise<PushWorld> {
   const db = await createTestDatabase();
   const sim = await startSimulator({ port: 0, rateLimitPerMinute: 0, ...simOpts });
@@ -54,6 +55,7 @@ export async function pushWorld(
     maxRetries: gatewayRetries,
     maxConcurrent: 20,
     logger: silent,
+    ...gatewayOver,
   });
   const store = createPushStore(db.pool, db.schema);
   const engineWith = (over: Partial<PushConfig>) =>

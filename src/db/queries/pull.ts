@@ -7,7 +7,9 @@ import { advisoryKey, ident } from '../migrate.ts';
 import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries } from './audit.ts';
 import { mappingQueries, type Mapping, type MappingEntity } from './mappings.ts';
+import { OUTBOX_CHANNEL } from './outbox.ts';
 import { syncStateQueries } from './sync-state.ts';
+import { writeDoubtQueries } from './write-doubts.ts';
 import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
 import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
 
@@ -41,6 +43,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   const mappings = mappingQueries(schema);
   const audit = auditQueries(schema);
   const state = syncStateQueries(schema);
+  const doubts = writeDoubtQueries(schema);
   let savepointSeq = 0;
 
   // A bulk load into fresh tables runs long before autovacuum's first ANALYZE: without statistics the planner
@@ -135,6 +138,11 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         const set = setClause(patch as Record<string, unknown>, 2);
         if (set.values.length === 0) return;
         await tx.query(`UPDATE ${s}.companies SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
+      },
+      writeDoubts: (entity, localId, windowSeconds) => doubts.forEntity(tx, entity, localId, windowSeconds),
+      async requestPush(entity, localId, fields) {
+        await tx.query(`SELECT ${s}.enqueue_outbox($1, $2, 0, 'upsert', $3::text[])`, [entity, localId, [...fields]]);
+        await tx.query(`SELECT pg_notify($1, $2)`, [OUTBOX_CHANNEL, schema]);
       },
       async hasPendingOutbox(entity, localId) {
         const r = await one(

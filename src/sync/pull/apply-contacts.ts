@@ -9,6 +9,7 @@ import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
+import { findEchoes } from './echo.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
 export interface PulledContact {
@@ -140,15 +141,26 @@ async function applyToLocal(
   const c = pulled.contact;
   const pending = await tx.hasPendingOutbox('contact', local.id);
   if (local.deleted_at !== null && pending) return 'skipped';
+  const agreed = (mapping?.base_snapshot as ContactSnapshot | null | undefined) ?? null;
+  const localSnap = contactFromLocal(local);
+  // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
+  const doubts = await tx.writeDoubts('contact', local.id, ctx.writeDoubtWindowSeconds ?? 900);
+  const echoes = doubts.length > 0 ? findEchoes(agreed, localSnap, remote, doubts) : null;
+  const echoed = echoes ? Object.keys(echoes.fields) : [];
   const r = reconcile({
-    local: contactFromLocal(local),
-    remote,
-    base: (mapping?.base_snapshot as ContactSnapshot | null | undefined) ?? null,
+    local: localSnap,
+    remote: echoes?.remote ?? remote,
+    base: agreed,
     pendingLocalChange: pending,
     policy: ctx.policy,
     localUpdatedAtMs: local.updated_at.getTime(),
     remoteUpdatedAtMs: c.updatedAt * 1000,
   });
+  if (echoed.length > 0) {
+    // The base takes what Intercom holds, so the push diff sends the local value over our late one.
+    for (const f of echoed) delete r.alreadyPushed[f.startsWith('custom_attributes.') ? 'custom_attributes' : f];
+    await tx.requestPush('contact', local.id, [...new Set(echoed.map((f) => f.split('.')[0]!))]);
+  }
   if (Object.keys(r.changes).length > 0) await tx.updateContact(local.id, patchOf(r.target, r.changes));
   const externalKey = contactExternalKey(remote);
   await tx.upsertMapping({
@@ -175,6 +187,19 @@ async function applyToLocal(
         }
       : null,
   );
+  if (echoed.length > 0) {
+    audits.push(
+      pullAudit(ctx, {
+        ...base,
+        action: 'echo',
+        changes: echoes!.fields,
+        details: {
+          reason: 'Intercom applied a write of ours whose answer was lost, after a newer one: the newer local value is pushed again',
+          doubts: doubts.map((d) => d.id),
+        },
+      }),
+    );
+  }
   await tx.audit(audits);
   await syncAssociations(tx, local.id, pulled, ctx);
   if (r.conflicts.length > 0) return 'conflict';

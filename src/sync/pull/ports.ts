@@ -6,6 +6,7 @@ import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
 import type { StreamState } from '../../db/queries/sync-state.ts';
 import type { IntercomGateway } from '../../intercom/gateway.ts';
+import type { WriteDoubt } from '../push/ports.ts';
 import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
 
 export type PullGatewayPort = Pick<
@@ -59,6 +60,10 @@ export interface ApplyTx {
     mergedInto?: string | null,
   ): Promise<void>;
   audit(entries: readonly AuditEntry[]): Promise<void>;
+  /** Our writes to this entity whose answer was lost, sent within the last windowSeconds (creates: any age). */
+  writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
+  /** Queues a push of this entity, as a local change to these fields would (the outbox trigger's entry). */
+  requestPush(entity: MappingEntity, localId: number, fields: readonly string[]): Promise<void>;
   invalidAlreadyAudited(entity: MappingEntity, intercomId: string, remoteUpdatedAt: number): Promise<boolean>;
   /**
    * Batch path of a page's new contacts. Takes the advisory locks of these external ids (sorted, one statement: the
