@@ -116,6 +116,15 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       async softDeleteContact(localId) {
         await tx.query(`UPDATE ${s}.contacts SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },
+      async restoreContact(localId) {
+        await tx.query(`UPDATE ${s}.contacts SET deleted_at = NULL WHERE id = $1`, [localId]);
+      },
+      async releaseMappingIntercomId(entity, localId) {
+        await tx.query(
+          `UPDATE ${s}.sync_mappings SET intercom_id = NULL, updated_at = now() WHERE entity_type = $1 AND local_id = $2`,
+          [entity, localId],
+        );
+      },
       async softDeleteCompany(localId) {
         await tx.query(`UPDATE ${s}.companies SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },

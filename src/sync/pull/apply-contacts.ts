@@ -10,6 +10,7 @@ import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot
 import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { findEchoes } from './echo.ts';
+import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
 export interface PulledContact {
@@ -49,6 +50,14 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 
   const mapping = await tx.mappingByIntercomId('contact', c.id);
   if (mapping) {
+    if (mapping.status === 'archived') {
+      // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides.
+      const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
+      if ('outcome' in r) return r.outcome;
+      const restored = await tx.contact(mapping.local_id);
+      if (!restored) return applyContact(tx, pulled, ctx, opts);
+      return applyToLocal(tx, pulled, remote, hash, restored, mapping, null, ctx);
+    }
     if (isUnchanged(mapping, c, hash)) return 'unchanged';
     const local = await tx.contact(mapping.local_id);
     // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.

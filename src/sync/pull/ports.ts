@@ -40,6 +40,10 @@ export interface ApplyTx {
   /** Records on the local lead row which local user it was merged into (merge_into_id), and frees its Intercom id. */
   markContactMerged(localId: number, intoLocalId: number): Promise<void>;
   softDeleteContact(localId: number): Promise<void>;
+  /** Clears deleted_at (a contact revived in Intercom won the conflict with the local delete). */
+  restoreContact(localId: number): Promise<void>;
+  /** Frees the Intercom id a mapping holds (and the row's mirror column), keeping the mapping's status. */
+  releaseMappingIntercomId(entity: MappingEntity, localId: number): Promise<void>;
   softDeleteCompany(localId: number): Promise<void>;
   company(localId: number): Promise<LocalCompanyRow | null>;
   companyByCompanyId(companyId: string): Promise<LocalCompanyRow | null>;
