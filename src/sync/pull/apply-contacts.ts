@@ -4,7 +4,7 @@
  */
 import type { Mapping } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
-import { contactExternalKey, decideLink } from '../identity.ts';
+import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
@@ -50,8 +50,10 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 
   const mapping = await tx.mappingByIntercomId('contact', c.id);
   if (mapping) {
-    if (mapping.status === 'archived') {
-      // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides.
+    const archivedRow = mapping.status === 'archived' ? await tx.contact(mapping.local_id) : undefined;
+    if (archivedRow === null || (archivedRow && archivedRow.deleted_at !== null)) {
+      // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
+      // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
       const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
       if ('outcome' in r) return r.outcome;
       const restored = await tx.contact(mapping.local_id);
@@ -59,6 +61,9 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       return applyToLocal(tx, pulled, remote, hash, restored, mapping, null, ctx);
     }
     if (isUnchanged(mapping, c, hash)) return 'unchanged';
+    // A lead whose external_id Intercom dropped: the base holds the local value (identity.ts keepLeadExternalId).
+    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(remote, mapping.base_snapshot as unknown as ContactSnapshot) : remote;
+    if (agreedLead !== remote && isUnchanged(mapping, c, snapshotHash(agreedLead))) return 'unchanged';
     const local = await tx.contact(mapping.local_id);
     // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
     if (!local) return 'skipped';
@@ -140,14 +145,17 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 async function applyToLocal(
   tx: ApplyTx,
   pulled: PulledContact,
-  remote: ContactSnapshot,
-  hash: string,
+  pulledRemote: ContactSnapshot,
+  pulledHash: string,
   local: LocalContactRow,
   mapping: Mapping | null,
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
   const c = pulled.contact;
+  // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
+  const remote = keepLeadExternalId(pulledRemote, contactFromLocal(local));
+  const hash = remote === pulledRemote ? pulledHash : snapshotHash(remote);
   const pending = await tx.hasPendingOutbox('contact', local.id);
   if (local.deleted_at !== null && pending) return 'skipped';
   const agreed = (mapping?.base_snapshot as ContactSnapshot | null | undefined) ?? null;

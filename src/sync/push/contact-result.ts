@@ -5,7 +5,7 @@
 import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
-import { contactExternalKey } from '../identity.ts';
+import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
 import {
   contactFromLocal,
   contactFromRemote,
@@ -44,7 +44,7 @@ export function contactFinish(
     extraMappings?: MappingWrite[];
   },
 ): Step {
-  const snap = contactFromRemote(o.response);
+  const snap = keepLeadExternalId(contactFromRemote(o.response), o.local);
   const sent = sentFields(o.body);
   const changes = fieldChanges(o.auditBase, o.local);
   for (const k of Object.keys(changes)) if (!sent.has(k)) delete changes[k];

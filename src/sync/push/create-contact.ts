@@ -31,7 +31,7 @@ import { contactWrite, linkBase } from './diff.ts';
 import { createDoubts, putContact, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
 import { conflictHolderId, getContactOrNull, is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
-import { prepareContactBody } from './prepare.ts';
+import { prepareContactBody, sendLeadTolerant } from './prepare.ts';
 
 export async function createContact(
   ctx: PushContext,
@@ -68,9 +68,11 @@ export async function createContact(
 
   let sent: { value: IntercomContact; doubtId: number };
   try {
-    sent = await sendInDoubt(ctx, { entityType: 'contact', localId: row.id, intercomId: null, op: 'create', fields: { ...body } }, () =>
-      ctx.gateway.createContact(body, 'push'),
-    );
+    sent = await sendInDoubt(ctx, { entityType: 'contact', localId: row.id, intercomId: null, op: 'create', fields: { ...body } }, async () => {
+      const r = await sendLeadTolerant(local.role, body, (b) => ctx.gateway.createContact(b, 'push'));
+      if (r.value === null) throw new Error(`contact ${row.id}: nothing left to create`);
+      return r.value;
+    });
   } catch (err) {
     if (!is(err, 409)) throw err;
     const holder = await findConflictHolder(ctx, row.id, local, err);
@@ -187,7 +189,7 @@ async function link(
   const settled = [...settledDoubts];
   if (diff) {
     body = await prepareContactBody(ctx, localId, diff);
-    const sent = await putContact(ctx, localId, holder.id, body);
+    const sent = await putContact(ctx, { id: localId, role: local.role }, holder.id, body);
     current = sent.value;
     settled.push(sent.doubtId);
   }

@@ -13,6 +13,7 @@ import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
 import type { ContactSnapshot } from '../snapshot.ts';
 import type { PushContext } from './context.ts';
 import { remoteLookup } from './lookup.ts';
+import { sendLeadTolerant } from './prepare.ts';
 import type { WriteDoubt, WriteDoubtInput } from './ports.ts';
 
 export const DEFAULT_CREATE_LOOKUP_DELAY_SECONDS = 300;
@@ -44,13 +45,15 @@ export async function sendInDoubt<T>(
 /** PUT /contacts/{id} with its doubt recorded: the update every contact push path sends. */
 export function putContact(
   ctx: PushContext,
-  localId: number,
+  local: { id: number; role: 'user' | 'lead' },
   intercomId: string,
   body: ContactWrite,
 ): Promise<{ value: IntercomContact; doubtId: number }> {
-  return sendInDoubt(ctx, { entityType: 'contact', localId, intercomId, op: 'update', fields: { ...body } }, () =>
-    ctx.gateway.updateContact(intercomId, body, 'push'),
-  );
+  return sendInDoubt(ctx, { entityType: 'contact', localId: local.id, intercomId, op: 'update', fields: { ...body } }, async () => {
+    const r = await sendLeadTolerant(local.role, body, (b) => ctx.gateway.updateContact(intercomId, b, 'push'));
+    // Nothing was left to send once the refused external_id was dropped: the contact as it is is the answer.
+    return r.value ?? ctx.gateway.getContact(intercomId, 'push');
+  });
 }
 
 export async function createDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {

@@ -41,7 +41,7 @@ export async function updateContact(
   try {
     if (diff) {
       body = await prepareContactBody(ctx, row.id, diff);
-      const sent = await putContact(ctx, row.id, mapping.intercom_id, body);
+      const sent = await putContact(ctx, { id: row.id, role: local.role }, mapping.intercom_id, body);
       response = sent.value;
       settledDoubts.push(sent.doubtId);
     } else {
@@ -116,7 +116,7 @@ async function relink(
   const settledDoubts: number[] = [];
   if (diff) {
     body = await prepareContactBody(ctx, row.id, diff);
-    const sent = await putContact(ctx, row.id, found.contact.id, body);
+    const sent = await putContact(ctx, { id: row.id, role: local.role }, found.contact.id, body);
     response = sent.value;
     settledDoubts.push(sent.doubtId);
   }
