@@ -7,7 +7,7 @@
  * sleeps before it handles the request); a 'drop' fault is a create lost before it was applied.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { drainAll, mappingOf, pushWorld, simContactsByExternalId, type PushWorld } from './helpers.ts';
+import { drainAll, mappingOf, pushWorld, simContact, simContactsByExternalId, type PushWorld, type SimInspect } from './helpers.ts';
 
 const TIMEOUT_S = 0.4;
 const LATE_MS = 1_200;
@@ -139,4 +139,50 @@ describe('creates in doubt', () => {
     expect(held.data.map((c) => c.archived)).toEqual([true]);
     expect((await auditActions(row!.id)).map((a) => a.action)).toEqual(['archive']);
   });
+});
+
+// The harsher reading of Intercom (issue 11, docs/simulator.md): a second lead with the same email is created, not
+// refused, and a write can be applied and then lose its answer. Nothing but the daemon's own rule prevents a
+// duplicate here.
+describe('creates in doubt, Intercom accepting duplicate leads', () => {
+  let r: PushWorld;
+  beforeAll(async () => {
+    r = await pushWorld({ seed: 112, duplicateLeadsAllowed: true, conflictWording: 'archived' }, { createLookupDelaySeconds: 1 }, 3, {
+      timeoutSeconds: TIMEOUT_S,
+    });
+  });
+  afterAll(async () => {
+    await r?.close();
+  });
+
+  it('a 409 holder archived by someone else is unarchived when the 409 says "archived", and linked', async () => {
+    const remote = await r.control<SimInspect>('POST', '/__sim/contacts', { external_id: 'archived-409', role: 'user', name: 'Old' });
+    await r.control('POST', `/__sim/contacts/${remote.contact.id}/archive`);
+    const [row] = await r.sql<{ id: number }>(
+      `INSERT INTO intercom.contacts (external_id, name) VALUES ('archived-409', 'Back again') RETURNING id`,
+    );
+    await drainAll(r);
+    const now = await simContact(r, remote.contact.id);
+    expect([now.archived, now.contact.name]).toEqual([false, 'Back again']);
+    expect(await mappingOf(r, 'contact', row!.id)).toMatchObject({ status: 'active', intercom_id: remote.contact.id });
+  });
+
+  for (const fault of [
+    { kind: 'drop', after_apply: true },
+    { kind: 'status', status: 503, after_apply: true },
+    { kind: 'latency', latency_ms: LATE_MS, after_apply: true },
+  ]) {
+    it(`a lead create applied and then answered by ${fault.kind}${fault.status ? ` ${fault.status}` : ''} makes one lead`, async () => {
+      const email = `applied-then-${fault.kind}@example.com`;
+      await r.control('POST', '/__sim/faults', { method: 'POST', path: '/contacts', count: 1, ...fault });
+      const [row] = await r.sql<{ id: number }>(`INSERT INTO intercom.contacts (role, email) VALUES ('lead', $1) RETURNING id`, [email]);
+      await drainAll(r);
+      const leads = await r.control<{ data: { contact: { id: string; role: string } }[] }>(
+        'GET',
+        `/__sim/contacts?email=${encodeURIComponent(email)}`,
+      );
+      expect(leads.data.map((c) => c.contact.role)).toEqual(['lead']);
+      expect(await mappingOf(r, 'contact', row!.id)).toMatchObject({ status: 'active', intercom_id: leads.data[0]!.contact.id });
+    });
+  }
 });

@@ -42,9 +42,8 @@ async function deletedThenRevived(key: string, how: 'soft' | 'hard', policy: Con
   expect((await simContact(w, x)).archived).toBe(true);
   // Intercom's timestamps are whole seconds: the revival must be visibly later than the delete.
   await sleep(1_100);
-  // Seen again: Intercom unarchives the contact and its updated_at moves.
-  await w.control('POST', `/__sim/contacts/${x}/unarchive`);
-  await w.control('PATCH', `/__sim/contacts/${x}`, { last_seen_at: Math.floor(Date.now() / 1000) });
+  // Seen again: Intercom unarchives the contact by itself and its updated_at moves (help article 8851551).
+  await w.control('POST', `/__sim/contacts/${x}/seen`);
   await pull.pullContacts();
   await drainAll(w);
   await w.resetStats();
