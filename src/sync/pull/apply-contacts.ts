@@ -62,7 +62,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     }
     if (isUnchanged(mapping, c, hash)) return 'unchanged';
     // A lead whose external_id Intercom dropped: the base holds the local value (identity.ts keepLeadExternalId).
-    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(remote, mapping.base_snapshot as unknown as ContactSnapshot) : remote;
+    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(remote, mapping.base_snapshot) : remote;
     if (agreedLead !== remote && isUnchanged(mapping, c, snapshotHash(agreedLead))) return 'unchanged';
     const local = await tx.contact(mapping.local_id);
     // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
@@ -122,7 +122,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     intercomId: c.id,
     externalKey: contactExternalKey(remote),
     status: 'active',
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });
@@ -148,7 +148,7 @@ async function applyToLocal(
   pulledRemote: ContactSnapshot,
   pulledHash: string,
   local: LocalContactRow,
-  mapping: Mapping | null,
+  mapping: Mapping<'contact'> | null,
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
@@ -158,7 +158,7 @@ async function applyToLocal(
   const hash = remote === pulledRemote ? pulledHash : snapshotHash(remote);
   const pending = await tx.hasPendingOutbox('contact', local.id);
   if (local.deleted_at !== null && pending) return 'skipped';
-  const agreed = (mapping?.base_snapshot as ContactSnapshot | null | undefined) ?? null;
+  const agreed = mapping?.base_snapshot ?? null;
   const localSnap = contactFromLocal(local);
   // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
   const doubts = await tx.writeDoubts('contact', local.id, ctx.writeDoubtWindowSeconds ?? 900);
@@ -187,7 +187,7 @@ async function applyToLocal(
     externalKey,
     status: 'active',
     statusReason: link === 'relink' ? `relinked from ${mapping?.intercom_id ?? 'unknown'}` : null,
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });

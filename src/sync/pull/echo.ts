@@ -9,28 +9,29 @@
  * earlier and have since replaced is taken for the echo; the local value wins. The window is WRITE_DOUBT_WINDOW_SECONDS.
  */
 import type { WriteDoubt } from '../push/ports.ts';
-import { canonicalJson, type Snapshot } from '../snapshot.ts';
+import { canonicalJson, contactSnapshotSchema, type ContactSnapshot } from '../snapshot.ts';
 
 const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
-export interface Echoes<S extends Snapshot> {
+export interface Echoes {
   /** Echoed fields (`custom_attributes.<key>` for attributes): remote (our late value) → local (the newer one). */
   fields: Record<string, { before: unknown; after: unknown }>;
   /** The remote snapshot with every echoed field replaced by the local value: what the pull should apply. */
-  remote: S;
+  remote: ContactSnapshot;
 }
 
-export function findEchoes<S extends Snapshot>(
-  base: S | null,
-  local: S,
-  remote: S,
+export function findEchoes(
+  base: ContactSnapshot | null,
+  local: ContactSnapshot,
+  remote: ContactSnapshot,
   doubts: readonly Pick<WriteDoubt, 'fields'>[],
-): Echoes<S> {
-  const l = local as unknown as Record<string, unknown>;
-  const r = remote as unknown as Record<string, unknown>;
-  const b = (base ?? null) as unknown as Record<string, unknown> | null;
+): Echoes {
+  // Snapshots are object type aliases: they widen to records without a cast (snapshot.ts).
+  const l: Readonly<Record<string, unknown>> = local;
+  const r: Readonly<Record<string, unknown>> = remote;
+  const b: Readonly<Record<string, unknown>> | null = base;
   const out: Record<string, unknown> = { ...r };
-  const fields: Echoes<S>['fields'] = {};
+  const fields: Echoes['fields'] = {};
   const isEcho = (sent: unknown, remoteV: unknown, baseV: unknown, localV: unknown) =>
     same(sent, remoteV) && !same(remoteV, baseV) && !same(localV, remoteV);
 
@@ -57,5 +58,6 @@ export function findEchoes<S extends Snapshot>(
       fields[field] = { before: r[field] ?? null, after: l[field] ?? null };
     }
   }
-  return { fields, remote: out as unknown as S };
+  // Only values taken from the local snapshot were put in, so this parse cannot fail; it restores the type.
+  return { fields, remote: Object.keys(fields).length === 0 ? remote : contactSnapshotSchema.parse(out) };
 }

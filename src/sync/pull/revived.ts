@@ -81,7 +81,7 @@ export async function applyRevival(
       intercomId: c.id,
       externalKey: mapping.external_key,
       status: 'active',
-      baseSnapshot: remote as unknown as Record<string, unknown>,
+      baseSnapshot: remote,
       baseHash: snapshotHash(remote),
       remoteUpdatedAt: new Date(c.updatedAt * 1000),
     });
