@@ -42,7 +42,7 @@ export function findEchoes(
         const sentAttrs = (sent ?? {}) as Record<string, unknown>;
         const rAttrs = (r[field] ?? {}) as Record<string, unknown>;
         const lAttrs = (l[field] ?? {}) as Record<string, unknown>;
-        const bAttrs = ((b?.[field] as Record<string, unknown> | undefined) ?? {}) as Record<string, unknown>;
+        const bAttrs = (b?.[field] as Record<string, unknown> | undefined) ?? {};
         for (const [k, v] of Object.entries(sentAttrs)) {
           if (!isEcho(v, rAttrs[k], bAttrs[k], lAttrs[k])) continue;
           const attrs = { ...(out[field] as Record<string, unknown>) };
