@@ -1,5 +1,8 @@
 import { processHost } from '../../src/daemon/host.ts';
 import { pino } from 'pino';
+import { createPullStore } from '../../src/db/queries/pull.ts';
+import { createPullEngine, type PullEngine } from '../../src/sync/pull/index.ts';
+import type { ConflictPolicy } from '../../src/sync/three-way-merge.ts';
 import { createPushStore, type PushStore } from '../../src/db/queries/outbox.ts';
 import { createGateway, type GatewayOptions, type IntercomGateway } from '../../src/intercom/gateway.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
@@ -142,4 +145,14 @@ export async function mappingOf(w: PushWorld, entity: 'contact' | 'company', loc
     [entity, localId],
   );
   return rows[0] ?? null;
+}
+
+/** A pull engine on the same database and simulator as the push world: the daemon's two halves, in process. */
+export function pullEngineOf(w: PushWorld, conflictPolicy: ConflictPolicy = 'newest_wins'): PullEngine {
+  return createPullEngine({
+    gateway: w.gateway,
+    store: createPullStore(w.db.pool, w.db.schema),
+    logger: silent,
+    config: { lookbackSeconds: 900, conflictPolicy },
+  });
 }

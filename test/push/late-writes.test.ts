@@ -5,9 +5,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPullStore } from '../../src/db/queries/pull.ts';
-import { createPullEngine, type PullEngine } from '../../src/sync/pull/index.ts';
-import { drainAll, mappingOf, pushWorld, silent, simContact, type PushWorld } from './helpers.ts';
+import type { PullEngine } from '../../src/sync/pull/index.ts';
+import { drainAll, mappingOf, pullEngineOf, pushWorld, simContact, type PushWorld } from './helpers.ts';
 
 const TIMEOUT_S = 0.4;
 /** Long enough that the retry and a newer write are answered before the late request is handled. */
@@ -21,12 +20,7 @@ let pull: PullEngine;
 beforeAll(async () => {
   // Gateway retries on: today's gateway resent a timed-out PUT, which is one way the late write came about.
   w = await pushWorld({ seed: 13 }, { maxAttempts: 50 }, 3, { timeoutSeconds: TIMEOUT_S });
-  pull = createPullEngine({
-    gateway: w.gateway,
-    store: createPullStore(w.db.pool, w.db.schema),
-    logger: silent,
-    config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins' },
-  });
+  pull = pullEngineOf(w);
 });
 afterAll(async () => {
   await w?.close();

@@ -4,9 +4,8 @@
  * application's external_id is never wiped locally, and it is not pushed again on every change.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPullStore } from '../../src/db/queries/pull.ts';
-import { createPullEngine, type PullEngine } from '../../src/sync/pull/index.ts';
-import { drainAll, mappingOf, pushWorld, silent, simContact, type PushWorld } from './helpers.ts';
+import type { PullEngine } from '../../src/sync/pull/index.ts';
+import { drainAll, mappingOf, pullEngineOf, pushWorld, simContact, type PushWorld } from './helpers.ts';
 
 for (const mode of ['keep', 'drop', 'reject'] as const) {
   describe(`a lead with an external_id, simulator leadExternalId=${mode}`, () => {
@@ -14,12 +13,7 @@ for (const mode of ['keep', 'drop', 'reject'] as const) {
     let pull: PullEngine;
     beforeAll(async () => {
       w = await pushWorld({ seed: 114, leadExternalId: mode });
-      pull = createPullEngine({
-        gateway: w.gateway,
-        store: createPullStore(w.db.pool, w.db.schema),
-        logger: silent,
-        config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins' },
-      });
+      pull = pullEngineOf(w);
     });
     afterAll(async () => {
       await w?.close();

@@ -4,10 +4,8 @@
  * decision, further pulls and pushes change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPullStore } from '../../src/db/queries/pull.ts';
-import { createPullEngine } from '../../src/sync/pull/index.ts';
 import type { ConflictPolicy } from '../../src/sync/three-way-merge.ts';
-import { drainAll, mappingOf, pushWorld, silent, simContact, type PushWorld } from './helpers.ts';
+import { drainAll, mappingOf, pullEngineOf, pushWorld, simContact, type PushWorld } from './helpers.ts';
 
 let w: PushWorld;
 beforeAll(async () => {
@@ -19,12 +17,7 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pullWith = (policy: ConflictPolicy) =>
-  createPullEngine({
-    gateway: w.gateway,
-    store: createPullStore(w.db.pool, w.db.schema),
-    logger: silent,
-    config: { lookbackSeconds: 900, conflictPolicy: policy },
-  });
+  pullEngineOf(w, policy);
 
 /** A synced user, deleted locally (soft or hard) and archived in Intercom, then seen again there. */
 async function deletedThenRevived(key: string, how: 'soft' | 'hard', policy: ConflictPolicy) {
