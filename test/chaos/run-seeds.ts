@@ -35,6 +35,13 @@ function commitOf(): string {
   }
 }
 
+/** 143 is vitest stopping on a SIGTERM it did not send itself: say so, the run was interrupted, not failed. */
+function exitText(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `vitest killed by ${signal} (interrupted from outside)`;
+  if (code !== null && code > 128) return `vitest exited with ${code}: signal ${code - 128} from outside, interrupted`;
+  return `vitest exited with ${code}`;
+}
+
 async function runSeed(seed: number, timeoutMs: number, logDir: string): Promise<SeedOutcome> {
   const started = Date.now();
   const child = spawn(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', 'test/chaos/convergence.test.ts'], {
@@ -52,7 +59,9 @@ async function runSeed(seed: number, timeoutMs: number, logDir: string): Promise
     timedOut = true;
     if (child.pid) process.kill(-child.pid, 'SIGKILL');
   }, timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (c, sig) => resolve({ code: c, signal: sig })),
+  );
   clearTimeout(timer);
   const wallMs = Date.now() - started;
   writeFileSync(join(logDir, `seed-${seed}.log`), output);
@@ -63,7 +72,7 @@ async function runSeed(seed: number, timeoutMs: number, logDir: string): Promise
     passed,
     wallMs,
     settledS,
-    problem: passed ? null : timedOut ? `stopped after the ${timeoutMs / 1000} s bound${problem ? `; ${problem}` : ''}` : (problem ?? `vitest exited with ${code}`),
+    problem: passed ? null : timedOut ? `stopped after the ${timeoutMs / 1000} s bound${problem ? `; ${problem}` : ''}` : (problem ?? exitText(code, signal)),
   };
 }
 
