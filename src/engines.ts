@@ -12,6 +12,7 @@ import { dedicatedClient } from './db/client.ts';
 import { createOutboxListen, type Listen } from './db/listen.ts';
 import { createApiUsageRecorder, type ApiUsageRecorder } from './db/queries/api-usage.ts';
 import { createBackfillStore } from './db/queries/backfill.ts';
+import { createIntercomAccessRecorder } from './db/queries/intercom-access.ts';
 import { createPushStore, type PushStore } from './db/queries/outbox.ts';
 import { createPullStore } from './db/queries/pull.ts';
 import { createVerifyStore } from './db/queries/verify.ts';
@@ -73,6 +74,14 @@ export function buildEngines(o: EngineOptions): Engines {
     o.recordUsage === false
       ? null
       : createApiUsageRecorder(pool, config.schema, { onError: (err) => logger.warn({ err }, 'could not record API usage') });
+  // What Intercom refuses us goes to Postgres, so `status` and `report errors` show it from any process. A dry run
+  // (recordUsage false) writes nothing.
+  const access =
+    o.recordUsage === false
+      ? null
+      : createIntercomAccessRecorder(pool, config.schema, {
+          onError: (err) => logger.warn({ err }, 'could not record an Intercom refusal'),
+        });
   const gateway = createGateway({
     token,
     baseUrl: config.intercom.baseUrl,
@@ -86,6 +95,7 @@ export function buildEngines(o: EngineOptions): Engines {
       usage?.record(r);
       o.onRequest?.(r);
     },
+    ...(access ? { onAccessChange: (c) => access.record(c) } : {}),
   });
   const pull = createPullEngine({
     gateway,
@@ -103,6 +113,7 @@ export function buildEngines(o: EngineOptions): Engines {
       batchSize: config.sync.pushBatchSize,
       concurrency: config.sync.pushConcurrency,
       maxAttempts: config.sync.maxAttempts,
+      retryCapMs: config.sync.retryMaxDelaySeconds * 1000,
       deleteMode: config.sync.deleteMode,
       autoCreateAttributes: config.sync.autoCreateAttributes,
     },
@@ -135,6 +146,7 @@ export function buildEngines(o: EngineOptions): Engines {
     close: () =>
       (closed ??= (async () => {
         await gateway.close();
+        await access?.flush();
         await usage?.close();
       })()),
   };

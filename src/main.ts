@@ -77,6 +77,8 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
           mappings: await dbGauges.mappings(database.pool),
         }),
         limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
+        intercomAvailability: () =>
+          gatewayRef?.health() ?? { availability: { halted: null, denied: [], unreachableSince: null }, unreachableSeconds: 0 },
         role,
       },
       log,
@@ -164,7 +166,12 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
         pingDatabase: async () => {
           await database.pool.query('SELECT 1');
         },
-        intercomAuth: createIntercomAuthCheck({ me: () => gateway.me(), authError: () => gateway.health().authError }),
+        intercomAuth: createIntercomAuthCheck({
+          me: () => gateway.me(),
+          authError: () => gateway.health().authError,
+          availability: () => gateway.health(),
+          unreachableAlertSeconds: config.intercom.unreachableAlertSeconds,
+        }),
         role,
       },
     });

@@ -205,7 +205,8 @@ export function defineTables(schemaName: string) {
     },
     (t) => [
       index('sync_runs_kind_started_idx').on(t.kind, t.startedAt),
-      check('sync_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'aborted')`),
+      // 'halted': the run could not work because Intercom refused the access token (issue 13 point 4).
+      check('sync_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'aborted', 'halted')`),
     ],
   );
 
@@ -245,7 +246,23 @@ export function defineTables(schemaName: string) {
     (t) => [primaryKey({ name: 'api_usage_pkey', columns: [t.hour, t.endpoint, t.status, t.priority] })],
   );
 
-  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage };
+  /**
+   * What Intercom refuses us right now: one row per endpoint refused for a missing permission, and '*' while the
+   * token itself is refused. Written by the gateway's observer (src/engines.ts), read by `status` and `report errors`.
+   */
+  const intercomAccess = s.table('intercom_access', {
+    endpoint: text('endpoint').primaryKey(),
+    status: integer('status'),
+    code: text('code'),
+    permission: text('permission'),
+    message: text('message').notNull(),
+    requestId: text('request_id'),
+    since: tz('since').notNull(),
+    lastSeenAt: tz('last_seen_at').notNull(),
+    nextProbeAt: tz('next_probe_at'),
+  });
+
+  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage, intercomAccess };
 }
 
 export type Tables = ReturnType<typeof defineTables>;
@@ -262,4 +279,5 @@ export const {
   syncRuns,
   auditLog,
   apiUsage,
+  intercomAccess,
 } = defaults;

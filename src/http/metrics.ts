@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { MappingCountRow, OutboxGaugeRow, StreamLagRow } from '../db/queries/daemon-metrics.ts';
 import type { RequestRecord } from '../intercom/gateway.ts';
 import type { LimiterState } from '../intercom/limiter.ts';
+import type { IntercomAvailability } from '../intercom/availability.ts';
 import type { Role } from '../daemon/leader-lock.ts';
 import type { FinishedRun } from '../daemon/run-tracker.ts';
 import { within } from '../sleep.ts';
@@ -22,6 +23,8 @@ export interface MetricsSources {
   readDb?: () => Promise<DbGauges>;
   limiterState?: () => LimiterState;
   role?: () => Role;
+  /** What the gateway knows about reaching Intercom (token refused, endpoints denied, outage clock). */
+  intercomAvailability?: () => { availability: IntercomAvailability; unreachableSeconds: number };
 }
 
 export type WebhookResult = 'accepted' | 'ignored' | 'unauthorized' | 'malformed' | 'too_large' | 'disabled' | 'dropped';
@@ -141,6 +144,23 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     help: '1 while this replica holds the leader lock',
     registers,
   });
+  const tokenRefused = new Gauge({
+    name: `${P}intercom_token_refused`,
+    help: '1 while Intercom refuses the access token (every call halted; GET /me re-checks it on a back-off)',
+    registers,
+  });
+  // Bounded: the label is one of the endpoint templates of src/intercom/endpoints.ts.
+  const endpointDenied = new Gauge({
+    name: `${P}intercom_endpoint_denied`,
+    help: '1 per Intercom endpoint refused for a missing permission (work needing it waits; the rest syncs)',
+    labelNames: ['endpoint', 'permission'] as const,
+    registers,
+  });
+  const unreachable = new Gauge({
+    name: `${P}intercom_unreachable_seconds`,
+    help: 'Seconds since Intercom last answered, while calls fail with no answer, 5xx or a non-Intercom 403; 0 when reachable',
+    registers,
+  });
   const role = new Gauge({ name: `${P}role`, help: 'Current role of this replica', labelNames: ['role'] as const, registers });
   const dbUp = new Gauge({
     name: `${P}metrics_database_up`,
@@ -197,6 +217,13 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
       limiterQueued.set(s.queued);
       limiterRunning.set(s.running);
       limiterRemaining.set(s.reservoir ?? -1);
+    }
+    if (sources.intercomAvailability) {
+      const { availability, unreachableSeconds } = sources.intercomAvailability();
+      tokenRefused.set(availability.halted ? 1 : 0);
+      endpointDenied.reset();
+      for (const d of availability.denied) endpointDenied.set({ endpoint: d.endpoint, permission: d.permission ?? 'unknown' }, 1);
+      unreachable.set(Math.round(unreachableSeconds));
     }
     if (sources.role) {
       const current = sources.role();

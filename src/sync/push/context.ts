@@ -19,8 +19,10 @@ export interface PushConfig {
   workerId?: string;
   /** How long a claim is ours; a worker that dies holds its entries this long. Default 120. */
   leaseSeconds?: number;
-  /** First retry delay after a failure; doubles per attempt up to 15 minutes. Default 2000. */
+  /** First retry delay after a failure; doubles per attempt up to retryCapMs. Default 2000. */
   retryBaseMs?: number;
+  /** Longest retry delay (RETRY_MAX_DELAY_SECONDS). Default 5 minutes. */
+  retryCapMs?: number;
 }
 
 export interface PushContext {

@@ -107,6 +107,8 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       attributes,
     };
     const summary: RunSummary = { counts: {}, requests: 0 };
+    // Each round asks the gateway again: it refuses without a request until its GET /me probe finds the token works.
+    halted = null;
     await releaseLeasesOfDeadLocalWorkers();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
     const queue = new PQueue({ concurrency: Math.max(1, deps.config.concurrency) });
@@ -135,7 +137,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
         case 'halt':
           if (!halted) {
             halted = r.error;
-            log.error({ err: r.error }, 'Intercom refused our credentials: push halted until restart');
+            log.warn({ err: r.error.message }, 'Intercom refuses the access token: push round halted; the next round re-checks');
           }
           break;
       }
@@ -182,6 +184,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     await queue.onIdle();
     summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
+    if (halted) summary.halted = (halted as IntercomAuthError).message;
     return summary;
   }
 
@@ -197,7 +200,9 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const onAbort = () => wake?.();
     opts.signal.addEventListener('abort', onAbort);
     try {
-      while (!opts.signal.aborted && !halted) {
+      // A refused token does not end the loop: each round is refused by the gateway without a request until its probe
+      // finds the token accepted again, so a restored token resumes pushing without a restart.
+      while (!opts.signal.aborted) {
         woken = false;
         try {
           const s = await drainOnce({ signal: opts.signal });
@@ -214,7 +219,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
           continue;
         }
         // A notification that arrived while we drained means there may be work we did not claim yet.
-        if (woken || opts.signal.aborted || halted) continue;
+        if ((woken && !halted) || opts.signal.aborted) continue;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, pollMs);
           wake = () => {
