@@ -38,7 +38,7 @@ outbox AS (
          count(*) FILTER (WHERE status = 'dead') AS dead,
          min(created_at) FILTER (WHERE status = 'pending') AS oldest_pending
     FROM "intercom".sync_outbox GROUP BY entity_type
-)
+),
 base AS (
 SELECT s.ord,
        s.stream,

@@ -109,6 +109,7 @@ export function buildEngines(o: EngineOptions): Engines {
     store: pushStore,
     logger,
     host,
+    tokenRefused: () => gateway.health().authError?.message ?? null,
     config: {
       batchSize: config.sync.pushBatchSize,
       concurrency: config.sync.pushConcurrency,

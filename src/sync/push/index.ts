@@ -33,6 +33,11 @@ export interface PushDeps {
   logger: Logger;
   config: PushConfig;
   host: WorkerHost;
+  /**
+   * Why Intercom refuses the token right now, if it does (the gateway's own state). A round that had nothing to send
+   * while the token is refused is reported halted too, so no run during a halt reads as a success.
+   */
+  tokenRefused?: () => string | null;
 }
 
 export interface PushEngine {
@@ -184,7 +189,8 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     await queue.onIdle();
     summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
-    if (halted) summary.halted = (halted as IntercomAuthError).message;
+    const refused = halted ? (halted as IntercomAuthError).message : (deps.tokenRefused?.() ?? null);
+    if (refused) summary.halted = refused;
     return summary;
   }
 
