@@ -584,7 +584,8 @@ class Gateway implements IntercomGateway {
   scrollCompanies(scrollParam: string | null, p: Priority = 'pull') {
     return this.call(
       'scrollCompanies',
-      p,
+      // Once a scroll is open its next page jumps the queue, whatever the caller's priority (limiter.ts).
+      scrollParam ? 'scroll' : p,
       { entity: 'company' },
       async (o) => {
         const page = await this.client.companies.scroll(scrollParam ? { scroll_param: scrollParam } : {}, o);
