@@ -7,6 +7,7 @@ import type { Config } from './config/index.ts';
 import { dedicatedClient, type Database } from './db/client.ts';
 import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
+import { statusQueries } from './db/queries/status.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
@@ -79,6 +80,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
         limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
         intercomAvailability: () =>
           gatewayRef?.health() ?? { availability: { halted: null, denied: [], unreachableSince: null }, unreachableSeconds: 0 },
+        authHalted: () => gatewayRef?.health().authError != null,
         role,
       },
       log,
@@ -138,6 +140,9 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
 
     const webhooks = createWebhookHandler({
       secret: config.intercom.clientSecret,
+      maxBodyBytes: config.http.webhook.maxBodyBytes,
+      maxConcurrent: config.http.webhook.maxConcurrent,
+      bodyTimeoutMs: config.http.webhook.bodyTimeoutSeconds * 1000,
       logger: log,
       metrics,
       pull: {
@@ -174,13 +179,25 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
         }),
         role,
       },
+      statusPage: config.statusPage.enabled
+        ? {
+            token: config.statusPage.token,
+            pii: config.log.pii,
+            budgetPerMinute: config.intercom.ratePerMinute,
+            schema: config.schema,
+            load: (hours) => statusQueries(config.schema).snapshot(database.pool, hours),
+          }
+        : null,
     });
     lifecycle.defer('http server', () => http.close(2000));
     // Scheduled runs, the push loop and webhook pulls wind down side by side within one grace period.
     lifecycle.defer(
       'in-flight work and leader lock',
       async () => {
-        await Promise.all([daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
+        // The push engine stops claiming at once (loop and sweep alike) and returns its leases before the deadline,
+        // so that the scheduler and the push loop are not left waiting on entries stuck behind the limiter.
+        const pushGraceMs = Math.max(500, workGraceMs - 1500);
+        await Promise.all([push.shutdown(pushGraceMs), daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
       },
       workGraceMs + 10_000,
     );

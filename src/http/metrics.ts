@@ -25,9 +25,20 @@ export interface MetricsSources {
   role?: () => Role;
   /** What the gateway knows about reaching Intercom (token refused, endpoints denied, outage clock). */
   intercomAvailability?: () => { availability: IntercomAvailability; unreachableSeconds: number };
+  /** True while Intercom refuses the access token (used when intercomAvailability is not given). */
+  authHalted?: () => boolean;
 }
 
-export type WebhookResult = 'accepted' | 'ignored' | 'unauthorized' | 'malformed' | 'too_large' | 'disabled' | 'dropped';
+export type WebhookResult =
+  | 'accepted'
+  | 'ignored'
+  | 'unauthorized'
+  | 'malformed'
+  | 'too_large'
+  | 'timeout'
+  | 'busy'
+  | 'disabled'
+  | 'dropped';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -144,11 +155,6 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     help: '1 while this replica holds the leader lock',
     registers,
   });
-  const tokenRefused = new Gauge({
-    name: `${P}intercom_token_refused`,
-    help: '1 while Intercom refuses the access token (every call halted; GET /me re-checks it on a back-off)',
-    registers,
-  });
   // Bounded: the label is one of the endpoint templates of src/intercom/endpoints.ts.
   const endpointDenied = new Gauge({
     name: `${P}intercom_endpoint_denied`,
@@ -162,6 +168,11 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     registers,
   });
   const role = new Gauge({ name: `${P}role`, help: 'Current role of this replica', labelNames: ['role'] as const, registers });
+  const authHalted = new Gauge({
+    name: `${P}intercom_authorization_halted`,
+    help: '1 while Intercom refuses the access token: every call halted until GET /me, re-checked on a back-off, is accepted',
+    registers,
+  });
   const dbUp = new Gauge({
     name: `${P}metrics_database_up`,
     help: '1 if the database gauges could be read for this scrape',
@@ -174,6 +185,7 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     deadLetters.set({ entity_type: e }, 0);
   }
   outboxOldest.set(0);
+  authHalted.set(0);
   rateLimited.inc({ endpoint: 'any' }, 0);
   conflicts.inc({ kind: 'pull_contacts' }, 0);
 
@@ -220,11 +232,12 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     }
     if (sources.intercomAvailability) {
       const { availability, unreachableSeconds } = sources.intercomAvailability();
-      tokenRefused.set(availability.halted ? 1 : 0);
+      authHalted.set(availability.halted ? 1 : 0);
       endpointDenied.reset();
       for (const d of availability.denied) endpointDenied.set({ endpoint: d.endpoint, permission: d.permission ?? 'unknown' }, 1);
       unreachable.set(Math.round(unreachableSeconds));
     }
+    if (sources.authHalted && !sources.intercomAvailability) authHalted.set(sources.authHalted() ? 1 : 0);
     if (sources.role) {
       const current = sources.role();
       leader.set(current === 'leader' ? 1 : 0);

@@ -78,7 +78,7 @@ describe('a token refused everywhere', () => {
     const errors = await sql<{ kind: string }>(`SELECT kind FROM intercom.report_errors`);
     expect(errors.map((e) => e.kind)).toContain('token_refused');
     expect(errors.map((e) => e.kind)).toContain('failed_run');
-    expect((await metric('intercom_sync_intercom_token_refused'))).toBe(1);
+    expect((await metric('intercom_sync_intercom_authorization_halted'))).toBe(1);
     // No run during the halt is called a success.
     const since = await sql<{ n: number }>(
       `SELECT count(*)::int AS n FROM intercom.sync_runs WHERE status = 'succeeded' AND started_at > (SELECT min(started_at) FROM intercom.sync_runs WHERE status = 'halted') AND requests = 0 AND counts = '{}'::jsonb`,
@@ -94,7 +94,7 @@ describe('a token refused everywhere', () => {
     await waitFor('the refusal row is cleared', async () =>
       (await sql(`SELECT 1 FROM intercom.intercom_access WHERE endpoint = '*'`)).length === 0,
     ).catch(withOutput);
-    expect((await metric('intercom_sync_intercom_token_refused'))).toBe(0);
+    expect((await metric('intercom_sync_intercom_authorization_halted'))).toBe(0);
   }, 150_000);
 });
 
