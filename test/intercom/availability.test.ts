@@ -145,3 +145,31 @@ describe('HTML 403 from a load balancer', () => {
     expect((await call).data.length).toBe(1);
   });
 });
+
+describe('Intercom unreachable', () => {
+  it('readiness fails once Intercom has not answered for longer than the threshold, and recovers with the next answer', async () => {
+    const { createIntercomAuthCheck } = await import('../../src/http/health.ts');
+    let offsetMs = 0;
+    const gw = h.gateway({ maxRetries: 0, now: () => Date.now() + offsetMs });
+    const check = createIntercomAuthCheck({
+      me: () => gw.me(),
+      authError: () => gw.health().authError,
+      availability: () => gw.health(),
+      unreachableAlertSeconds: 300,
+    });
+    expect(await check()).toEqual({ ok: true });
+    await h.control('POST', '/__sim/faults', { method: 'GET', path: '/contacts', kind: 'status', status: 503, count: 1 });
+    await expect(gw.listContacts({ perPage: 1 })).rejects.toMatchObject({ status: 503, retryable: true });
+    // Within the threshold: still ready.
+    offsetMs = 299_000;
+    expect((await check()).ok).toBe(true);
+    offsetMs = 301_000;
+    const down = await check();
+    expect(down.ok).toBe(false);
+    expect(down.detail).toMatch(/Intercom unreachable for 30\d s \(threshold 300 s\)/);
+    expect(gw.health().unreachableSeconds).toBeGreaterThan(300);
+    await gw.listContacts({ perPage: 1 });
+    expect(await check()).toEqual({ ok: true });
+    expect(gw.health().unreachableSeconds).toBe(0);
+  });
+});
