@@ -103,6 +103,24 @@ describe('records whose schema drifted', () => {
 });
 
 /** Every listed contact id, read before any drift is switched on. */
+describe('a drifted record in a targeted (webhook) pull', () => {
+  it('is recorded invalid while the other contacts of the batch are applied', async () => {
+    const rate = 0.3;
+    await h.control('POST', '/seed', { contacts: 30, companies: 3 });
+    const listed = await fetchAllIds();
+    h.sim.state.applySettings({ schemaDriftRate: rate });
+    const bad = listed.find((id) => driftOf(id, rate, SEED) === 'unknown_role')!;
+    const good = listed.find((id) => driftOf(id, rate, SEED) === null)!;
+    expect(bad && good).toBeTruthy();
+    const r = await h.engine().pullContactsByIds([bad, good]);
+    expect(r.counts).toMatchObject({ created: 1, invalid: 1 });
+    const [audit] = await h.q(`SELECT intercom_id, details FROM intercom.audit_log WHERE action = 'invalid'`);
+    expect(audit.intercom_id).toBe(bad);
+    expect(audit.details.reason).toMatch(/GET \/contacts\/\{id\}.*role/);
+  });
+});
+
+/** Every listed contact id, read before any drift is switched on. */
 async function fetchAllIds(): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
