@@ -4,7 +4,7 @@
  * server, and registers each for release in reverse order.
  */
 import type { Config } from './config/index.ts';
-import { dedicatedClient, type Database } from './db/client.ts';
+import { dedicatedClient, pingDatabase, type Database } from './db/client.ts';
 import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
 import { statusQueries } from './db/queries/status.ts';
@@ -168,9 +168,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       metrics,
       webhooks,
       readiness: {
-        pingDatabase: async () => {
-          await database.pool.query('SELECT 1');
-        },
+        pingDatabase: () => pingDatabase(database.pool),
         intercomAuth: createIntercomAuthCheck({
           me: () => gateway.me(),
           authError: () => gateway.health().authError,

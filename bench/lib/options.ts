@@ -1,6 +1,6 @@
 /** Command-line flags of `npm run bench`. */
 export interface BenchOptions {
-  /** Small sizes and a short budget window: what the smoke test in `npm test` runs. */
+  /** Small sizes and a short budget window: the smoke run (`npm run bench -- --quick`), which checks itself. */
   quick: boolean;
   /** Adds the 1,000,000-contact memory run. */
   million: boolean;

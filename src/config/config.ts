@@ -27,6 +27,10 @@ export interface Config {
     /** Cap of the push retry back-off; transient failures retry at this pace forever. */
     retryMaxDelaySeconds: number;
     pullLookbackSeconds: number;
+    /** How long a create in doubt waits before an email search may prove it absent (search indexing lag). */
+    createLookupDelaySeconds: number;
+    /** How long a write whose answer was lost is remembered as possibly applying late. */
+    writeDoubtWindowSeconds: number;
     pushBatchSize: number;
     pushConcurrency: number;
     verifyBudgetPerRun: number;
@@ -71,6 +75,8 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       maxAttempts: e.MAX_ATTEMPTS,
       retryMaxDelaySeconds: e.RETRY_MAX_DELAY_SECONDS,
       pullLookbackSeconds: e.PULL_LOOKBACK_SECONDS,
+      createLookupDelaySeconds: e.CREATE_LOOKUP_DELAY_SECONDS,
+      writeDoubtWindowSeconds: e.WRITE_DOUBT_WINDOW_SECONDS,
       pushBatchSize: e.PUSH_BATCH_SIZE,
       pushConcurrency: e.PUSH_CONCURRENCY,
       verifyBudgetPerRun: e.VERIFY_BUDGET_PER_RUN,

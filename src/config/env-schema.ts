@@ -48,6 +48,8 @@ export const envSchema = z.object({
   RETRY_MAX_DELAY_SECONDS: positiveInt.default(300),
   INTERCOM_UNREACHABLE_ALERT_SECONDS: positiveInt.default(300),
   PULL_LOOKBACK_SECONDS: nonNegativeInt.default(900),
+  CREATE_LOOKUP_DELAY_SECONDS: nonNegativeInt.default(300),
+  WRITE_DOUBT_WINDOW_SECONDS: positiveInt.default(900),
   PUSH_BATCH_SIZE: positiveInt.default(50),
   PUSH_CONCURRENCY: positiveInt.default(8),
   CONTACTS_PULL_CRON: cronExpr.default('*/1 * * * *'),

@@ -11,6 +11,7 @@ import {
   IntercomAuthError,
   IntercomPayloadError,
   IntercomPermissionError,
+  writeMayHaveApplied,
   type EntityKind,
 } from '../errors.ts';
 import { Availability, type AccessChange, type IntercomAvailability } from './availability.ts';
@@ -73,6 +74,8 @@ export interface GatewayOptions {
   /** Requests in flight at once (the rate itself is the reservoir's business). Default 10. */
   maxConcurrent?: number;
   redisUrl?: string | undefined;
+  /** How long a call waits for Redis before failing with RateLimiterUnavailableError. Default 5 s. */
+  redisConnectTimeoutMs?: number;
   /** Processes with the same id share one budget through Redis. Defaults to one id per Intercom token. */
   limiterId?: string;
   logger: Logger;
@@ -140,13 +143,18 @@ type Ctx = { entity?: EntityKind; intercomId?: string; externalKey?: string };
 
 const SLOW_CALL_MS = 5_000;
 
+/** GETs and the search POST change nothing in Intercom: resending them is always safe. */
+function isRead(name: EndpointName): boolean {
+  return ENDPOINTS[name].method === 'GET' || name === 'searchContacts';
+}
+
 export function createGateway(opts: GatewayOptions): IntercomGateway {
   return new Gateway(opts);
 }
 
 /**
  * Our request bodies (payloads.ts) are the contract with Intercom; the SDK's 2.14 request types are narrower than the
- * API: they cannot say `null` (which clears a field) and lack search `sort` (API-NOTES §13). The SDK serialises the
+ * API: they cannot say `null` (which clears a field) and lack search `sort` (declared from Intercom-OpenAPI descriptions/2.16 on). The SDK serialises the
  * body unchanged, so this is the one place where our types are handed to the SDK's.
  */
 function sdkRequest<T>(body: object): T {
@@ -192,6 +200,7 @@ class Gateway implements IntercomGateway {
       jobExpirationMs: this.timeoutSeconds * 1000 + 5_000,
       limiterId: opts.limiterId ?? `intercom-sync-${createHash('sha256').update(opts.token).digest('hex').slice(0, 16)}`,
       redisUrl: opts.redisUrl,
+      ...(opts.redisConnectTimeoutMs !== undefined ? { redisConnectTimeoutMs: opts.redisConnectTimeoutMs } : {}),
       logger: this.log.child({ component: 'limiter' }),
     });
   }
@@ -324,7 +333,12 @@ class Gateway implements IntercomGateway {
     parse: (body: unknown) => T,
   ): Promise<T> {
     const label = endpointLabel(ENDPOINTS[name]);
+    // A write whose answer was lost may have been applied, or may still be applied after a newer one: sending it again
+    // would duplicate a create or put two writes to one entity in flight (issues 11 and 13). Only reads, and writes
+    // Intercom provably did not apply, are retried here; the push engine records the rest as "in doubt".
+    const safe = isRead(name);
     const answer = await withRetries(() => this.attempt(name, priority, ctx, send), this.retry, {
+      shouldRetry: (err) => safe || !writeMayHaveApplied(err),
       onRetry: (err, n, delayMs) =>
         this.log.warn(
           { endpoint: label, status: err.status, code: err.code, requestId: err.requestId, attempt: n, delayMs },
@@ -366,7 +380,7 @@ class Gateway implements IntercomGateway {
     const pagination: { per_page?: number; starting_after?: string } = {};
     if (q.perPage !== undefined) pagination.per_page = q.perPage;
     if (q.startingAfter) pagination.starting_after = q.startingAfter;
-    // `sort` is absent from the SDK's 2.14 types (API-NOTES §13) but the SDK sends the body unchanged.
+    // `sort` is absent from the SDK's 2.14 types (sort is declared from the 2.16 description on: Intercom-OpenAPI descriptions/2.16, `search_request`) but the SDK sends the body unchanged.
     const body = sdkRequest<Intercom.SearchRequest>({ query: q.query, pagination, ...(q.sort ? { sort: q.sort } : {}) });
     return this.call(
       'searchContacts',
@@ -489,7 +503,7 @@ class Gateway implements IntercomGateway {
     const byId = new Map<string, IntercomCompany>();
     let page = 1;
     let cursor: string | null = null;
-    // A contact holds at most 1,000 companies (API-NOTES §7); the bound only stops a server that never ends.
+    // A contact holds at most 1,000 companies (Intercom-OpenAPI descriptions/2.14, attachContactToACompany: `contact_company_limit_exceeded`); the bound only stops a server that never ends.
     for (let i = 0; i < 100; i++) {
       const startingAfter = cursor;
       const res = await this.call(

@@ -1,7 +1,7 @@
 /**
  * What Intercom would reject, checked before a request is spent on it. A failing row becomes a dead letter naming
  * the row and the field, so the operator can fix the data while every other row keeps flowing. The limits Intercom
- * does not publish (API-NOTES §8 "not in spec") are the ones the simulator assumes (docs/simulator.md).
+ * does not publish (neither the 2.14 spec nor the developer docs) are the ones the simulator assumes (docs/simulator.md).
  */
 import { ValidationError, type EntityKind } from '../errors.ts';
 import type { CompanyWrite, ContactWrite } from '../intercom/payloads.ts';
@@ -10,7 +10,7 @@ import { EMAIL_PATTERN, EMAIL_WHITESPACE_CLASS } from '../email-shape.ts';
 export const LIMITS = {
   attributeName: 190,
   stringValue: 255,
-  /** monthly_spend and the other integer fields Intercom stores as 32-bit (API-NOTES §3). */
+  /** monthly_spend and the other integer fields Intercom stores as 32-bit (Intercom-OpenAPI descriptions/2.14, `create_or_update_company_request`: at most 2**31-1). */
   int32Max: 2 ** 31 - 1,
 } as const;
 
@@ -24,7 +24,7 @@ export interface AttributeLookup {
 // Same shape Intercom (and the simulator) accept, and the very pattern of the contacts_email_format_check constraint.
 const EMAIL_RE = new RegExp(EMAIL_PATTERN);
 const EMAIL_WHITESPACE_RE = new RegExp(`[${EMAIL_WHITESPACE_CLASS}]`);
-// Letters, digits, currency symbols, spaces, underscores and hyphens (API-NOTES §8 and the spec's own examples).
+// Letters, digits, currency symbols, spaces, underscores and hyphens (Intercom-OpenAPI descriptions/2.14, createDataAttribute's 400 examples).
 const ATTRIBUTE_NAME_RE = /^[\p{L}\p{N}\p{Sc} _-]+$/u;
 
 export function isValidEmail(s: string): boolean {

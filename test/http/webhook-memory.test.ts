@@ -60,7 +60,7 @@ function hostile(port: number, signed: boolean): { socket: Socket; sent: Promise
   socket.on('error', () => undefined);
   const sent = new Promise<void>((resolve) => {
     socket.once('close', () => resolve());
-    socket.once('connect', async () => {
+    const writeSlowly = async (): Promise<void> => {
       const signature = signed ? `x-hub-signature: sha1=${'ab'.repeat(20)}\r\n` : '';
       socket.write(
         `POST /webhooks/intercom HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
@@ -70,7 +70,9 @@ function hostile(port: number, signed: boolean): { socket: Socket; sent: Promise
       for (let sentBytes = 0; sentBytes < SENT_PER_CONNECTION && !socket.destroyed; sentBytes += chunk.length) {
         if (!socket.write(chunk)) await new Promise((r) => setTimeout(r, 5));
       }
-      resolve();
+    };
+    socket.once('connect', () => {
+      writeSlowly().then(resolve, () => resolve());
     });
   });
   return { socket, sent };

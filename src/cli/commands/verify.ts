@@ -38,7 +38,8 @@ export function registerVerifyCommand(program: Command): void {
           (a) => engine.verify({ ...a, budget: flags.budget ?? ctx.config.sync.verifyBudgetPerRun, entity: flags.entity }),
           { entity: flags.entity, source: 'cli' },
         );
-        if (run.error !== undefined || run.runId === null) throw run.error ?? new Error('the verify run was not recorded');
+        if (run.error !== undefined) throw run.error instanceof Error ? run.error : new Error(String(run.error));
+        if (run.runId === null) throw new Error('the verify run was not recorded');
         process.stdout.write(flags.json ? `${JSON.stringify({ runId: run.runId, ...run.summary })}\n` : describeVerify(run.runId, run.summary));
       } finally {
         interrupt.dispose();

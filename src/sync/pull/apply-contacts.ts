@@ -4,11 +4,13 @@
  */
 import type { Mapping } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
-import { contactExternalKey, decideLink } from '../identity.ts';
+import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
-import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
+import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
+import { findEchoes } from './echo.ts';
+import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
 export interface PulledContact {
@@ -48,7 +50,20 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 
   const mapping = await tx.mappingByIntercomId('contact', c.id);
   if (mapping) {
+    const archivedRow = mapping.status === 'archived' ? await tx.contact(mapping.local_id) : undefined;
+    if (archivedRow === null || (archivedRow && archivedRow.deleted_at !== null)) {
+      // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
+      // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
+      const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
+      if ('outcome' in r) return r.outcome;
+      const restored = await tx.contact(mapping.local_id);
+      if (!restored) return applyContact(tx, pulled, ctx, opts);
+      return applyToLocal(tx, pulled, remote, hash, restored, mapping, null, ctx);
+    }
     if (isUnchanged(mapping, c, hash)) return 'unchanged';
+    // A lead whose external_id Intercom dropped: the base holds the local value (identity.ts keepLeadExternalId).
+    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(remote, mapping.base_snapshot) : remote;
+    if (agreedLead !== remote && isUnchanged(mapping, c, snapshotHash(agreedLead))) return 'unchanged';
     const local = await tx.contact(mapping.local_id);
     // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
     if (!local) return 'skipped';
@@ -118,9 +133,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       intercomId: c.id,
       externalKey: contactExternalKey(remote),
       action: 'create',
-      changes: Object.fromEntries(
-        Object.entries(remote).map(([k, v]) => [k, { before: null, after: v }]),
-      ),
+      changes: creationChanges(remote),
     }),
   ]);
   await syncAssociations(tx, localId, pulled, ctx);
@@ -130,25 +143,39 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 async function applyToLocal(
   tx: ApplyTx,
   pulled: PulledContact,
-  remote: ContactSnapshot,
-  hash: string,
+  pulledRemote: ContactSnapshot,
+  pulledHash: string,
   local: LocalContactRow,
   mapping: Mapping<'contact'> | null,
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
   const c = pulled.contact;
+  // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
+  const remote = keepLeadExternalId(pulledRemote, contactFromLocal(local));
+  const hash = remote === pulledRemote ? pulledHash : snapshotHash(remote);
   const pending = await tx.hasPendingOutbox('contact', local.id);
   if (local.deleted_at !== null && pending) return 'skipped';
+  const agreed = mapping?.base_snapshot ?? null;
+  const localSnap = contactFromLocal(local);
+  // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
+  const doubts = await tx.writeDoubts('contact', local.id, ctx.writeDoubtWindowSeconds ?? 900);
+  const echoes = doubts.length > 0 ? findEchoes(agreed, localSnap, remote, doubts) : null;
+  const echoed = echoes ? Object.keys(echoes.fields) : [];
   const r = reconcile({
-    local: contactFromLocal(local),
-    remote,
-    base: mapping?.base_snapshot ?? null,
+    local: localSnap,
+    remote: echoes?.remote ?? remote,
+    base: agreed,
     pendingLocalChange: pending,
     policy: ctx.policy,
     localUpdatedAtMs: local.updated_at.getTime(),
     remoteUpdatedAtMs: c.updatedAt * 1000,
   });
+  if (echoed.length > 0) {
+    // The base takes what Intercom holds, so the push diff sends the local value over our late one.
+    for (const f of echoed) delete r.alreadyPushed[f.startsWith('custom_attributes.') ? 'custom_attributes' : f];
+    await tx.requestPush('contact', local.id, [...new Set(echoed.map((f) => f.split('.')[0]!))]);
+  }
   if (Object.keys(r.changes).length > 0) await tx.updateContact(local.id, patchOf(r.target, r.changes));
   const externalKey = contactExternalKey(remote);
   await tx.upsertMapping({
@@ -175,6 +202,19 @@ async function applyToLocal(
         }
       : null,
   );
+  if (echoed.length > 0) {
+    audits.push(
+      pullAudit(ctx, {
+        ...base,
+        action: 'echo',
+        changes: echoes!.fields,
+        details: {
+          reason: 'Intercom applied a write of ours whose answer was lost, after a newer one: the newer local value is pushed again',
+          doubts: doubts.map((d) => d.id),
+        },
+      }),
+    );
+  }
   await tx.audit(audits);
   await syncAssociations(tx, local.id, pulled, ctx);
   if (r.conflicts.length > 0) return 'conflict';

@@ -7,12 +7,19 @@ export interface ApplyContext {
   runId: number | null;
   policy: ConflictPolicy;
   logger: Logger;
+  /** WRITE_DOUBT_WINDOW_SECONDS: how long our in-doubt writes may still land late (./echo.ts). Default 900. */
+  writeDoubtWindowSeconds?: number;
 }
 
 export type PullAudit = Omit<AuditEntry, 'direction' | 'runId'>;
 
 export function pullAudit(ctx: ApplyContext, e: PullAudit): AuditEntry {
   return { ...e, direction: 'pull', runId: ctx.runId };
+}
+
+/** The audit `changes` of a row the pull created: every field, from nothing to its pulled value. */
+export function creationChanges(row: object): Record<string, { before: null; after: unknown }> {
+  return Object.fromEntries(Object.entries(row as Record<string, unknown>).map(([k, v]) => [k, { before: null, after: v }]));
 }
 
 /**

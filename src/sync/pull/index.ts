@@ -29,7 +29,7 @@ export interface PullDeps {
   gateway: PullGatewayPort;
   store: PullStorePort;
   logger: Logger;
-  config: { lookbackSeconds: number; conflictPolicy: ConflictPolicy; timezone?: string };
+  config: { lookbackSeconds: number; conflictPolicy: ConflictPolicy; timezone?: string; writeDoubtWindowSeconds?: number };
   /** Unix ms; only used for bookkeeping timestamps. The search window is built from remote updated_at values. */
   now?: () => number;
 }
@@ -68,7 +68,12 @@ export function createPullEngine(deps: PullDeps) {
       gateway: counted.gateway,
       store: deps.store,
       logger: log.child({ run: opts.runId ?? null, kind }),
-      ctx: { runId: opts.runId ?? null, policy: deps.config.conflictPolicy, logger: log },
+      ctx: {
+        runId: opts.runId ?? null,
+        policy: deps.config.conflictPolicy,
+        logger: log,
+        ...(deps.config.writeDoubtWindowSeconds ? { writeDoubtWindowSeconds: deps.config.writeDoubtWindowSeconds } : {}),
+      },
     };
     const out = await fn(runDeps);
     const summary: RunSummary = { counts: out.counts, requests: counted.requests() };

@@ -23,6 +23,10 @@ export interface PushConfig {
   retryBaseMs?: number;
   /** Longest retry delay (RETRY_MAX_DELAY_SECONDS). Default 5 minutes. */
   retryCapMs?: number;
+  /** CREATE_LOOKUP_DELAY_SECONDS: how long a create in doubt waits before an email search may prove it absent. */
+  createLookupDelaySeconds?: number;
+  /** WRITE_DOUBT_WINDOW_SECONDS: how long an update in doubt may still be applied late. */
+  writeDoubtWindowSeconds?: number;
 }
 
 export interface PushContext {
