@@ -83,9 +83,10 @@ describe('a pull racing the push that creates the same lead', () => {
     it(`keeps one local row, linked, with its create audited (${path} apply path)`, async () => {
       // The batched path needs a page of two or more changed contacts: a remote-only lead joins the page.
       if (path === 'batched') await h.control('POST', '/contacts', { role: 'lead', email: 'other@example.com', name: 'Other' });
-      const [{ id: localId }] = await h.q<{ id: number }>(
+      const [inserted] = await h.q<{ id: number }>(
         `INSERT INTO intercom.contacts (role, email, name) VALUES ('lead', 'race@example.com', 'Race') RETURNING id`,
       );
+      const localId = inserted!.id;
 
       const gate = deferred();
       const entered = deferred();
