@@ -47,7 +47,13 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
   }
 
   const mapping = await tx.mappingByIntercomId('contact', c.id);
-  if (mapping) return applyMapped(tx, pulled, remote, hash, mapping, ctx);
+  if (mapping) {
+    if (isUnchanged(mapping, c, hash)) return 'unchanged';
+    const local = await tx.contact(mapping.local_id);
+    // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
+    if (!local) return 'skipped';
+    return applyToLocal(tx, pulled, remote, hash, local, mapping, null, ctx);
+  }
 
   // Unmapped Intercom contact: who is it locally?
   if (remote.external_id) {
@@ -63,9 +69,9 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     // The push links a local row it created to this very contact in one transaction that may commit between the look-up
     // by id above (no mapping yet) and this one (the row is linked, so no longer "unlinked"): ask by id again, after,
     // so that either question sees that link. Without it the pull created a second local row for the contact and
-    // took the Intercom id away from the pushed one (whose mapping became 'merged').
-    const late = await tx.mappingByIntercomId('contact', c.id);
-    if (late) return applyMapped(tx, pulled, remote, hash, late, ctx);
+    // took the Intercom id away from the pushed one (whose mapping became 'merged'). The mapping is now locked by this
+    // transaction, so the second pass takes the mapped branch above: one level of recursion at most.
+    if (await tx.mappingByIntercomId('contact', c.id)) return applyContact(tx, pulled, ctx, opts);
     const decision = decideLink(unlinked);
     if (decision.kind === 'link') {
       const m = await tx.mappingByLocalId('contact', decision.row.id);
@@ -124,21 +130,6 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
   ]);
   await syncAssociations(tx, localId, pulled, ctx);
   return 'created';
-}
-
-async function applyMapped(
-  tx: ApplyTx,
-  pulled: PulledContact,
-  remote: ContactSnapshot,
-  hash: string,
-  mapping: Mapping<'contact'>,
-  ctx: ApplyContext,
-): Promise<Outcome> {
-  if (isUnchanged(mapping, pulled.contact, hash)) return 'unchanged';
-  const local = await tx.contact(mapping.local_id);
-  // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
-  if (!local) return 'skipped';
-  return applyToLocal(tx, pulled, remote, hash, local, mapping, null, ctx);
 }
 
 async function applyToLocal(
