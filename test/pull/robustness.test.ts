@@ -102,7 +102,6 @@ describe('records whose schema drifted', () => {
   });
 });
 
-/** Every listed contact id, read before any drift is switched on. */
 describe('a drifted record in a targeted (webhook) pull', () => {
   it('is recorded invalid while the other contacts of the batch are applied', async () => {
     const rate = 0.3;
