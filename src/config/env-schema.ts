@@ -45,6 +45,8 @@ export const envSchema = z.object({
   DELETE_MODE: z.enum(['archive', 'delete', 'ignore']).default('archive'),
   AUTO_CREATE_ATTRIBUTES: bool.default(false),
   MAX_ATTEMPTS: positiveInt.default(10),
+  RETRY_MAX_DELAY_SECONDS: positiveInt.default(300),
+  INTERCOM_UNREACHABLE_ALERT_SECONDS: positiveInt.default(300),
   PULL_LOOKBACK_SECONDS: nonNegativeInt.default(900),
   CREATE_LOOKUP_DELAY_SECONDS: nonNegativeInt.default(300),
   WRITE_DOUBT_WINDOW_SECONDS: positiveInt.default(900),

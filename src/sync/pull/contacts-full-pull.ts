@@ -7,7 +7,7 @@
 import { countOutcome, mergeCounts, type Outcome, type RunCounts, type RunSummary } from '../outcome.ts';
 import { applyContactPage } from './contact-page.ts';
 import { resolveMissingContactMapping } from './missing-contacts.ts';
-import { isNotFound, type RunDeps } from './run-deps.ts';
+import { isExpiredCursor, isNotFound, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.ts';
 
 export const BACKFILL_CONTACTS_STREAM = 'backfill:contacts';
 const LIST_PAGE_SIZE = 150;
@@ -53,9 +53,22 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
     return p;
   };
   let next = fetchPage(cursor);
+  let restarts = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
-    const page = await next;
+    let page;
+    try {
+      page = await next;
+    } catch (err) {
+      // A stale list cursor (a resumed run, a long pause) cannot be repositioned: the list restarts from its first
+      // page, keeping the progress counted so far. Committed pages come back unchanged and are skipped without a write;
+      // touched mappings stay touched, so nothing is lost or applied twice.
+      if (!isExpiredCursor(err) || restarts >= MAX_CURSOR_RESTARTS) throw err;
+      restarts++;
+      deps.logger.warn({ restarts, done: progress.done }, 'list cursor expired; listing again from the first page');
+      next = fetchPage(null);
+      continue;
+    }
     // The next page is read while this one is applied; the cursor committed with each page is unchanged by this.
     if (page.nextCursor && page.data.length > 0) next = fetchPage(page.nextCursor);
     progress.done += page.data.length;
@@ -65,6 +78,7 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
       await applyContactPage(deps, page.data, {
         dryRun,
         touchSeen: true,
+        invalid: page.invalid,
         stream: { name: BACKFILL_CONTACTS_STREAM, patch: { cursor: page.nextCursor, details: { ...progress } } },
       }),
     );
@@ -80,7 +94,7 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
       details: { ...progress, status: 'done', finished_at: new Date(now()).toISOString() },
     });
   }
-  return { counts, details: { done: progress.done, max_updated_at: progress.max_updated_at, resumed: resuming } };
+  return { counts, details: { done: progress.done, max_updated_at: progress.max_updated_at, resumed: resuming, restarts } };
 }
 
 async function checkVanished(deps: RunDeps, since: Date, signal: AbortSignal | undefined): Promise<RunCounts> {

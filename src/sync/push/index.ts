@@ -34,6 +34,11 @@ export interface PushDeps {
   logger: Logger;
   config: PushConfig;
   host: WorkerHost;
+  /**
+   * Why Intercom refuses the token right now, if it does (the gateway's own state). A round that had nothing to send
+   * while the token is refused is reported halted too, so no run during a halt reads as a success.
+   */
+  tokenRefused?: () => string | null;
 }
 
 export interface PushEngine {
@@ -139,6 +144,8 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       attributes,
     };
     const summary: RunSummary = { counts: {}, requests: 0 };
+    // Each round asks the gateway again: it refuses without a request until its GET /me probe finds the token works.
+    halted = null;
     await releaseLeasesOfDeadLocalWorkers();
     await expireDoubts();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
@@ -168,7 +175,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
         case 'halt':
           if (!halted) {
             halted = r.error;
-            log.error({ err: r.error }, 'Intercom refused our credentials: push halted until restart');
+            log.warn({ err: r.error.message }, 'Intercom refuses the access token: push round halted; the next round re-checks');
           }
           break;
       }
@@ -259,6 +266,8 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     await releasing;
     summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
+    const refused = halted ? (halted as IntercomAuthError).message : (deps.tokenRefused?.() ?? null);
+    if (refused) summary.halted = refused;
     return summary;
   }
 
@@ -301,7 +310,9 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const onAbort = () => wake?.();
     opts.signal.addEventListener('abort', onAbort);
     try {
-      while (!opts.signal.aborted && !halted) {
+      // A refused token does not end the loop: each round is refused by the gateway without a request until its probe
+      // finds the token accepted again, so a restored token resumes pushing without a restart.
+      while (!opts.signal.aborted) {
         woken = false;
         try {
           const s = await drainOnce({ signal: opts.signal });
@@ -318,7 +329,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
           continue;
         }
         // A notification that arrived while we drained means there may be work we did not claim yet.
-        if (woken || opts.signal.aborted || halted) continue;
+        if ((woken && !halted) || opts.signal.aborted) continue;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, pollMs);
           wake = () => {
