@@ -49,6 +49,7 @@ export function buildEngines(deps: {
   });
   const push = createPushEngine({
     gateway,
+    budget: gateway,
     store: createPushStore(pool, config.schema),
     logger,
     config: {

@@ -25,6 +25,13 @@ export interface PushDeps {
   store: PushStorePort;
   logger: Logger;
   config: PushConfig;
+  /** The gateway's Little's-law estimate; without it the engine runs `config.concurrency` entities at once. */
+  budget?: BudgetPort;
+}
+
+/** What the push needs to size its concurrency from the budget: the gateway's in-flight target. */
+export interface BudgetPort {
+  inFlightTarget(): number;
 }
 
 export interface PushEngine {
@@ -89,7 +96,10 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const summary: RunSummary = { counts: {}, requests: 0 };
     await releaseLeasesOfDeadLocalWorkers();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
-    const queue = new PQueue({ concurrency: Math.max(1, deps.config.concurrency) });
+    // PUSH_CONCURRENCY is an upper limit; below it the budget decides: at 10,000/min and 300 ms a round trip, ~50
+    // entities must be in flight to spend it, at 500/min about 4 (Little's law, measured latency).
+    const concurrency = () => Math.max(1, Math.min(deps.config.concurrency, deps.budget?.inFlightTarget() ?? deps.config.concurrency));
+    const queue = new PQueue({ concurrency: concurrency() });
     const max = opts.max ?? Number.POSITIVE_INFINITY;
 
     const record = (r: EntryResult) => {
@@ -138,9 +148,11 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const batches: Promise<unknown>[] = [];
     while (!halted && !opts.signal?.aborted && tally.claimed < max) {
       // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
-      if (queue.size >= deps.config.concurrency) await queue.onSizeLessThan(deps.config.concurrency);
+      queue.concurrency = concurrency();
+      if (queue.size >= queue.concurrency) await queue.onSizeLessThan(queue.concurrency);
       if (halted || opts.signal?.aborted) break;
-      const room = Math.min(deps.config.batchSize, max - tally.claimed);
+      // A batch at least as large as the in-flight target, or the queue would run dry between claims.
+      const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
       if (batch.length === 0) {
         // In-flight entries may hand work back (a newer version, a stale base): look again once they settle.
