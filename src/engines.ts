@@ -43,6 +43,7 @@ export function buildEngines(deps: {
   });
   const pull = createPullEngine({
     gateway,
+    budget: gateway,
     store: createPullStore(pool, config.schema),
     logger,
     config: { lookbackSeconds: config.sync.pullLookbackSeconds, conflictPolicy: config.sync.conflictPolicy },

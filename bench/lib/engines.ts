@@ -41,6 +41,7 @@ export function buildEngines(o: EngineOptions): BenchEngines {
     onRequest: (r) => records.push(r),
   });
   const pull = createPullEngine({
+    budget: gateway,
     gateway,
     store: createPullStore(o.pool, schema),
     logger: o.logger,

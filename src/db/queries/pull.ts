@@ -370,6 +370,8 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       return rows;
     },
     getStream: (stream) => state.get(pool, stream),
+    listStreams: (prefix) => state.list(pool, prefix),
+    deleteStreams: (prefix) => state.deleteWithPrefix(pool, prefix),
     setStream: (stream, patch) => state.set(pool, stream, patch),
     async tryAdvisoryLock(name) {
       const key = advisoryKey(`${schema}:${name}`);

@@ -104,6 +104,9 @@ export interface PullStorePort {
   staleActiveMappings(entity: MappingEntity, since: Date, limit: number): Promise<Mapping[]>;
   getStream(stream: string): Promise<StreamState | null>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
+  /** Streams whose name starts with prefix (a partitioned pull's partitions). */
+  listStreams(prefix: string): Promise<StreamState[]>;
+  deleteStreams(prefix: string): Promise<number>;
   /** A session-level advisory lock held on a dedicated connection until release(); null if another holder has it. */
   tryAdvisoryLock(name: string): Promise<{ release(): Promise<void> } | null>;
 }
