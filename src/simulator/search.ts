@@ -22,6 +22,7 @@ interface CachedResult {
 }
 
 interface Cursor {
+  g?: number; // cursor generation (search): cursors of an older generation have expired
   k?: string; // cache entry (search)
   o: number; // offset into the result (search) or into creation order (list)
   p: number; // page number of the page the cursor leads to
@@ -59,6 +60,8 @@ export class ContactSearch {
   private cache = new Map<string, CachedResult>();
   private nextCacheId = 1;
   private countCache: { version: number; validUntilMs: number; total: number } | null = null;
+  /** Bumped by expireCursors(): Intercom forgets search cursors (API-NOTES §14), so clients must cope. */
+  private generation = 0;
 
   constructor(
     private readonly contacts: ContactStore,
@@ -68,6 +71,12 @@ export class ContactSearch {
   clear(): void {
     this.cache.clear();
     this.countCache = null;
+  }
+
+  /** Every search cursor handed out so far now answers 400, as an expired or unknown cursor does. */
+  expireCursors(): void {
+    this.generation++;
+    this.cache.clear();
   }
 
   search(body: unknown, nowMs: number, tz: string): PageOf {
@@ -90,6 +99,7 @@ export class ContactSearch {
     if (startingAfter !== undefined && startingAfter !== null) {
       if (typeof startingAfter !== 'string') throw invalidParam('starting_after must be a string', 'starting_after');
       cursor = decodeCursor(startingAfter);
+      if ((cursor.g ?? 0) !== this.generation) throw invalidParam('Invalid starting_after param', 'starting_after');
     }
     let entryId = cursor.k;
     let entry = entryId !== undefined ? this.cache.get(entryId) : undefined;
@@ -118,7 +128,7 @@ export class ContactSearch {
       total: entry.recs.length,
       page: cursor.p,
       perPage,
-      next: more ? encodeCursor({ k: entryId!, o: i, p: cursor.p + 1 }) : null,
+      next: more ? encodeCursor({ g: this.generation, k: entryId!, o: i, p: cursor.p + 1 }) : null,
     };
   }
 
