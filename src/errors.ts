@@ -1,7 +1,7 @@
 /**
  * The small error vocabulary of intercom-sync. Every error an operator may see carries what they need to act:
- * the entity, its ids, Intercom's request_id and status, and whether retrying can help. Retry decisions are made in
- * one place (`isRetryable`) instead of being guessed at every call site.
+ * the entity, its ids, Intercom's request_id and status, and whether retrying can help (`retryable`, set here from
+ * the HTTP status so the gateway's retry loop and the push's verdict in src/sync/push/failures.ts agree).
  */
 
 export type EntityKind = 'contact' | 'company' | 'contact_company';
@@ -136,29 +136,12 @@ export function isRetryableStatus(status: number | undefined): boolean {
   return status === undefined || RETRYABLE_HTTP.has(status);
 }
 
-/** Postgres SQLSTATEs that mean "try the same transaction again". */
-const RETRYABLE_PG_CODES = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available
-  '57P01', // admin_shutdown (connection terminated)
-  '08000', '08003', '08006', '08001', '08004', // connection exceptions
-]);
-
+/** The SQLSTATE of a pg error; drizzle wraps pg errors, so the cause chain is searched too. */
 export function pgCode(err: unknown): string | undefined {
-  // drizzle wraps pg errors; the SQLSTATE lives on the cause.
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof SyncError) return err.retryable;
-  const code = pgCode(err);
-  if (code) return RETRYABLE_PG_CODES.has(code);
-  const msg = err instanceof Error ? err.message : '';
-  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|Connection terminated|socket hang up/i.test(msg);
 }

@@ -1,30 +1,25 @@
 /**
- * The composition root: the one place that turns config into a running daemon. It builds, in order, the database
- * (pool, migrations), the Intercom gateway, the engines, the leader-only schedules and the HTTP server, and
- * registers each for release in reverse order. Nothing else constructs pools, clients or engines.
+ * The daemon: turns config into a running process. It builds, in order, the database (pool, migrations), the
+ * engines (src/engines.ts, the composition root every entry point shares), the leader-only schedules and the HTTP
+ * server, and registers each for release in reverse order.
  */
-import { hostname } from 'node:os';
-import pg from 'pg';
 import type { Config } from './config/index.ts';
-import { openDatabase } from './cli/context.ts';
-import type { Database } from './db/client.ts';
-import { createApiUsageRecorder } from './db/queries/api-usage.ts';
+import { dedicatedClient, type Database } from './db/client.ts';
+import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
-import { runQueries } from './db/queries/runs.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
-import { createOutboxListen } from './daemon/outbox-listener.ts';
 import type { DaemonPullPort, DaemonPushPort, DaemonVerifyPort } from './daemon/ports.ts';
-import { createRunTracker, type RunTracker } from './daemon/run-tracker.ts';
+import { processHost } from './daemon/host.ts';
+import type { RunTracker } from './daemon/run-tracker.ts';
 import { createScheduler, type JobSpec } from './daemon/scheduler.ts';
-import { ConfigError } from './errors.ts';
 import { createIntercomAuthCheck } from './http/health.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { createHttpServer } from './http/server.ts';
 import { createWebhookHandler } from './http/webhooks.ts';
 import type { IntercomGateway } from './intercom/gateway.ts';
-import { buildEngines } from './engines.ts';
+import { buildEngines, requireToken } from './engines.ts';
 import type { Logger } from './logger.ts';
 
 export interface AppOptions {
@@ -53,9 +48,9 @@ export interface App {
 const PUSH_POLL_MS = 5_000;
 
 export async function buildApp(config: Readonly<Config>, logger: Logger, opts: AppOptions = {}): Promise<App> {
-  const token = config.intercom.accessToken;
-  if (!token) throw new ConfigError([{ variable: 'INTERCOM_ACCESS_TOKEN', problem: 'is required to run the daemon' }]);
-  const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}`;
+  requireToken(config);
+  const host = processHost();
+  const replicaId = opts.replicaId ?? `${host.name}:${host.pid}`;
   const log = logger.child({ replica: replicaId });
   const lifecycle = createLifecycle({ logger: log });
   const shutdownMs = config.daemon.shutdownTimeoutSeconds * 1000;
@@ -63,34 +58,11 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
   const workGraceMs = Math.max(1000, shutdownMs - Math.min(5000, shutdownMs / 4));
 
   try {
-    const { embedded, ...database } = await openDatabase(config, log, { ownsSignals: true });
+    const { embedded, url: databaseUrl, ...database } = await openDatabase(config, log, { ownsSignals: true });
     if (embedded) lifecycle.defer('embedded postgres', () => embedded.stop(), 15_000);
     lifecycle.defer('database pool', () => database.pool.end());
-    const databaseUrl = config.databaseUrl ?? embedded?.url;
-    if (!databaseUrl) throw new Error('no database URL');
-    const retrySeconds = config.daemon.leaderRetrySeconds;
-    const dedicatedClient = (purpose: string) => async () => {
-      const c = new pg.Client({ connectionString: databaseUrl, application_name: `intercom-sync ${purpose}`, keepAlive: true });
-      c.on('error', () => undefined);
-      await c.connect();
-      // A leader whose host vanishes (no FIN, no RST) keeps its session, and its lock, until the server notices the
-      // dead socket; server-side keepalives bound that to a few retry periods instead of the OS default of hours.
-      await c
-        .query(
-          `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
-                  set_config('tcp_keepalives_count', '3', false)`,
-          [String(Math.max(1, retrySeconds))],
-        )
-        .catch(() => undefined);
-      return c;
-    };
 
     await runMigrations(database.pool, config.schema, log);
-
-    const usage = createApiUsageRecorder(database.pool, config.schema, {
-      onError: (err) => log.warn({ err }, 'could not record API usage'),
-    });
-    lifecycle.defer('api usage recorder', () => usage.close());
 
     let daemonRef: Daemon | null = null;
     let stopping = false;
@@ -110,25 +82,19 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       log,
     );
 
-    const { gateway, pull, push, verify } = buildEngines({
+    const engines = buildEngines({
       config,
       logger: log,
       pool: database.pool,
-      onRequest: (r) => {
-        usage.record(r);
-        metrics.recordRequest(r);
-      },
-    });
-    gatewayRef = gateway;
-    lifecycle.defer('intercom gateway', () => gateway.close());
-
-    const tracker = createRunTracker({
-      pool: database.pool,
-      schema: config.schema,
+      databaseUrl,
       replicaId,
-      logger: log,
-      onFinished: (run) => metrics.recordRun(run),
+      host,
+      onRequest: (r) => metrics.recordRequest(r),
+      onRunFinished: (run) => metrics.recordRun(run),
     });
+    const { gateway, pull, push, verify, runs: tracker, listen } = engines;
+    gatewayRef = gateway;
+    lifecycle.defer('intercom gateway and api usage recorder', () => engines.close());
 
     const jobs: JobSpec[] = [
       { name: 'contacts-pull', cron: config.schedule.contactsPull, kind: 'pull_contacts', run: (a) => pull.pullContacts(a) },
@@ -142,20 +108,19 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       },
     ];
     const scheduler = createScheduler({ jobs, tracker, logger: log });
-    const listen = createOutboxListen({ connect: dedicatedClient('outbox listen'), schema: config.schema, logger: log });
-    const runs = runQueries(config.schema);
 
     const daemon = createDaemon({
       logger: log,
       scheduler,
       lock: {
-        connect: dedicatedClient('leader lock'),
+        // Server-side keepalives bound how long a vanished leader keeps its lock to a few retry periods.
+        connect: dedicatedClient(databaseUrl, 'leader lock', config.daemon.leaderRetrySeconds),
         key: advisoryKey(`intercom-sync:leader:${config.schema}`),
         retryMs: config.daemon.leaderRetrySeconds * 1000,
       },
       beforeLeading: async () => {
         // Runs still 'running' belong to a leader that died; nobody will finish them now.
-        const n = await runs.abandonStale(database.pool, 0);
+        const n = await tracker.abandonRunning();
         if (n > 0) log.warn({ runs: n }, 'closed runs left open by a previous leader');
       },
       pushLoop: (signal) =>

@@ -5,7 +5,7 @@
  */
 import { pino } from 'pino';
 import { createDatabase, createPool } from '../../src/db/client.ts';
-import { buildEngines, UNLIMITED_RATE } from '../lib/engines.ts';
+import { benchEngines, UNLIMITED_RATE } from '../lib/engines.ts';
 
 export interface FullPullChildResult {
   /** The contacts pass alone. */
@@ -29,8 +29,9 @@ const env = (k: string) => {
 const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const pool = createPool(env('DATABASE_URL'), 10);
 const { pool: p } = createDatabase(pool, 'intercom');
-const engines = buildEngines({
+const engines = benchEngines({
   pool: p,
+  databaseUrl: env('DATABASE_URL'),
   simUrl: env('SIM_URL'),
   token: env('SIM_TOKEN'),
   ratePerMinute: UNLIMITED_RATE,

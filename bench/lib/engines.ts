@@ -1,26 +1,20 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { createPushStore } from '../../src/db/queries/outbox.ts';
-import { createPullStore } from '../../src/db/queries/pull.ts';
-import { createGateway, type IntercomGateway, type RequestRecord } from '../../src/intercom/gateway.ts';
-import { createPullEngine, type PullEngine } from '../../src/sync/pull/index.ts';
-import { createPushEngine, type PushEngine } from '../../src/sync/push/index.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { buildEngines, type Engines } from '../../src/engines.ts';
+import type { RequestRecord } from '../../src/intercom/gateway.ts';
 
 /**
- * The engines wired exactly as src/main.ts wires them (same store, same gateway options), minus the daemon around
- * them, so a scenario can call one run and count what it spent.
+ * The engines as every entry point gets them (src/engines.ts, from the env schema's defaults), minus the daemon
+ * around them, so a scenario can call one run and count what it spent.
  */
-export interface BenchEngines {
-  gateway: IntercomGateway;
-  pull: PullEngine;
-  push: PushEngine;
+export interface BenchEngines extends Engines {
   records: RequestRecord[];
-  close(): Promise<void>;
 }
 
 export interface EngineOptions {
   pool: pg.Pool;
-  schema?: string;
+  databaseUrl: string;
   simUrl: string;
   token: string;
   /** The gateway's own budget; set far above the simulator's when its limits are off, so only real work paces us. */
@@ -28,33 +22,25 @@ export interface EngineOptions {
   logger: Logger;
 }
 
-export function buildEngines(o: EngineOptions): BenchEngines {
-  const schema = o.schema ?? 'intercom';
+export function benchEngines(o: EngineOptions): BenchEngines {
   const records: RequestRecord[] = [];
-  const gateway = createGateway({
-    token: o.token,
-    baseUrl: o.simUrl,
-    apiVersion: '2.14',
-    ratePerMinute: o.ratePerMinute,
-    timeoutSeconds: 30,
+  const config = parseConfig({
+    INTERCOM_ACCESS_TOKEN: o.token,
+    INTERCOM_BASE_URL: o.simUrl,
+    INTERCOM_RATE_LIMIT_PER_MINUTE: String(o.ratePerMinute),
+    SYNC_SCHEMA: 'intercom',
+  });
+  // api_usage is not written: the figures count requests from `records`, and the extra writes would be load the
+  // daemon's own measurement does not include.
+  const engines = buildEngines({
+    config,
     logger: o.logger,
+    pool: o.pool,
+    databaseUrl: o.databaseUrl,
+    recordUsage: false,
     onRequest: (r) => records.push(r),
   });
-  const pull = createPullEngine({
-    budget: gateway,
-    gateway,
-    store: createPullStore(o.pool, schema),
-    logger: o.logger,
-    config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins' },
-  });
-  // The defaults of the env schema (PUSH_BATCH_SIZE, PUSH_CONCURRENCY, MAX_ATTEMPTS, DELETE_MODE, AUTO_CREATE_ATTRIBUTES).
-  const push = createPushEngine({
-    gateway,
-    store: createPushStore(o.pool, schema),
-    logger: o.logger,
-    config: { batchSize: 50, concurrency: 8, maxAttempts: 10, deleteMode: 'archive', autoCreateAttributes: false },
-  });
-  return { gateway, pull, push, records, close: () => gateway.close() };
+  return { ...engines, records };
 }
 
 /** Drains the outbox the way the push loop does, until nothing is due; returns what it counted. */

@@ -1,6 +1,4 @@
-import pg from 'pg';
-import { createOutboxListen } from '../../src/daemon/outbox-listener.ts';
-import { buildEngines } from '../lib/engines.ts';
+import { benchEngines } from '../lib/engines.ts';
 import { atMost, reportOnly, type Figure } from '../lib/figures.ts';
 import { sleep, type Scenario } from '../lib/context.ts';
 import { spawnSimulator } from '../lib/simulator.ts';
@@ -19,7 +17,7 @@ export const latencyScenario: Scenario = {
     const samples = opts.quick ? 5 : 60;
     const sim = await spawnSimulator({ seedContacts: 50, rateLimitPerMinute: RATE });
     const db = await bench.fresh('latency');
-    const engines = buildEngines({ pool: db.pool, simUrl: sim.url, token: sim.token, ratePerMinute: RATE, logger });
+    const engines = benchEngines({ pool: db.pool, databaseUrl: db.url, simUrl: sim.url, token: sim.token, ratePerMinute: RATE, logger });
     const stop = new AbortController();
     let loop: Promise<void> | null = null;
     try {
@@ -27,17 +25,8 @@ export const latencyScenario: Scenario = {
       const { rows } = await db.pool.query<{ id: number; intercom_id: string }>(
         `SELECT id, intercom_id FROM intercom.contacts WHERE intercom_id IS NOT NULL ORDER BY id`,
       );
-      const listen = createOutboxListen({
-        connect: async () => {
-          const c = new pg.Client({ connectionString: db.url, application_name: 'bench outbox listen' });
-          c.on('error', () => undefined);
-          await c.connect();
-          return c;
-        },
-        schema: 'intercom',
-        logger,
-      });
-      loop = engines.push.runLoop({ signal: stop.signal, listen, pollIntervalMs: 5_000 });
+      // The daemon's LISTEN, from the same composition root.
+      loop = engines.push.runLoop({ signal: stop.signal, listen: engines.listen, pollIntervalMs: 5_000 });
       await sleep(500);
       progress(`latency: ${samples} single updates, local commit → visible in the simulator`);
       const ms: number[] = [];

@@ -1,4 +1,4 @@
-import { buildEngines, drainAll, UNLIMITED_RATE } from '../lib/engines.ts';
+import { benchEngines, drainAll, UNLIMITED_RATE } from '../lib/engines.ts';
 import { atMost, fmt, type Figure } from '../lib/figures.ts';
 import type { Scenario } from '../lib/context.ts';
 import { answered, openSimulator, routeSummary } from '../lib/simulator.ts';
@@ -16,7 +16,7 @@ export const requestsScenario: Scenario = {
     const n = opts.quick ? 150 : 1_000;
     const sim = await openSimulator({ rateLimitPerMinute: 0, seedContacts: n, seedCompanies: Math.max(1, Math.floor(n / 100)) });
     const db = await pg.fresh('requests');
-    const engines = buildEngines({ pool: db.pool, simUrl: sim.url, token: sim.token, ratePerMinute: UNLIMITED_RATE, logger });
+    const engines = benchEngines({ pool: db.pool, databaseUrl: db.url, simUrl: sim.url, token: sim.token, ratePerMinute: UNLIMITED_RATE, logger });
     const figures: Figure[] = [];
     try {
       progress(`requests: initial sync of ${fmt(n)} contacts`);

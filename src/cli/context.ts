@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { parseConfig, type Config } from '../config/index.ts';
-import { createDatabase, createPool, type Database } from '../db/client.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.ts';
+import type { EmbeddedPostgresHandle } from '../db/embedded.ts';
+import { openDatabase, type OpenedDatabase } from '../db/open.ts';
 import { createLogger, type Logger } from '../logger.ts';
 
 /**
@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../logger.ts';
 export interface CliContext {
   config: Readonly<Config>;
   logger: Logger;
-  database: Database;
+  database: Omit<OpenedDatabase, 'embedded'>;
   embedded: EmbeddedPostgresHandle | null;
   close(): Promise<void>;
 }
@@ -32,25 +32,6 @@ export function createCliLogger(config: Readonly<Config>, opts: { toStderr?: boo
     secrets,
     ...(opts.toStderr ? { destination: pino.destination({ dest: 2, sync: false }) } : {}),
   });
-}
-
-export async function openDatabase(
-  config: Readonly<Config>,
-  logger: Logger,
-  opts: { ownsSignals?: boolean } = {},
-): Promise<CliContext['database'] & { embedded: EmbeddedPostgresHandle | null }> {
-  let embedded: EmbeddedPostgresHandle | null = null;
-  let url = config.databaseUrl;
-  if (!url) {
-    embedded = await startEmbeddedPostgres({
-      port: config.embedded.pgPort,
-      ...(config.embedded.dataDir ? { dataDir: config.embedded.dataDir } : {}),
-      ...(opts.ownsSignals ? { ownsSignals: true } : {}),
-    });
-    logger.info({ port: embedded.port }, 'DATABASE_URL not set: started embedded Postgres');
-    url = embedded.url;
-  }
-  return { ...createDatabase(createPool(url), config.schema), embedded };
 }
 
 export async function createCliContext(): Promise<CliContext> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createLeaderLock, type LeaderLockOptions, type Role } from './leader-lock.ts';
 import type { Scheduler } from './scheduler.ts';
-import { sleep, within } from './sleep.ts';
+import { sleep, within } from '../sleep.ts';
 
 /**
  * Leader-only work, switched on and off by the leader lock: the cron schedules and the continuous push loop.

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sleep, within } from './sleep.ts';
+import { sleep, within } from '../sleep.ts';
 
 /**
  * One active replica per schema: the leader holds a session-level Postgres advisory lock on a connection of its

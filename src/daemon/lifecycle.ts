@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { within } from './sleep.ts';
+import { within } from '../sleep.ts';
 
 /**
  * Bounded, idempotent shutdown. Resources are registered as they are acquired and released in reverse order;

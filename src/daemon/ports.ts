@@ -1,5 +1,5 @@
 import type { RunSummary } from '../sync/outcome.ts';
-import type { Listen } from './outbox-listener.ts';
+import type { Listen } from '../db/listen.ts';
 
 /**
  * What the daemon needs from the sync engines, as narrow as it gets. The engines satisfy these structurally; the

@@ -16,10 +16,14 @@ export interface RunContext {
 
 export interface FinishedRun {
   kind: RunKind;
+  /** The sync_runs row; null when even its start could not be recorded. */
+  runId: number | null;
   status: RunStatus;
   /** null when only the end of the run was observed (push loop rounds). */
   durationSeconds: number | null;
   summary: RunSummary;
+  /** Why the run failed or was aborted (or why it could not be recorded), for a caller that must report it. */
+  error?: unknown;
 }
 
 export interface RunTracker {
@@ -35,6 +39,8 @@ export interface RunTracker {
    * back after each round that did something. Never rejects.
    */
   recordCompleted(kind: RunKind, summary: RunSummary, details?: Record<string, unknown>): Promise<void>;
+  /** Closes runs a dead process left 'running'; only for a caller holding the lock those runs ran under. */
+  abandonRunning(kind?: RunKind): Promise<number>;
 }
 
 export interface RunTrackerOptions {
@@ -50,12 +56,13 @@ const EMPTY: RunSummary = { counts: {}, requests: 0 };
 export function createRunTracker(opts: RunTrackerOptions): RunTracker {
   const runs = runQueries(opts.schema);
   return {
+    abandonRunning: (kind) => runs.abandonRunning(opts.pool, kind ? { kind } : {}),
     async recordCompleted(kind, summary, details = {}) {
       try {
         const runId = await runs.start(opts.pool, kind, { ...details, replica: opts.replicaId });
         const failed = (summary.counts.failed ?? 0) > 0 && Object.keys(summary.counts).length === 1;
         await runs.finish(opts.pool, runId, failed ? 'failed' : 'succeeded', summary);
-        const run: FinishedRun = { kind, status: failed ? 'failed' : 'succeeded', durationSeconds: null, summary };
+        const run: FinishedRun = { kind, runId, status: failed ? 'failed' : 'succeeded', durationSeconds: null, summary };
         opts.onFinished?.(run);
       } catch (err) {
         opts.logger.error({ err, kind }, 'could not record a completed run');
@@ -69,17 +76,19 @@ export function createRunTracker(opts: RunTrackerOptions): RunTracker {
         runId = await runs.start(opts.pool, kind, { ...details, replica: opts.replicaId });
       } catch (err) {
         log.error({ err }, 'could not record the start of a run; skipping it');
-        return report(kind, 'failed', started, EMPTY);
+        return report(kind, null, 'failed', started, EMPTY, err);
       }
       const runLog = log.child({ run: runId });
       let status: RunStatus = 'succeeded';
       let summary: RunSummary = EMPTY;
       let error: string | undefined;
+      let cause: unknown;
       try {
         summary = await work({ runId, signal });
         if (signal.aborted) status = 'aborted';
       } catch (err) {
         status = signal.aborted ? 'aborted' : 'failed';
+        cause = err;
         error = err instanceof Error ? err.message : String(err);
         if (status === 'failed') runLog.error({ err }, 'run failed');
         else runLog.warn({ err }, 'run aborted by shutdown');
@@ -89,7 +98,7 @@ export function createRunTracker(opts: RunTrackerOptions): RunTracker {
       } catch (err) {
         runLog.error({ err }, 'could not record the end of a run');
       }
-      const finished = report(kind, status, started, summary);
+      const finished = report(kind, runId, status, started, summary, cause);
       runLog.info(
         { status, counts: summary.counts, requests: summary.requests, seconds: finished.durationSeconds },
         'run finished',
@@ -98,8 +107,9 @@ export function createRunTracker(opts: RunTrackerOptions): RunTracker {
     },
   };
 
-  function report(kind: RunKind, status: RunStatus, started: number, summary: RunSummary): FinishedRun {
-    const run = { kind, status, durationSeconds: (performance.now() - started) / 1000, summary };
+  function report(kind: RunKind, runId: number | null, status: RunStatus, started: number, summary: RunSummary, error?: unknown): FinishedRun {
+    const run: FinishedRun = { kind, runId, status, durationSeconds: (performance.now() - started) / 1000, summary };
+    if (error !== undefined) run.error = error;
     try {
       opts.onFinished?.(run);
     } catch (err) {

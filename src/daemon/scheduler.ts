@@ -2,7 +2,7 @@ import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { RunKind, RunSummary } from '../sync/outcome.ts';
 import type { FinishedRun, RunContext, RunTracker } from './run-tracker.ts';
-import { within } from './sleep.ts';
+import { within } from '../sleep.ts';
 
 /**
  * The leader's cron jobs. A job never overlaps itself: node-cron skips a tick while the previous run is busy, and a

@@ -25,3 +25,27 @@ export function createPool(url: string, max = 10): pg.Pool {
 export function createDatabase(pool: pg.Pool, schema: string): Database {
   return { pool, db: drizzle(pool), tables: defineTables(schema), schema };
 }
+
+/**
+ * A connection of its own, outside the pool, for what holds a session open: the leader's advisory lock and the
+ * outbox LISTEN. With `keepaliveSeconds`, server-side keepalives are set: a peer whose host vanishes (no FIN, no RST)
+ * keeps its session, and its lock, until the server notices the dead socket; keepalives bound that to a few periods
+ * instead of the OS default of hours. https://www.postgresql.org/docs/current/runtime-config-connection.html
+ */
+export function dedicatedClient(url: string, purpose: string, keepaliveSeconds?: number): () => Promise<pg.Client> {
+  return async () => {
+    const c = new pg.Client({ connectionString: url, application_name: `intercom-sync ${purpose}`, keepAlive: true });
+    c.on('error', () => undefined);
+    await c.connect();
+    if (keepaliveSeconds !== undefined) {
+      await c
+        .query(
+          `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false),
+                  set_config('tcp_keepalives_count', '3', false)`,
+          [String(Math.max(1, keepaliveSeconds))],
+        )
+        .catch(() => undefined);
+    }
+    return c;
+  };
+}

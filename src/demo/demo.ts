@@ -4,13 +4,9 @@
  * conflict and a lead → user merge in each direction — runs sync cycles, prints the reports and shuts down.
  */
 import type { Config } from '../config/index.ts';
-import { openDatabase } from '../cli/context.ts';
-import { createApiUsageRecorder } from '../db/queries/api-usage.ts';
-import { createBackfillStore } from '../db/queries/backfill.ts';
-import { createPushStore } from '../db/queries/outbox.ts';
+import { openDatabase } from '../db/open.ts';
 import { reportQueries, type ReportName } from '../db/queries/reports.ts';
 import { runMigrations } from '../db/migrate.ts';
-import { createRunTracker } from '../daemon/run-tracker.ts';
 import { buildEngines } from '../engines.ts';
 import type { Logger } from '../logger.ts';
 import { formatReport } from '../reports/index.ts';
@@ -41,7 +37,7 @@ export async function runDemo(baseConfig: Readonly<Config>, logger: Logger, opts
       redisUrl: undefined,
     };
 
-    const { embedded, ...database } = await openDatabase(config, logger);
+    const { embedded, url: databaseUrl, ...database } = await openDatabase(config, logger);
     cleanup.unshift(async () => {
       await database.pool.end();
       await embedded?.stop();
@@ -51,15 +47,11 @@ export async function runDemo(baseConfig: Readonly<Config>, logger: Logger, opts
     const pool = database.pool;
     const s = `"${config.schema}"`;
 
-    const usage = createApiUsageRecorder(pool, config.schema, { onError: () => undefined });
-    const engines = buildEngines({ config, logger, pool, onRequest: (r) => usage.record(r) });
-    cleanup.unshift(async () => {
-      await engines.gateway.close();
-      await usage.close();
-    });
+    // Recorded in sync_runs and api_usage like the daemon's runs, so the reports below tell the truth about them.
+    const engines = buildEngines({ config, logger, pool, databaseUrl, replicaId: 'demo' });
+    cleanup.unshift(() => engines.close());
     const signal = new AbortController().signal;
-    // Recorded in sync_runs like the daemon's runs, so the overview report below tells the truth about them.
-    const tracker = createRunTracker({ pool, schema: config.schema, replicaId: 'demo', logger });
+    const tracker = engines.runs;
     const step = async (label: string, kind: Parameters<typeof tracker.track>[0], work: (runId: number) => Promise<RunSummary>) => {
       const run = await tracker.track(kind, signal, ({ runId }) => work(runId));
       say(`   ${label.padEnd(15)} ${describeCounts(run.summary.counts)} (${run.summary.requests} requests)`);
@@ -76,7 +68,7 @@ export async function runDemo(baseConfig: Readonly<Config>, logger: Logger, opts
       {
         pull: engines.pull,
         push: engines.push,
-        store: createBackfillStore(pool, config.schema, createPushStore(pool, config.schema)),
+        store: engines.backfillStore,
         logger,
         ratePerMinute: config.intercom.ratePerMinute,
       },
@@ -123,7 +115,7 @@ export async function runDemo(baseConfig: Readonly<Config>, logger: Logger, opts
     await step('pull contacts', 'pull_contacts', (runId) => engines.pull.pullContacts({ signal, runId }));
     await step('push', 'push', (runId) => engines.push.drainOnce({ signal, runId }));
     await step('verify sweep', 'verify', (runId) => engines.verify.verify({ signal, runId, budget: 500, entity: 'contacts' }));
-    await usage.flush();
+    await engines.usage?.flush();
 
     say('\n4. Where things ended up');
     const names = await pool.query<{ id: number; name: string; phone: string | null }>(

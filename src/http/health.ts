@@ -1,5 +1,5 @@
 import type { Role } from '../daemon/leader-lock.ts';
-import { within } from '../daemon/sleep.ts';
+import { within } from '../sleep.ts';
 
 /**
  * /healthz answers while the process can answer at all (liveness). /readyz says whether this replica is fit to

@@ -5,7 +5,7 @@ import type { RequestRecord } from '../intercom/gateway.ts';
 import type { LimiterState } from '../intercom/limiter.ts';
 import type { Role } from '../daemon/leader-lock.ts';
 import type { FinishedRun } from '../daemon/run-tracker.ts';
-import { within } from '../daemon/sleep.ts';
+import { within } from '../sleep.ts';
 
 /**
  * Prometheus metrics on a registry of our own (not prom-client's global one, so several apps can live in one test

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { within } from '../daemon/sleep.ts';
+import { within } from '../sleep.ts';
 import type { Metrics } from './metrics.ts';
 import { MalformedWebhookError, parseWebhook } from './webhook-payload.ts';
 import { verifySignature } from './webhook-signature.ts';

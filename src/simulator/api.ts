@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody, type ErrorItem } from './errors.ts';
+import type { FaultRule } from './faults.ts';
 import { sendJson, sleep } from './http-io.ts';
 import { WINDOW_SECONDS } from './rate-limit.ts';
+import { HTML_403, sampleLatencyMs, scopeDenial, TOKEN_UNAUTHORIZED_MESSAGE } from './realism.ts';
 import { Router } from './router.ts';
 import { companyRoutes } from './routes/companies.ts';
 import { contactRoutes } from './routes/contacts.ts';
@@ -42,12 +44,27 @@ export async function handleApi(
   const method = req.method ?? 'GET';
   const match = router.match(method, url.pathname);
   const template = match?.template ?? '*';
+  const settings = state.settings;
   let truncate = false;
   const send = (status: number, body: unknown) => {
     state.stats.record(method, template, status);
     sendJson(res, status, body, truncate);
   };
   const fail = (status: number, errors: ErrorItem[]) => send(status, errorBody(requestId, errors));
+
+  const delayMs = sampleLatencyMs(settings.latency, method, template, state.realismRng);
+  if (delayMs > 0) await sleep(delayMs);
+
+  // The load balancer refuses before Intercom sees the request: HTML, no request id, no rate-limit headers
+  // (community thread "api-requests-are-returning-403").
+  if (settings.html403Probability > 0 && state.realismRng() < settings.html403Probability) {
+    state.stats.record(method, template, 403);
+    res.removeHeader('X-Request-Id');
+    const html = Buffer.from(HTML_403);
+    res.writeHead(403, { 'Content-Type': 'text/html', 'Content-Length': String(html.length), Server: 'awselb/2.0' });
+    res.end(html);
+    return;
+  }
 
   const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!auth || !tokens.has(auth[1]!)) {
@@ -67,42 +84,66 @@ export async function handleApi(
     }
   }
 
+  // A token without the permission an endpoint needs is refused there only (community thread
+  // "messages-api-endpoint-access": `token_unauthorized`); every other endpoint keeps answering.
+  const denial = match ? scopeDenial(settings.scopeDenied, method, template) : null;
+  if (denial) return fail(denial.status ?? 403, [{ code: 'token_unauthorized', message: TOKEN_UNAUTHORIZED_MESSAGE }]);
+
   const version = req.headers['intercom-version'];
   if (typeof version === 'string' && !VERSIONS.has(version)) {
     return fail(400, [{ code: 'intercom_version_invalid', message: `Requested version ${version} is not valid` }]);
   }
 
-  const { latencyMs, terminal } = state.faults.match(method, template);
+  const { latencyMs, latencyAfterMs, terminal } = state.faults.match(method, template);
   if (latencyMs > 0) await sleep(latencyMs);
-  if (terminal) {
-    state.stats.faultInjected();
-    if (terminal.kind === 'drop') {
-      state.stats.record(method, template, 0);
-      req.socket.destroy();
-      return;
-    }
-    if (terminal.kind === 'truncate') truncate = true;
-    else if (terminal.status === 429) {
-      const limit = decision?.limit ?? 0;
-      return fail(429, [{ code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${limit} in ${WINDOW_SECONDS}_seconds` }]);
-    } else return fail(terminal.status, [FAULT_ERRORS[terminal.status]!]);
-  }
+  const afterApply = terminal?.after_apply === true;
+  if (terminal && !afterApply && failBefore(terminal)) return;
 
   if (!match) return fail(404, [{ code: 'not_found', message: 'Resource Not Found' }]);
 
+  let outcome: { status: number; body: unknown };
   let body: unknown = undefined;
+  let parsed = true;
   if (raw.length > 0) {
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return fail(400, [{ code: 'bad_request', message: 'Request body is not valid JSON' }]);
+      parsed = false;
     }
   }
-  try {
-    const out = match.handler({ state, params: match.params, query: url.searchParams, body, nowMs: state.clock.nowMs() });
-    send(out.status ?? 200, out.body);
-  } catch (e) {
-    if (e instanceof ApiError) return fail(e.status, e.errors);
-    fail(500, [{ code: 'server_error', message: `Simulator error: ${(e as Error).message}` }]);
+  if (!parsed) outcome = { status: 400, body: errorBody(requestId, [{ code: 'bad_request', message: 'Request body is not valid JSON' }]) };
+  else {
+    try {
+      const out = match.handler({ state, params: match.params, query: url.searchParams, body, nowMs: state.clock.nowMs() });
+      outcome = { status: out.status ?? 200, body: out.body };
+    } catch (e) {
+      outcome =
+        e instanceof ApiError
+          ? { status: e.status, body: errorBody(requestId, e.errors) }
+          : { status: 500, body: errorBody(requestId, [{ code: 'server_error', message: `Simulator error: ${(e as Error).message}` }]) };
+    }
+  }
+  // The write above is applied whatever happens to its answer now.
+  if (latencyAfterMs > 0) await sleep(latencyAfterMs);
+  if (terminal && afterApply && failBefore(terminal)) return;
+  send(outcome.status, outcome.body);
+
+  /** Answers for a terminal fault; false when the fault only marks the answer for truncation. */
+  function failBefore(rule: FaultRule): boolean {
+    state.stats.faultInjected();
+    if (rule.kind === 'drop') {
+      state.stats.record(method, template, 0);
+      req.socket.destroy();
+      return true;
+    }
+    if (rule.kind === 'truncate') {
+      truncate = true;
+      return false;
+    }
+    if (rule.status === 429) {
+      const limit = decision?.limit ?? 0;
+      fail(429, [{ code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${limit} in ${WINDOW_SECONDS}_seconds` }]);
+    } else fail(rule.status, [FAULT_ERRORS[rule.status]!]);
+    return true;
   }
 }

@@ -100,8 +100,15 @@ export class ContactStore {
 
   /** 409 rules from API-NOTES §13: external_id is unique; a lead's email is unique among leads. */
   private assertUnique(candidate: ContactData, self: ContactRecord | null): void {
+    // The archived wording is Intercom's own (forum "how-to-unarchive-a-contact", Intercom-OpenAPI PR #543).
     const conflict = (other: ContactRecord) =>
-      new ApiError(409, 'conflict', `A contact matching those details already exists with id=${other.id}`);
+      new ApiError(
+        409,
+        'conflict',
+        other.archived && this.settings.conflictWording === 'archived'
+          ? `An archived contact matching those details already exists with id=${other.id}`
+          : `A contact matching those details already exists with id=${other.id}`,
+      );
     if (candidate.external_id !== null) {
       const other = this.byExternalId.get(candidate.external_id);
       if (other && other !== self) throw conflict(other);
@@ -110,6 +117,8 @@ export class ContactStore {
     if (e !== null) {
       for (const other of this.byEmail.get(e) ?? []) {
         if (other === self || other.data.role !== candidate.role) continue;
+        // Intercom deduplicates users, not leads (segmentio/action-destinations PR #627).
+        if (candidate.role === 'lead' && this.settings.duplicateLeadsAllowed) continue;
         // Users are keyed by external_id; two users may share an email as long as one has an external_id.
         if (candidate.role === 'lead' || (candidate.external_id === null && other.data.external_id === null)) {
           throw conflict(other);
@@ -129,7 +138,7 @@ export class ContactStore {
     const role = input.role ?? 'user';
     const data: ContactData = {
       id,
-      external_id: input.external_id ?? null,
+      external_id: this.leadExternalId(role, input.external_id ?? null),
       role,
       email: input.email ?? null,
       phone: input.phone ?? null,
@@ -180,6 +189,13 @@ export class ContactStore {
       throw new ApiError(400, 'parameter_invalid', 'A user cannot be converted to a lead', 'role');
     }
     const custom = this.attributes.validateValues('contact', input.custom_attributes);
+    if (input.external_id != null) {
+      const kept = this.leadExternalId(input.role ?? rec.data.role, input.external_id);
+      if (kept === null) {
+        const { external_id: _dropped, ...rest } = input;
+        input = rest;
+      }
+    }
     const next: Record<string, unknown> = { ...rec.data };
     for (const [k, v] of Object.entries(input)) {
       if (k !== 'custom_attributes' && k !== 'created_at' && v !== undefined) next[k] = v;
@@ -216,6 +232,28 @@ export class ContactStore {
     rec.deleted = true;
     this.version += 1;
     this.links.detachAll(rec);
+    return rec;
+  }
+
+  /**
+   * Whether a lead may carry an external_id is unverified: Segment's identifyContact says Intercom does not
+   * accept one. The setting offers each reading (docs/simulator.md).
+   */
+  private leadExternalId(role: string, externalId: string | null): string | null {
+    if (externalId === null || role !== 'lead') return externalId;
+    if (this.settings.leadExternalId === 'drop') return null;
+    if (this.settings.leadExternalId === 'reject') {
+      throw new ApiError(400, 'parameter_invalid', 'external_id is not supported for leads', 'external_id');
+    }
+    return externalId;
+  }
+
+  /** The person came back (logged in, visited): unarchived, last seen now, updated_at bumped. */
+  seenAgain(id: string): ContactRecord {
+    const rec = this.get(id);
+    rec.archived = false;
+    const now = this.clock.nowSeconds();
+    this.write(rec, { ...rec.data, last_seen_at: now, updated_at: Math.max(now, rec.data.created_at) });
     return rec;
   }
 

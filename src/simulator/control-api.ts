@@ -2,6 +2,7 @@ import { parseCompanyInput } from './companies.ts';
 import { parseContactInput } from './contact-input.ts';
 import { ApiError } from './errors.ts';
 import type { FaultRuleInput } from './faults.ts';
+import { parseProfile, profileSettings, REALISM_KEYS, realismJson, type RealismSettings } from './realism.ts';
 import { Router } from './router.ts';
 import type { SimSettings } from './settings.ts';
 import type { SimulatorState } from './state.ts';
@@ -26,7 +27,7 @@ const str = (v: unknown, name: string): string => {
   return v;
 };
 
-const SETTING_KEYS: Record<string, keyof SimSettings> = {
+const SETTING_KEYS: Record<string, Exclude<keyof SimSettings, keyof RealismSettings | 'profile'>> = {
   rate_limit_per_minute: 'rateLimitPerMinute',
   workspace_rate_limit_per_minute: 'workspaceRateLimitPerMinute',
   indexing_delay_seconds: 'indexingDelaySeconds',
@@ -35,8 +36,34 @@ const SETTING_KEYS: Record<string, keyof SimSettings> = {
   company_list_ceiling: 'companyListCeiling',
 };
 
+const REALISM_BY_KEY = new Map(Object.entries(REALISM_KEYS).map(([name, d]) => [d.key, { name: name as keyof RealismSettings, parse: d.parse }]));
+
 function settingsJson(s: SimSettings) {
-  return Object.fromEntries(Object.entries(SETTING_KEYS).map(([k, v]) => [k, s[v]]));
+  return { ...Object.fromEntries(Object.entries(SETTING_KEYS).map(([k, v]) => [k, s[v]])), profile: s.profile, ...realismJson(s) };
+}
+
+/** `profile` first (it resets every realism setting to its preset), then each key overrides. */
+function configPatch(body: Record<string, unknown>): Partial<SimSettings> {
+  const patch: Record<string, unknown> = {};
+  if (body.profile !== undefined) {
+    const profile = parseProfile(body.profile);
+    Object.assign(patch, profileSettings(profile), { profile });
+  }
+  for (const [k, v] of Object.entries(body)) {
+    if (k === 'profile') continue;
+    const realism = REALISM_BY_KEY.get(k);
+    if (realism) {
+      patch[realism.name] = realism.parse(v);
+      continue;
+    }
+    const key = SETTING_KEYS[k];
+    if (!key) throw new ApiError(400, 'bad_request', `bad '${k}' parameter`);
+    if (key === 'timezone') {
+      if (typeof v !== 'string' || !isValidTimeZone(v)) throw new ApiError(400, 'parameter_invalid', 'unknown time zone', k);
+      patch[key] = v;
+    } else patch[key] = num(v, k);
+  }
+  return patch as Partial<SimSettings>;
 }
 
 function clockJson(state: SimulatorState) {
@@ -70,18 +97,9 @@ export function controlRouter(): Router<ControlHandler> {
   }));
 
   r.add('GET', '/__sim/config', ({ state }) => settingsJson(state.settings));
-  r.add('PATCH', '/__sim/config', ({ state, body }) => {
-    const patch: Partial<Record<keyof SimSettings, unknown>> = {};
-    for (const [k, v] of Object.entries(body)) {
-      const key = SETTING_KEYS[k];
-      if (!key) throw new ApiError(400, 'bad_request', `bad '${k}' parameter`);
-      if (key === 'timezone') {
-        if (typeof v !== 'string' || !isValidTimeZone(v)) throw new ApiError(400, 'parameter_invalid', 'unknown time zone', k);
-        patch[key] = v;
-      } else patch[key] = num(v, k);
-    }
-    return settingsJson(state.applySettings(patch as Partial<SimSettings>));
-  });
+  // PATCH and POST do the same: POST is what `curl -d` and most scripts send.
+  r.add('PATCH', '/__sim/config', ({ state, body }) => settingsJson(state.applySettings(configPatch(body))));
+  r.add('POST', '/__sim/config', ({ state, body }) => settingsJson(state.applySettings(configPatch(body))));
 
   r.add('GET', '/__sim/clock', ({ state }) => clockJson(state));
   r.add('POST', '/__sim/clock', ({ state, body }) => {
@@ -141,6 +159,8 @@ export function controlRouter(): Router<ControlHandler> {
   r.add('POST', '/__sim/contacts/:id/unarchive', ({ state, params }) =>
     state.inspectContact(state.contacts.setArchived(params.id!, false)),
   );
+  // The person logs in or comes back to the site: Intercom unarchives them by itself (help article 8851551).
+  r.add('POST', '/__sim/contacts/:id/seen', ({ state, params }) => state.inspectContact(state.contacts.seenAgain(params.id!)));
   r.add('POST', '/__sim/contacts/:id/tag', ({ state, params, body }) =>
     state.inspectContact(state.contacts.tag(params.id!, str(body.name, 'name'), true)),
   );

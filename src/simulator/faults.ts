@@ -16,6 +16,12 @@ export interface FaultRuleInput {
   probability?: number;
   /** Fire for the next N matching requests, then remove the rule; default unlimited. */
   count?: number;
+  /**
+   * Handle the request first (the write is applied), then fail: the status is answered, the connection
+   * dropped, the body truncated, or the answer sent only after `latency_ms`. Models a POST that timed out
+   * or lost its connection after Intercom applied it (API-NOTES §14, "Lost answers").
+   */
+  after_apply?: boolean;
 }
 
 export interface FaultRule extends Required<Pick<FaultRuleInput, 'kind'>> {
@@ -26,6 +32,7 @@ export interface FaultRule extends Required<Pick<FaultRuleInput, 'kind'>> {
   latency_ms: number;
   probability: number;
   remaining: number | null;
+  after_apply: boolean;
 }
 
 const STATUSES = new Set([429, 500, 502, 503]);
@@ -50,6 +57,7 @@ export class FaultInjector {
       latency_ms: input.latency_ms ?? 0,
       probability: input.probability ?? 1,
       remaining: input.count ?? null,
+      after_apply: input.after_apply === true,
     };
     this.rules.push(rule);
     return rule;
@@ -63,9 +71,13 @@ export class FaultInjector {
     return this.rules;
   }
 
-  /** Picks the faults for one request; at most one latency and one terminal fault. */
-  match(method: string, template: string): { latencyMs: number; terminal: FaultRule | null } {
+  /**
+   * Picks the faults for one request; at most one terminal fault. Latency is split into what waits before
+   * the request is handled and what waits after it (after_apply), before the answer goes out.
+   */
+  match(method: string, template: string): { latencyMs: number; latencyAfterMs: number; terminal: FaultRule | null } {
     let latencyMs = 0;
+    let latencyAfterMs = 0;
     let terminal: FaultRule | null = null;
     for (const rule of [...this.rules]) {
       if (rule.method !== '*' && rule.method !== method) continue;
@@ -76,9 +88,11 @@ export class FaultInjector {
         rule.remaining -= 1;
         if (rule.remaining <= 0) this.rules = this.rules.filter((r) => r !== rule);
       }
-      if (rule.kind === 'latency') latencyMs += rule.latency_ms;
-      else terminal = rule;
+      if (rule.kind === 'latency') {
+        if (rule.after_apply) latencyAfterMs += rule.latency_ms;
+        else latencyMs += rule.latency_ms;
+      } else terminal = rule;
     }
-    return { latencyMs, terminal };
+    return { latencyMs, latencyAfterMs, terminal };
   }
 }

@@ -25,6 +25,8 @@ export class CompanyScroll {
     idleSeconds: number,
     snapshot: () => CompanyRecord[],
     lookup: (id: string) => CompanyRecord | undefined,
+    /** True when a live scroll_param should answer 404 anyway (airbyte issue #9339). */
+    spurious404: () => boolean = () => false,
   ): { data: CompanyRecord[]; param: string | null } {
     const alive = this.open !== null && nowMs - this.open.lastUsedMs < idleSeconds * 1000;
     if (!alive) this.open = null;
@@ -35,6 +37,11 @@ export class CompanyScroll {
       this.open = s;
     } else {
       if (!this.open || this.open.param !== param) {
+        throw new ApiError(404, 'not_found', 'scroll parameter not found');
+      }
+      if (spurious404()) {
+        // The scroll is lost with it, so the app may start a new one.
+        this.open = null;
         throw new ApiError(404, 'not_found', 'scroll parameter not found');
       }
       s = this.open;

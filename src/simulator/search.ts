@@ -26,7 +26,16 @@ interface Cursor {
   k?: string; // cache entry (search)
   o: number; // offset into the result (search) or into creation order (list)
   p: number; // page number of the page the cursor leads to
+  t?: number; // simulator-clock ms when the cursor was handed out
 }
+
+/** Intercom's documented answer for a bad or stale cursor (developers.intercom.com, 2.4 "List all contacts"). */
+const staleCursor = () =>
+  new ApiError(
+    400,
+    'client_error',
+    'Invalid starting_after param. Please try again using a starting_after value from a paginated response',
+  );
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -66,7 +75,17 @@ export class ContactSearch {
   constructor(
     private readonly contacts: ContactStore,
     private readonly attributes: AttributeRegistry,
+    /** Realism setting cursor_idle_seconds; 0 = cursors never expire. */
+    private readonly cursorIdleSeconds: () => number = () => 0,
   ) {}
+
+  /** A cursor unused for longer than the idle limit is refused, list and search alike. */
+  private decode(raw: string, nowMs: number): Cursor {
+    const c = decodeCursor(raw);
+    const idle = this.cursorIdleSeconds();
+    if (idle > 0 && c.t !== undefined && nowMs - c.t >= idle * 1000) throw staleCursor();
+    return c;
+  }
 
   clear(): void {
     this.cache.clear();
@@ -98,8 +117,8 @@ export class ContactSearch {
     let cursor: Cursor = { o: 0, p: 1 };
     if (startingAfter !== undefined && startingAfter !== null) {
       if (typeof startingAfter !== 'string') throw invalidParam('starting_after must be a string', 'starting_after');
-      cursor = decodeCursor(startingAfter);
-      if ((cursor.g ?? 0) !== this.generation) throw invalidParam('Invalid starting_after param', 'starting_after');
+      cursor = this.decode(startingAfter, nowMs);
+      if ((cursor.g ?? 0) !== this.generation) throw staleCursor();
     }
     let entryId = cursor.k;
     let entry = entryId !== undefined ? this.cache.get(entryId) : undefined;
@@ -128,7 +147,7 @@ export class ContactSearch {
       total: entry.recs.length,
       page: cursor.p,
       perPage,
-      next: more ? encodeCursor({ g: this.generation, k: entryId!, o: i, p: cursor.p + 1 }) : null,
+      next: more ? encodeCursor({ g: this.generation, k: entryId!, o: i, p: cursor.p + 1, t: nowMs }) : null,
     };
   }
 
@@ -158,7 +177,7 @@ export class ContactSearch {
   list(perPageRaw: unknown, startingAfter: unknown, nowMs: number): PageOf {
     const perPage = parsePerPage(perPageRaw);
     let cursor: Cursor = { o: 0, p: 1 };
-    if (typeof startingAfter === 'string' && startingAfter !== '') cursor = decodeCursor(startingAfter);
+    if (typeof startingAfter === 'string' && startingAfter !== '') cursor = this.decode(startingAfter, nowMs);
     const order = this.contacts.order;
     const items: ContactData[] = [];
     let nextPos = -1;
@@ -177,7 +196,7 @@ export class ContactSearch {
       total,
       page: cursor.p,
       perPage,
-      next: nextPos >= 0 ? encodeCursor({ o: nextPos, p: cursor.p + 1 }) : null,
+      next: nextPos >= 0 ? encodeCursor({ o: nextPos, p: cursor.p + 1, t: nowMs }) : null,
     };
   }
 

@@ -1,24 +1,44 @@
 import type { CompanyRecord, ContactData, ContactRecord, DataAttribute, Tag } from './model.ts';
 import { WORKSPACE_ID } from './model.ts';
+import { applyDrift, type DriftKind, type EmbeddedListMode } from './realism.ts';
 
 // Response bodies shaped like the 2.14 schemas and recorded examples (openapi-2.14-subset.yaml).
-const MAX_EMBEDDED_COMPANIES = 10;
-
 export interface Lookups {
   tags: ReadonlyMap<string, Tag>;
   companyIdsOf: (contactId: string) => readonly string[];
+  /** Embedded lists: at most `limit` items; 'honest' caps companies only and says has_more. */
+  embedded?: { mode: EmbeddedListMode; limit: number };
+  /** Schema drift for this contact, if any (realism setting schema_drift_rate). */
+  driftOf?: (contactId: string) => DriftKind | null;
 }
 
-function summary(url: string, data: unknown[], total: number) {
-  return { type: 'list', data, url, total_count: total, has_more: total > data.length };
+const DEFAULT_EMBEDDED = { mode: 'honest' as EmbeddedListMode, limit: 10 };
+
+/**
+ * In 'has_more_false' mode every embedded list is cut at the limit and still says `has_more: false`, as a
+ * recorded live contact does (estuary/connectors source-intercom-native snapshot: total_count 14, 11 items).
+ */
+function summary(url: string, all: unknown[], capped: boolean, embedded: { mode: EmbeddedListMode; limit: number }) {
+  const data = capped || embedded.mode === 'has_more_false' ? all.slice(0, embedded.limit) : all;
+  const hasMore = embedded.mode === 'honest' && all.length > data.length;
+  return { type: 'list', data, url, total_count: all.length, has_more: hasMore };
 }
 
 export function contactJson(c: ContactData, lookups: Lookups) {
-  const companyIds = lookups.companyIdsOf(c.id);
-  const companies = companyIds
-    .slice(0, MAX_EMBEDDED_COMPANIES)
-    .map((id) => ({ id, type: 'company', url: `/companies/${id}` }));
+  const embedded = lookups.embedded ?? DEFAULT_EMBEDDED;
+  const companies = lookups.companyIdsOf(c.id).map((id) => ({ id, type: 'company', url: `/companies/${id}` }));
   const tags = c.tag_ids.map((id) => ({ type: 'tag', id, url: `/tags/${id}` }));
+  const json = contactBody(c, embedded, companies, tags);
+  const drift = lookups.driftOf?.(c.id) ?? null;
+  return drift ? applyDrift(json, drift) : json;
+}
+
+function contactBody(
+  c: ContactData,
+  embedded: { mode: EmbeddedListMode; limit: number },
+  companies: unknown[],
+  tags: unknown[],
+): Record<string, unknown> {
   return {
     type: 'contact',
     id: c.id,
@@ -63,11 +83,11 @@ export function contactJson(c: ContactData, lookups: Lookups) {
     ios_sdk_version: null,
     ios_last_seen_at: null,
     custom_attributes: { ...c.custom_attributes },
-    tags: summary(`/contacts/${c.id}/tags`, tags, tags.length),
-    notes: summary(`/contacts/${c.id}/notes`, [], 0),
-    companies: summary(`/contacts/${c.id}/companies`, companies, companyIds.length),
-    opted_out_subscription_types: summary(`/contacts/${c.id}/subscriptions`, [], 0),
-    opted_in_subscription_types: summary(`/contacts/${c.id}/subscriptions`, [], 0),
+    tags: summary(`/contacts/${c.id}/tags`, tags, false, embedded),
+    notes: summary(`/contacts/${c.id}/notes`, [], false, embedded),
+    companies: summary(`/contacts/${c.id}/companies`, companies, true, embedded),
+    opted_out_subscription_types: summary(`/contacts/${c.id}/subscriptions`, [], false, embedded),
+    opted_in_subscription_types: summary(`/contacts/${c.id}/subscriptions`, [], false, embedded),
     utm_campaign: null,
     utm_content: null,
     utm_medium: null,

@@ -5,11 +5,15 @@ import { handleApi, apiRouter } from './api.ts';
 import { controlRouter } from './control-api.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { readBody, sendJson } from './http-io.ts';
+import { profileSettings, type Profile, type RealismSettings } from './realism.ts';
 import type { SimSettings } from './settings.ts';
 import { SimulatorState } from './state.ts';
 import { isValidTimeZone } from './timezone.ts';
 
-export interface SimulatorOptions {
+/** Every realism setting may also be given on its own; it then overrides the profile's value. */
+export interface SimulatorOptions extends Partial<RealismSettings> {
+  /** 'default' (friendly, fast) or 'realistic' (docs/simulator.md, "Realistic profile"). */
+  profile?: Profile;
   /** 0 = random free port. */
   port?: number;
   host?: string;
@@ -44,7 +48,14 @@ export { SimulatorState };
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
   const timezone = opts.timezone ?? 'UTC';
   if (!isValidTimeZone(timezone)) throw new Error(`Unknown time zone: ${timezone}`);
+  const profile = opts.profile ?? 'default';
+  const realism = profileSettings(profile);
+  for (const key of Object.keys(realism) as Array<keyof RealismSettings>) {
+    if (opts[key] !== undefined) (realism as unknown as Record<string, unknown>)[key] = structuredClone(opts[key]);
+  }
   const settings: SimSettings = {
+    ...realism,
+    profile,
     rateLimitPerMinute: opts.rateLimitPerMinute ?? 500,
     workspaceRateLimitPerMinute: opts.workspaceRateLimitPerMinute ?? 0,
     indexingDelaySeconds: opts.indexingDelaySeconds ?? 0,

@@ -4,7 +4,8 @@ import { CompanyStore } from './companies.ts';
 import { ContactStore } from './contacts.ts';
 import { FaultInjector } from './faults.ts';
 import type { CompanyRecord, ContactRecord } from './model.ts';
-import { IdFactory, mulberry32 } from './prng.ts';
+import { IdFactory, mulberry32, type Rng } from './prng.ts';
+import { driftOf, profileSettings, type Profile, type RealismSettings } from './realism.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { CompanyScroll } from './scroll.ts';
 import { ContactSearch } from './search.ts';
@@ -22,6 +23,8 @@ export class SimulatorState {
   readonly stats = new Stats();
   readonly limiter: RateLimiter;
   faults!: FaultInjector;
+  /** Draws for latency, HTML 403s and scroll 404s: seeded, apart from the fault rules' stream. */
+  realismRng!: Rng;
   attributes!: AttributeRegistry;
   contacts!: ContactStore;
   companies!: CompanyStore;
@@ -42,6 +45,7 @@ export class SimulatorState {
     const rng = mulberry32(seed);
     const ids = new IdFactory(rng);
     this.faults = new FaultInjector(mulberry32(seed ^ 0xfa017));
+    this.realismRng = mulberry32(seed ^ 0x7ea1);
     this.attributes = new AttributeRegistry(() => this.clock.nowSeconds());
     let companies: CompanyStore | null = null;
     this.contacts = new ContactStore(this.clock, this.settings, this.attributes, ids, {
@@ -50,7 +54,7 @@ export class SimulatorState {
     });
     companies = new CompanyStore(this.clock, this.attributes, ids, (id) => this.contacts.get(id));
     this.companies = companies;
-    this.search = new ContactSearch(this.contacts, this.attributes);
+    this.search = new ContactSearch(this.contacts, this.attributes, () => this.settings.cursorIdleSeconds);
     this.scroll.reset();
   }
 
@@ -65,10 +69,18 @@ export class SimulatorState {
     return { ...this.settings };
   }
 
+  /** Resets every realism setting to the profile's preset (the in-process twin of `{"profile": …}` on /__sim/config). */
+  applyProfile(profile: Profile, overrides: Partial<RealismSettings> = {}): SimSettings {
+    return this.applySettings({ ...profileSettings(profile), ...structuredClone(overrides), profile });
+  }
+
   get lookups(): Lookups {
+    const { embeddedLists, embeddedListLimit, schemaDriftRate } = this.settings;
     return {
       tags: this.contacts.tags,
       companyIdsOf: (id) => [...(this.contacts.byId.get(id)?.companyIds ?? [])],
+      embedded: { mode: embeddedLists, limit: embeddedListLimit },
+      ...(schemaDriftRate > 0 ? { driftOf: (id: string) => driftOf(id, schemaDriftRate, this.seed) } : {}),
     };
   }
 
@@ -80,13 +92,14 @@ export class SimulatorState {
     return companyJson(c, this.contacts.tags);
   }
 
-  /** Full internal view of one contact for test assertions, including archived/merged flags. */
+  /** Full internal view of one contact for test assertions, including archived/merged flags; never drifted. */
   inspectContact(rec: ContactRecord) {
     const nowMs = this.clock.nowMs();
     const indexed = this.contacts.indexedView(rec, nowMs);
+    const { driftOf: _drift, ...lookups } = this.lookups;
     return {
-      contact: contactJson(rec.data, this.lookups),
-      indexed: indexed ? contactJson(indexed, this.lookups) : null,
+      contact: contactJson(rec.data, lookups),
+      indexed: indexed ? contactJson(indexed, lookups) : null,
       archived: rec.archived,
       deleted: rec.deleted,
       merged_into: rec.mergedInto,

@@ -1,3 +1,4 @@
+import { processHost } from '../../src/daemon/host.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,7 @@ function deps(t: TestDatabase, h: Harness): BackfillDeps {
       config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins', timezone: 'UTC' },
     }),
     push: createPushEngine({
+      host: processHost(),
       gateway,
       store: pushStore,
       logger: silentLogger,

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEngines, drainAll, UNLIMITED_RATE, type BenchEngines } from '../../bench/lib/engines.ts';
+import { benchEngines, drainAll, UNLIMITED_RATE, type BenchEngines } from '../../bench/lib/engines.ts';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 
@@ -19,7 +19,7 @@ let good: { id: number; intercom_id: string };
 beforeAll(async () => {
   db = await createTestDatabase();
   sim = await startSimulator({ port: 0, rateLimitPerMinute: 0, seedContacts: 20 });
-  engines = buildEngines({ pool: db.pool, simUrl: sim.url, token: sim.token, ratePerMinute: UNLIMITED_RATE, logger });
+  engines = benchEngines({ pool: db.pool, databaseUrl: db.url, simUrl: sim.url, token: sim.token, ratePerMinute: UNLIMITED_RATE, logger });
   await engines.pull.pullContacts();
   const { rows } = await db.pool.query<{ id: number; intercom_id: string }>(
     `SELECT id, intercom_id FROM intercom.contacts WHERE external_id IS NOT NULL ORDER BY id LIMIT 1`,

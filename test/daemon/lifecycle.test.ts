@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advisoryKey } from '../../src/db/migrate.ts';
 import { createDaemon } from '../../src/daemon/daemon.ts';
 import { createLifecycle } from '../../src/daemon/lifecycle.ts';
-import { createOutboxListen } from '../../src/daemon/outbox-listener.ts';
+import { createOutboxListen } from '../../src/db/listen.ts';
 import { createRunTracker } from '../../src/daemon/run-tracker.ts';
 import { createScheduler } from '../../src/daemon/scheduler.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';

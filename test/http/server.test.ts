@@ -201,7 +201,7 @@ describe('metrics', () => {
     );
     metrics.recordRequest({ method: 'POST', endpoint: 'POST /contacts/search', status: 200, durationMs: 40, requestId: 'r1', priority: 'pull', at: new Date() });
     metrics.recordRequest({ method: 'POST', endpoint: 'POST /contacts/search', status: 429, durationMs: 5, requestId: 'r2', priority: 'pull', at: new Date() });
-    metrics.recordRun({ kind: 'pull_contacts', status: 'succeeded', durationSeconds: 1.5, summary: { counts: { updated: 4, conflict: 1 }, requests: 2 } });
+    metrics.recordRun({ kind: 'pull_contacts', runId: 1, status: 'succeeded', durationSeconds: 1.5, summary: { counts: { updated: 4, conflict: 1 }, requests: 2 } });
     role = 'leader';
     const r = await fetch(`${base}/metrics`);
     expect(r.status).toBe(200);

@@ -1,3 +1,4 @@
+import { processHost } from '../../src/daemon/host.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drainAll, insertUsers, mappingOf, pushWorld, simContact, simContactsByExternalId, type PushWorld } from './helpers.ts';
 
@@ -70,7 +71,7 @@ describe('injected faults', () => {
     const { createPushEngine } = await import('../../src/sync/push/index.ts');
     const { baseConfig, silent } = await import('./helpers.ts');
     const bad = createGateway({ token: 'wrong', baseUrl: w.sim.url, apiVersion: '2.14', ratePerMinute: 10_000, logger: silent });
-    const engine = createPushEngine({ gateway: bad, store: w.store, logger: silent, config: baseConfig });
+    const engine = createPushEngine({ host: processHost(), gateway: bad, store: w.store, logger: silent, config: baseConfig });
     const [id] = await insertUsers(w, 1, 1, 'f-auth-');
     await engine.drainOnce();
     expect(engine.isHalted()?.status).toBe(401);

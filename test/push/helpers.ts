@@ -1,3 +1,4 @@
+import { processHost } from '../../src/daemon/host.ts';
 import { pino } from 'pino';
 import { createPushStore, type PushStore } from '../../src/db/queries/outbox.ts';
 import { createGateway, type IntercomGateway } from '../../src/intercom/gateway.ts';
@@ -57,7 +58,7 @@ export async function pushWorld(
   });
   const store = createPushStore(db.pool, db.schema);
   const engineWith = (over: Partial<PushConfig>) =>
-    createPushEngine({ gateway, store, logger: silent, config: { ...baseConfig, ...config, ...over } });
+    createPushEngine({ host: processHost(), gateway, store, logger: silent, config: { ...baseConfig, ...config, ...over } });
   const control = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${sim.url}${path}`, {
       method,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drainAll, insertUsers, mappingOf, pushWorld, simContact, type PushWorld } from './helpers.ts';
+import { dedicatedClient } from '../../src/db/client.ts';
+import { createOutboxListen } from '../../src/db/listen.ts';
+import { drainAll, insertUsers, mappingOf, pushWorld, silent, simContact, type PushWorld } from './helpers.ts';
 import type { RunSummary } from '../../src/sync/outcome.ts';
 
 let w: PushWorld;
@@ -17,7 +19,7 @@ describe('push loop', () => {
     const ic = (await mappingOf(w, 'contact', id!))!.intercom_id!;
     const ac = new AbortController();
     const runs: RunSummary[] = [];
-    const loop = w.engine.runLoop({ signal: ac.signal, listen: (n) => w.store.listen(n), pollIntervalMs: 3_600_000, onRun: (s) => runs.push(s) });
+    const loop = w.engine.runLoop({ signal: ac.signal, listen: createOutboxListen({ connect: dedicatedClient(w.db.url, 'loop test listen'), schema: w.db.schema, logger: silent }), pollIntervalMs: 3_600_000, onRun: (s) => runs.push(s) });
     // Give the loop time to finish its first (empty) round and go to sleep on the poll interval.
     await new Promise((r) => setTimeout(r, 200));
     for (const name of ['First', 'Second']) {

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dedicatedClient } from '../../src/db/client.ts';
+import { createOutboxListen } from '../../src/db/listen.ts';
 import { createPushStore } from '../../src/db/queries/outbox.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 import type { PushStore } from '../../src/db/queries/outbox.ts';
+import { silent } from './helpers.ts';
 
 let db: TestDatabase;
 let store: PushStore;
@@ -137,11 +140,12 @@ describe('outbox store', () => {
     expect((await store.reservePendingMapping('contact', a!, 'x1')).fresh).toBe(false);
   });
 
-  it('listen wakes on the outbox NOTIFY of this schema', async () => {
+  it('an outbox change wakes the LISTEN of this schema', async () => {
     let woke = 0;
     let resolve!: () => void;
     const first = new Promise<void>((r) => (resolve = r));
-    const unlisten = await store.listen(() => {
+    const listen = createOutboxListen({ connect: dedicatedClient(db.url, 'store listen test'), schema: db.schema, logger: silent });
+    const unlisten = await listen(() => {
       woke++;
       resolve();
     });

@@ -1,7 +1,7 @@
 import { IntercomError } from 'intercom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../src/simulator/server.ts';
-import { call, control, sdk, SpecValidator, start, type Exchange } from './helpers.ts';
+import { call, control, sdk, SpecValidator, start, expectLogValid, type Exchange } from './helpers.ts';
 
 // Drives every simulated endpoint through the official SDK, then checks each recorded body against the
 // response schema of the 2.14 subset (or its `error` schema for error statuses).
@@ -31,13 +31,7 @@ beforeAll(async () => {
   client = sdk(sim, log);
 });
 afterAll(() => sim.close());
-afterEach(() => {
-  const problems = log.flatMap((x) => validator.check(x));
-  const count = log.length;
-  log.length = 0;
-  expect(problems).toEqual([]);
-  expect(count).toBeGreaterThan(0);
-});
+afterEach(() => expectLogValid(validator, log));
 
 describe('conformance through intercom-client', () => {
   it('GET /me reports the workspace time zone', async () => {

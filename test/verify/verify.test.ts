@@ -134,9 +134,13 @@ describe('verify (drift sweep)', () => {
 
   it('relinks a contact unarchived in Intercom (it is listed again)', async () => {
     await h.control('POST', `/__sim/contacts/${ids.archived}/unarchive`);
+    const gets = async () => Object.values((await h.stats()).by_route['GET /contacts/{id}'] ?? {}).reduce((n, v) => n + v, 0);
+    const getsBefore = await gets();
     const r = await engine.verify({ signal, runId: null, budget: 1000, entity: 'contacts' });
-    expect(r.details!.contacts).toMatchObject({ drifted: 1, passCompleted: true });
+    expect(r.details!.contacts).toMatchObject({ drifted: 1, missingChecked: 0, passCompleted: true });
     expect(await mapping('contact', ids.archived!)).toMatchObject({ status: 'active' });
+    // Drift is applied from the listed payload: the repair reads nothing by id.
+    expect(await gets()).toBe(getsBefore);
   });
 
   it('stops at its budget and resumes where it stopped, listing every contact once per pass', async () => {

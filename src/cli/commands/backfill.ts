@@ -1,10 +1,8 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { createBackfillStore } from '../../db/queries/backfill.ts';
-import { createPushStore } from '../../db/queries/outbox.ts';
+import { buildEngines, type Engines } from '../../engines.ts';
 import { runBackfill, type BackfillDirection, type BackfillEntity, type BackfillProgress, type BackfillResult } from '../../sync/backfill/index.ts';
 import { createCliContext } from '../context.ts';
-import { openEngines, type CliEngines } from '../engines.ts';
 
 /** SIGINT/SIGTERM abort the work in hand; the command then ends normally and the next run resumes. */
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
@@ -92,15 +90,22 @@ export function registerBackfillCommand(program: Command): void {
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
       const tty = process.stdout.isTTY === true;
-      let engines: CliEngines | undefined;
+      let engines: Engines | undefined;
       const progress = progressOutput(tty);
       try {
-        engines = openEngines(ctx, { recordUsage: flags.dryRun !== true });
+        engines = buildEngines({
+          config: ctx.config,
+          logger: ctx.logger,
+          pool: ctx.database.pool,
+          databaseUrl: ctx.database.url,
+          // A dry run promises to write nothing, its own bookkeeping included.
+          recordUsage: flags.dryRun !== true,
+        });
         const result = await runBackfill(
           {
             pull: engines.pull,
             push: engines.push,
-            store: createBackfillStore(ctx.database.pool, ctx.config.schema, createPushStore(ctx.database.pool, ctx.config.schema)),
+            store: engines.backfillStore,
             logger: ctx.logger,
             ratePerMinute: ctx.config.intercom.ratePerMinute,
           },

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseProfile } from '../../simulator/realism.ts';
 import { startSimulator, type SimulatorOptions } from '../../simulator/server.ts';
 
 function int(name: string) {
@@ -20,6 +21,8 @@ interface SimulatorFlags {
   workspaceRateLimit?: number;
   indexingDelay?: number;
   timezone?: string;
+  profile?: string;
+  latencyMs?: number;
 }
 
 export function registerSimulatorCommand(program: Command): void {
@@ -36,6 +39,8 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--workspace-rate-limit <perMinute>', 'workspace-wide budget shared with foreign apps (0 = none)', int('workspace-rate-limit'))
     .option('--indexing-delay <seconds>', 'delay before writes reach search and list', int('indexing-delay'))
     .option('--timezone <iana>', 'workspace time zone used by date search', 'UTC')
+    .option('--profile <name>', "'default' (friendly, fast) or 'realistic' (latency, lost answers, duplicate leads, ...; docs/simulator.md)")
+    .option('--latency-ms <ms>', 'fixed latency on every API route, for reproducible benchmarks (overrides the profile)', int('latency-ms'))
     .action(async (flags: SimulatorFlags) => {
       const opts: SimulatorOptions = { port: flags.port, host: flags.host, token: flags.token };
       if (flags.seed !== undefined) opts.seed = flags.seed;
@@ -45,6 +50,14 @@ export function registerSimulatorCommand(program: Command): void {
       if (flags.workspaceRateLimit !== undefined) opts.workspaceRateLimitPerMinute = flags.workspaceRateLimit;
       if (flags.indexingDelay !== undefined) opts.indexingDelaySeconds = flags.indexingDelay;
       if (flags.timezone !== undefined) opts.timezone = flags.timezone;
+      if (flags.profile !== undefined) {
+        try {
+          opts.profile = parseProfile(flags.profile);
+        } catch {
+          throw new Error("--profile must be 'default' or 'realistic'");
+        }
+      }
+      if (flags.latencyMs !== undefined) opts.latency = { fixedMs: flags.latencyMs };
       const sim = await startSimulator(opts);
       // A local fake token, printed on purpose so curl users can copy it.
       process.stdout.write(`Intercom simulator listening on ${sim.url}\nBearer token: ${sim.token}\n`);

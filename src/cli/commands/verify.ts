@@ -1,9 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { runQueries } from '../../db/queries/runs.ts';
+import { buildEngines, type Engines } from '../../engines.ts';
 import type { SweepReport } from '../../sync/verify/index.ts';
 import type { RunSummary } from '../../sync/outcome.ts';
 import { createCliContext } from '../context.ts';
-import { openEngines, type CliEngines } from '../engines.ts';
 import { abortOnSignals } from './backfill.ts';
 
 interface VerifyFlags {
@@ -28,26 +27,19 @@ export function registerVerifyCommand(program: Command): void {
     .action(async (flags: VerifyFlags) => {
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
-      const runs = runQueries(ctx.config.schema);
-      let engines: CliEngines | undefined;
-      let runId: number | null = null;
+      let engines: Engines | undefined;
       try {
-        engines = openEngines(ctx);
+        engines = buildEngines({ config: ctx.config, logger: ctx.logger, pool: ctx.database.pool, databaseUrl: ctx.database.url });
         const engine = engines.verify;
-        runId = await runs.start(ctx.database.pool, 'verify', { entity: flags.entity, source: 'cli' });
-        const summary = await engine.verify({
-          signal: interrupt.signal,
-          runId,
-          budget: flags.budget ?? ctx.config.sync.verifyBudgetPerRun,
-          entity: flags.entity,
-        });
-        await runs.finish(ctx.database.pool, runId, interrupt.signal.aborted ? 'aborted' : 'succeeded', summary);
-        process.stdout.write(flags.json ? `${JSON.stringify({ runId, ...summary })}\n` : describeVerify(runId, summary));
-      } catch (err) {
-        if (runId !== null) {
-          await runs.finish(ctx.database.pool, runId, interrupt.signal.aborted ? 'aborted' : 'failed', { counts: {}, requests: 0 }, err instanceof Error ? err.message : String(err));
-        }
-        throw err;
+        // Recorded like the daemon's scheduled verify runs: a row when it starts, its counts or error when it ends.
+        const run = await engines.runs.track(
+          'verify',
+          interrupt.signal,
+          (a) => engine.verify({ ...a, budget: flags.budget ?? ctx.config.sync.verifyBudgetPerRun, entity: flags.entity }),
+          { entity: flags.entity, source: 'cli' },
+        );
+        if (run.error !== undefined || run.runId === null) throw run.error ?? new Error('the verify run was not recorded');
+        process.stdout.write(flags.json ? `${JSON.stringify({ runId: run.runId, ...run.summary })}\n` : describeVerify(run.runId, run.summary));
       } finally {
         interrupt.dispose();
         await engines?.close();

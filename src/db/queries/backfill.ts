@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { advisoryKey, ident } from '../migrate.ts';
+import { tryAdvisoryLock } from '../advisory-lock.ts';
+import { ident } from '../migrate.ts';
 import type { BackfillStorePort } from '../../sync/backfill/ports.ts';
 import type { PushStorePort } from '../../sync/push/ports.ts';
 import { runQueries } from './runs.ts';
@@ -11,37 +12,8 @@ export function createBackfillStore(pool: pg.Pool, schema: string, outbox: Pick<
   const entityTypes = (e: 'contact' | 'company' | undefined) =>
     e === 'contact' ? ['contact', 'contact_company'] : e === 'company' ? ['company'] : ['contact', 'company', 'contact_company'];
   return {
-    async tryLock() {
-      const key = advisoryKey(`intercom-sync:backfill:${schema}`);
-      const client = await pool.connect();
-      try {
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-        if (!rows[0]?.ok) {
-          client.release();
-          return null;
-        }
-      } catch (err) {
-        client.release(true);
-        throw err;
-      }
-      return {
-        async release() {
-          try {
-            await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
-            client.release();
-          } catch {
-            client.release(true);
-          }
-        },
-      };
-    },
-    async abandonRunning() {
-      const r = await pool.query(
-        `UPDATE ${s}.sync_runs SET status = 'aborted', finished_at = now(), error = 'process ended before the run finished'
-          WHERE kind = 'backfill' AND status = 'running'`,
-      );
-      return r.rowCount ?? 0;
-    },
+    tryLock: () => tryAdvisoryLock(pool, `intercom-sync:backfill:${schema}`),
+    abandonRunning: () => runs.abandonRunning(pool, { kind: 'backfill' }),
     startRun: (details) => runs.start(pool, 'backfill', details),
     finishRun: (id, status, summary, error) => runs.finish(pool, id, status, summary, error),
     enqueueUnlinked: (entity) => outbox.enqueueUnlinked(entity ? { entity } : {}),

@@ -3,7 +3,8 @@
  * with FOR UPDATE SKIP LOCKED under a lease, delete a done entry only if its version is still the claimed one (a
  * newer change stays pending), and never let a push result land over a base that pull moved meanwhile.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { OUTBOX_CHANNEL } from '../listen.ts';
 import { ident } from '../migrate.ts';
 import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries, type AuditEntry } from './audit.ts';
@@ -16,8 +17,6 @@ import type {
   PushStorePort,
 } from '../../sync/push/ports.ts';
 import type { LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
-
-export const OUTBOX_CHANNEL = 'intercom_sync_outbox';
 
 const CONTACT_COLS = `id, external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
   last_seen_at, custom_attributes, merge_into_id, intercom_id, updated_at, deleted_at`;
@@ -59,10 +58,7 @@ const toEntry = (r: EntryRow): OutboxEntry => ({
 // Entities before their associations, so a batch links contacts and companies before it attaches them.
 const ENTITY_ORDER: Record<OutboxEntry['entityType'], number> = { company: 0, contact: 1, contact_company: 2 };
 
-export interface PushStore extends PushStorePort {
-  /** LISTEN on a dedicated connection; resolves to an unlisten function. Matches the daemon's Listen shape. */
-  listen(onNotify: () => void): Promise<() => Promise<void>>;
-}
+export type PushStore = PushStorePort;
 
 export function createPushStore(pool: pg.Pool, schema: string): PushStore {
   const s = ident(schema);
@@ -377,20 +373,6 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
         for (const c of companies.rows) out.push({ entry: null, contact: null, company: c, mapping: null });
       }
       return out;
-    },
-
-    async listen(onNotify) {
-      const client = new pg.Client({ connectionString: (pool.options as { connectionString?: string }).connectionString });
-      client.on('error', () => undefined);
-      client.on('notification', (msg) => {
-        if (msg.channel === OUTBOX_CHANNEL && msg.payload === schema) onNotify();
-      });
-      await client.connect();
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      return async () => {
-        await client.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
-        await client.end().catch(() => undefined);
-      };
     },
   };
 }

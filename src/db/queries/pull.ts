@@ -3,7 +3,8 @@
  * applyTransaction, which enters sync-apply mode first so pulled changes never reach the outbox.
  */
 import type pg from 'pg';
-import { advisoryKey, ident } from '../migrate.ts';
+import { tryAdvisoryLock } from '../advisory-lock.ts';
+import { ident } from '../migrate.ts';
 import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries } from './audit.ts';
 import { mappingQueries, type Mapping, type MappingEntity } from './mappings.ts';
@@ -373,40 +374,6 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
     listStreams: (prefix) => state.list(pool, prefix),
     deleteStreams: (prefix) => state.deleteWithPrefix(pool, prefix),
     setStream: (stream, patch) => state.set(pool, stream, patch),
-    async tryAdvisoryLock(name) {
-      const key = advisoryKey(`${schema}:${name}`);
-      const client = await pool.connect();
-      // Held idle across a whole scroll: a terminated connection must surface as a failed query, not crash Node.
-      const ignore = () => undefined;
-      client.on('error', ignore);
-      const giveBack = (destroy: boolean) => {
-        client.off('error', ignore);
-        client.release(destroy);
-      };
-      try {
-        const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS ok`, [key]);
-        if (!rows[0]?.ok) {
-          giveBack(false);
-          return null;
-        }
-      } catch (err) {
-        giveBack(true);
-        throw err;
-      }
-      let released = false;
-      return {
-        async release() {
-          if (released) return;
-          released = true;
-          try {
-            await client.query(`SELECT pg_advisory_unlock($1::bigint)`, [key]);
-            giveBack(false);
-          } catch {
-            // A broken connection drops its session locks with it; do not return it to the pool.
-            giveBack(true);
-          }
-        },
-      };
-    },
+    tryAdvisoryLock: (name) => tryAdvisoryLock(pool, `${schema}:${name}`),
   };
 }

@@ -29,12 +29,16 @@ export function runQueries(schema: string) {
         [id, status, summary.counts, summary.requests, error ?? null, summary.details ?? {}],
       );
     },
-    /** Runs left 'running' by a process that died: close them so reports do not show phantom work. */
-    async abandonStale(db: Queryable, olderThanSeconds: number): Promise<number> {
+    /**
+     * Runs left 'running' by a process that died: close them so reports do not show phantom work. Only safe for a
+     * caller that holds the lock its kind runs under (the leader lock for daemon runs, the backfill lock for
+     * backfills), since then no live process can own them.
+     */
+    async abandonRunning(db: Queryable, opts: { kind?: RunKind } = {}): Promise<number> {
       const r = await db.query(
         `UPDATE ${t} SET status = 'aborted', finished_at = now(), error = 'process ended before the run finished'
-          WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)`,
-        [olderThanSeconds],
+          WHERE status = 'running' AND ($1::text IS NULL OR kind = $1)`,
+        [opts.kind ?? null],
       );
       return r.rowCount ?? 0;
     },

@@ -104,6 +104,7 @@ export function companyRoutes(r: Router<ApiHandler>): void {
       state.settings.scrollIdleSeconds,
       () => state.companies.visible(),
       (id) => state.companies.byId.get(id),
+      () => state.settings.scrollParam404Probability > 0 && state.realismRng() < state.settings.scrollParam404Probability,
     );
     const body: Record<string, unknown> = {
       type: 'list',

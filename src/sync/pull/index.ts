@@ -13,11 +13,14 @@
 import type { Logger } from '../../logger.ts';
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import type { ConflictPolicy } from '../three-way-merge.ts';
+import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
 import { pullCompaniesByIds, pullContactsByIds } from './by-ids.ts';
+import { applyCompanyPage } from './company-page.ts';
+import { applyContactPage } from './contact-page.ts';
 import { COMPANIES_STREAM, scrollCompanies } from './companies-scroll.ts';
 import { fullPullContacts, type FullPullOptions } from './contacts-full-pull.ts';
 import { CONTACTS_STREAM, pullContactsIncremental } from './contacts-pull.ts';
-import { countingGateway } from './counting-gateway.ts';
+import { countingGateway } from '../request-counter.ts';
 import type { PullGatewayPort, PullStorePort } from './ports.ts';
 import type { RunDeps } from './run-deps.ts';
 
@@ -44,6 +47,17 @@ export const BACKFILL_COMPANIES_STREAM = 'backfill:companies';
 export const WORKSPACE_STREAM = 'workspace';
 const DEFAULT_IN_FLIGHT = 4;
 
+const PULL_METHODS = {
+  me: true,
+  searchContacts: true,
+  listContacts: true,
+  getContact: true,
+  findContactByExternalId: true,
+  listContactCompanies: true,
+  getCompany: true,
+  scrollCompanies: true,
+} as const satisfies Record<keyof PullGatewayPort, true>;
+
 export function createPullEngine(deps: PullDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ module: 'pull' });
@@ -56,7 +70,7 @@ export function createPullEngine(deps: PullDeps) {
     opts: RunOptions,
     fn: (d: RunDeps) => Promise<{ counts: RunCounts; details?: Record<string, unknown> }>,
   ): Promise<RunSummary> {
-    const counted = countingGateway(deps.gateway);
+    const counted = countingGateway(deps.gateway, PULL_METHODS);
     const runDeps: RunDeps = {
       gateway: counted.gateway,
       store: deps.store,
@@ -122,6 +136,19 @@ export function createPullEngine(deps: PullDeps) {
 
     pullCompaniesByIds(ids: string[], opts: RunOptions = {}): Promise<RunSummary> {
       return run('webhook', opts, async (d) => ({ counts: await pullCompaniesByIds(d, ids, opts.signal) }));
+    },
+
+    /**
+     * Applies records already in hand (a verify list page) exactly as a pull page is applied, without reading each
+     * one again: the listed payload is the same contact or company object a GET returns.
+     * https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/listcontacts
+     */
+    applyContacts(contacts: readonly IntercomContact[], opts: RunOptions = {}): Promise<RunSummary> {
+      return run('verify', opts, async (d) => ({ counts: await applyContactPage(d, contacts, { detectMerges: true }) }));
+    },
+
+    applyCompanies(companies: readonly IntercomCompany[], opts: RunOptions = {}): Promise<RunSummary> {
+      return run('verify', opts, async (d) => ({ counts: await applyCompanyPage(d, companies) }));
     },
 
     fullPullContacts(opts: FullPullOptions = {}): Promise<RunSummary> {

@@ -7,9 +7,7 @@ import {
   AmbiguousIdentityError,
   IntercomApiError,
   IntercomAuthError,
-  SyncError,
   ValidationError,
-  isRetryable,
 } from '../../errors.ts';
 
 export type Verdict =
@@ -36,8 +34,8 @@ export function classify(err: unknown): Verdict {
     // 400/404/409/422: Intercom's own words are the reason (they name the field).
     return { kind: 'dead', action: err.status === 400 || err.status === 422 ? 'invalid' : 'dead', message: err.message, details, ambiguous: false };
   }
-  if (err instanceof SyncError || isRetryable(err)) return { kind: 'retry', message: messageOf(err), details };
-  // An unexpected error may be a passing fault or a bug; retrying costs little and MAX_ATTEMPTS bounds it.
+  // Everything else may pass later: a 429/5xx after the gateway's own retries, a lost connection, a deadlock, or a
+  // bug. Retrying costs little and MAX_ATTEMPTS bounds it, so no table of "retryable" database errors is consulted.
   return { kind: 'retry', message: messageOf(err), details };
 }
 

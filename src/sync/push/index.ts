@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 /**
  * The push engine: drains the outbox into Intercom. Claims due entries in batches (FOR UPDATE SKIP LOCKED + lease),
  * runs up to `concurrency` entities at once (the gateway's limiter owns the request rate), and wakes on the
@@ -14,17 +13,26 @@ import type { PushConfig, PushContext } from './context.ts';
 import { planPending, type PushPlan } from './plan.ts';
 import type { OutboxEntry, PushGatewayPort, PushStorePort } from './ports.ts';
 import { processEntry, type EntryResult } from './process-entry.ts';
-import { countingGateway } from './request-counter.ts';
+import { countingGateway } from '../request-counter.ts';
 
 export type { PushConfig } from './context.ts';
 export type { PushGatewayPort, PushStorePort, OutboxEntry } from './ports.ts';
 export type { PushPlan } from './plan.ts';
+
+/** The process this engine runs in, injected by the caller (src/daemon/host.ts) so sync/ never touches the OS. */
+export interface WorkerHost {
+  name: string;
+  pid: number;
+  /** False only when the pid certainly names no process on this host. */
+  isRunning(pid: number): boolean;
+}
 
 export interface PushDeps {
   gateway: PushGatewayPort;
   store: PushStorePort;
   logger: Logger;
   config: PushConfig;
+  host: WorkerHost;
   /** The gateway's Little's-law estimate; without it the engine runs `config.concurrency` entities at once. */
   budget?: BudgetPort;
 }
@@ -47,26 +55,38 @@ export interface PushEngine {
   isHalted(): IntercomAuthError | null;
 }
 
+const PUSH_METHODS = {
+  getContact: true,
+  findContactByExternalId: true,
+  searchContacts: true,
+  createContact: true,
+  updateContact: true,
+  deleteContact: true,
+  archiveContact: true,
+  unarchiveContact: true,
+  mergeContacts: true,
+  attachCompany: true,
+  detachCompany: true,
+  upsertCompany: true,
+  deleteCompany: true,
+  listDataAttributes: true,
+  createDataAttribute: true,
+} as const satisfies Record<keyof PushGatewayPort, true>;
+
 /** Worker ids name their host and process, so a successor can tell a crashed local worker from a live one. */
-function localWorkerId(pid: number, suffix: string): string {
-  return `push:${hostname()}:${pid}:${suffix}`;
+function localWorkerId(host: WorkerHost, suffix: string): string {
+  return `push:${host.name}:${host.pid}:${suffix}`;
 }
 
-function isDeadLocalWorker(workerId: string): boolean {
-  const [kind, host, pid] = workerId.split(':');
-  if (kind !== 'push' || host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (err) {
-    // EPERM: the process exists under another user. Only ESRCH proves it is gone.
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+function isDeadLocalWorker(host: WorkerHost, workerId: string): boolean {
+  const [kind, name, pid] = workerId.split(':');
+  if (kind !== 'push' || name !== host.name || !pid || !/^\d+$/.test(pid)) return false;
+  return !host.isRunning(Number(pid));
 }
 
 export function createPushEngine(deps: PushDeps): PushEngine {
   const log = deps.logger.child({ module: 'push' });
-  const workerId = deps.config.workerId ?? localWorkerId(process.pid, randomUUID().slice(0, 8));
+  const workerId = deps.config.workerId ?? localWorkerId(deps.host, randomUUID().slice(0, 8));
   const leaseSeconds = deps.config.leaseSeconds ?? 120;
   const attributes = new AttributeCatalog(deps.gateway, deps.config.autoCreateAttributes);
   let halted: IntercomAuthError | null = null;
@@ -76,16 +96,16 @@ export function createPushEngine(deps: PushDeps): PushEngine {
    * this host and its process is gone, its leases are ended at once. Workers elsewhere are left to their lease.
    */
   async function releaseLeasesOfDeadLocalWorkers(): Promise<void> {
-    const dead = (await deps.store.leaseHolders()).filter((w) => w !== workerId && isDeadLocalWorker(w));
+    const dead = (await deps.store.leaseHolders()).filter((w) => w !== workerId && isDeadLocalWorker(deps.host, w));
     if (dead.length === 0) return;
     const n = await deps.store.releaseWorkers(dead);
     log.warn({ workers: dead, entries: n }, 'released outbox leases held by push workers whose process has ended');
   }
 
   async function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
-    const counter = { requests: 0 };
+    const counted = countingGateway(deps.gateway, PUSH_METHODS);
     const ctx: PushContext = {
-      gateway: countingGateway(deps.gateway, counter),
+      gateway: counted.gateway,
       store: deps.store,
       log,
       config: deps.config,
@@ -172,7 +192,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     }
     await Promise.all(batches);
     await queue.onIdle();
-    summary.requests = counter.requests;
+    summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
     return summary;
   }

@@ -170,7 +170,7 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
       const mappings = await store.mappingsByIntercomIds('contact', page.data.map((c) => c.id));
       const { inSync, drifted } = classify(page.data, mappings, (c: IntercomContact) => snapshotHash(contactFromRemote(c)));
       await store.touchMappings('contact', inSync.map((c) => c.id));
-      const repair = drifted.length === 0 ? null : await repairListed('contact', drifted, a);
+      const repair = drifted.length === 0 ? null : await repairListed('contact', drifted, () => pull.applyContacts(drifted, { runId: a.runId }));
       if (repair) budget.spend(repair.requests);
       tally(report, st, page.data.length, inSync.length, drifted.length, repair?.counts ?? {});
       cursor = page.nextCursor;
@@ -218,7 +218,7 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
         const mappings = await store.mappingsByIntercomIds('company', page.data.map((c) => c.id));
         const { inSync, drifted } = classify(page.data, mappings, (c: IntercomCompany) => snapshotHash(companyFromRemote(c)));
         await store.touchMappings('company', inSync.map((c) => c.id));
-        const repair = drifted.length === 0 ? null : await repairListed('company', drifted, a);
+        const repair = drifted.length === 0 ? null : await repairListed('company', drifted, () => pull.applyCompanies(drifted, { runId: a.runId }));
         if (repair) budget.spend(repair.requests);
         tally(report, st, page.data.length, inSync.length, drifted.length, repair?.counts ?? {});
         scrollParam = page.scrollParam;
@@ -288,22 +288,14 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
     }
   }
 
+  /** The listed payload is what a GET would return, so drift is applied from it: no request per drifted record. */
   async function repairListed(
     entity: MappingEntity,
-    drifted: readonly (IntercomContact | IntercomCompany)[],
-    a: VerifyArgs,
+    drifted: readonly { id: string }[],
+    apply: () => Promise<RunSummary>,
   ): Promise<{ counts: RunCounts; requests: number }> {
     logger.debug({ entity, ids: drifted.map((d) => d.id) }, 'verify: drift found');
-    let result: RunSummary;
-    if (entity === 'contact') {
-      result = pull.applyContacts
-        ? await pull.applyContacts(drifted as IntercomContact[], { runId: a.runId })
-        : await pull.pullContactsByIds(drifted.map((d) => d.id), byIds(a));
-    } else {
-      result = pull.applyCompanies
-        ? await pull.applyCompanies(drifted as IntercomCompany[], { runId: a.runId })
-        : await pull.pullCompaniesByIds(drifted.map((d) => d.id), byIds(a));
-    }
+    const result = await apply();
     return { counts: withoutUnchanged(result.counts), requests: result.requests };
   }
 

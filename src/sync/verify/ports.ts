@@ -39,7 +39,7 @@ export interface VerifyPullPort {
   /** Re-reads these contacts by id and applies what Intercom says (404 → merge/deletion resolution, archived). */
   pullContactsByIds(ids: string[], o?: PullByIdsOptions): Promise<RunSummary>;
   pullCompaniesByIds(ids: string[], o?: PullByIdsOptions): Promise<RunSummary>;
-  /** Applies contacts already in hand (a list page) without re-reading them, when the pull engine offers it. */
-  applyContacts?(contacts: readonly IntercomContact[], a: { runId: number | null }): Promise<RunSummary>;
-  applyCompanies?(companies: readonly IntercomCompany[], a: { runId: number | null }): Promise<RunSummary>;
+  /** Applies records already in hand (a list or scroll page) without reading them again: drift costs no extra GET. */
+  applyContacts(contacts: readonly IntercomContact[], a: { runId: number | null }): Promise<RunSummary>;
+  applyCompanies(companies: readonly IntercomCompany[], a: { runId: number | null }): Promise<RunSummary>;
 }

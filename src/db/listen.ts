@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import { sleep } from './sleep.ts';
+import { sleep } from '../sleep.ts';
 
 /**
  * LISTEN intercom_sync_outbox on a dedicated connection so the push loop wakes as soon as a trigger enqueues a
  * change. Several schemas may share one database, and every trigger notifies with its schema name as payload, so
  * only our schema's notifications count. A lost connection is re-opened after a pause; meanwhile the outbox-sweep
- * schedule and the push loop's own polling keep the outbox moving.
+ * schedule and the push loop's own polling keep the outbox moving. The one LISTEN of intercom-sync: the daemon, the
+ * bench and the tests all wake the push loop through it. https://www.postgresql.org/docs/current/sql-listen.html
  */
 export const OUTBOX_CHANNEL = 'intercom_sync_outbox';
 
