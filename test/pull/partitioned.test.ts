@@ -29,7 +29,7 @@ async function remoteIds(): Promise<string[]> {
 }
 
 describe('partitioned pulls', () => {
-  it('a full pull under concurrent edits and creations brings every record exactly once, and the next cycle converges', async () => {
+  it('a full pull under concurrent edits and creations brings every record exactly once, and the next cycle converges', { timeout: 240_000 }, async () => {
     await h.resetAll();
     await h.control('POST', '/seed', { contacts: 2500, companies: 20 });
     const before = await remoteIds();

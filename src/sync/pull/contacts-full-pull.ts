@@ -51,8 +51,10 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
   if (!dryRun) await deps.store.setStream(BACKFILL_CONTACTS_STREAM, { cursor: null, details: { ...progress } });
 
   const timezone = await deps.timezone();
-  // Two roots cover every creation time: before the local day after today, and from then on (clock skew).
-  const edge = nextLocalDay(Math.floor(now() / 1000), timezone);
+  // One root: everything created before the local day after tomorrow (Intercom sets created_at itself, so only clock
+  // skew could put one later). A contact created after the pass began is the next incremental cycle's anyway: its
+  // updated_at is past the watermark this pass leaves.
+  const edge = nextLocalDay(Math.max(Math.floor(now() / 1000), progress.initial_watermark) + 86_400, timezone);
   const r = await runPartitionedPull(deps, {
     stream: BACKFILL_CONTACTS_STREAM,
     order: 'ascending',
@@ -63,10 +65,7 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
     dryRun,
     signal: opts.signal,
     page: { touchSeen: true },
-    roots: [
-      { field: 'created_at', from: null, to: edge, suffix: '' },
-      { field: 'created_at', from: edge, to: null, suffix: '' },
-    ],
+    roots: [{ field: 'created_at', from: null, to: edge, suffix: '' }],
     newestHint: progress.initial_watermark,
     inFlight: deps.inFlight,
     onPage: (p) => opts.onProgress?.({ done: p.items, total: p.total }),
