@@ -11,12 +11,13 @@ import { parseBenchArgs, type BenchOptions } from './lib/options.ts';
 import { openBenchPostgres } from './lib/postgres.ts';
 import { formatTable, machine, toJsonFigures, type BenchResults } from './lib/report.ts';
 import { budgetScenario } from './scenarios/budget.ts';
+import { budgetUseScenario } from './scenarios/budget-use.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { requestsScenario } from './scenarios/requests.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 
-export const SCENARIOS: readonly Scenario[] = [requestsScenario, throughputScenario, memoryScenario, latencyScenario, budgetScenario];
+export const SCENARIOS: readonly Scenario[] = [requestsScenario, throughputScenario, memoryScenario, latencyScenario, budgetScenario, budgetUseScenario];
 
 export const DEFAULT_OUT = fileURLToPath(new URL('./results.json', import.meta.url));
 
