@@ -13,6 +13,14 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import type { CompanySnapshot, ContactSnapshot } from '../sync/snapshot.ts';
+
+// The value sets the check constraints below allow, as TypeScript types: `$type` narrows the inferred row types
+// (src/db/rows.ts) without changing the generated SQL.
+export type MappingEntity = 'contact' | 'company';
+export type MappingStatus = 'pending' | 'active' | 'merged' | 'deleted' | 'archived' | 'conflict' | 'ambiguous';
+export type OutboxEntity = 'contact' | 'company' | 'contact_company';
+export type OutboxOp = 'upsert' | 'delete' | 'attach' | 'detach';
 
 /**
  * The tables live in one Postgres schema whose name is configurable (SYNC_SCHEMA). Drizzle binds a schema name
@@ -21,7 +29,8 @@ import {
  */
 export const DEFAULT_SCHEMA = 'intercom';
 
-const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+// Generic in the name so the column's SQL name stays a literal type (rows.ts keys row types by it).
+const tz = <N extends string>(name: N) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 export function defineTables(schemaName: string) {
   const s = pgSchema(schemaName);
@@ -123,14 +132,15 @@ export function defineTables(schemaName: string) {
     'sync_mappings',
     {
       id: bigserial('id', { mode: 'number' }).primaryKey(),
-      entityType: text('entity_type').notNull(),
+      entityType: text('entity_type').$type<MappingEntity>().notNull(),
       localId: bigint('local_id', { mode: 'number' }).notNull(),
       intercomId: text('intercom_id'),
       externalKey: text('external_key'),
-      status: text('status').notNull().default('active'),
+      status: text('status').$type<MappingStatus>().notNull().default('active'),
       statusReason: text('status_reason'),
       mergedInto: text('merged_into'),
-      baseSnapshot: jsonb('base_snapshot').$type<Record<string, unknown>>(),
+      /** Parsed where it is read (mappingQueries): the type is only as good as that parse. */
+      baseSnapshot: jsonb('base_snapshot').$type<ContactSnapshot | CompanySnapshot>(),
       baseHash: text('base_hash'),
       remoteUpdatedAt: tz('remote_updated_at'),
       lastSyncedAt: tz('last_synced_at'),
@@ -153,11 +163,11 @@ export function defineTables(schemaName: string) {
     'sync_outbox',
     {
       id: bigserial('id', { mode: 'number' }).primaryKey(),
-      entityType: text('entity_type').notNull(),
+      entityType: text('entity_type').$type<OutboxEntity>().notNull(),
       localId: bigint('local_id', { mode: 'number' }).notNull(),
       /** For contact_company rows: the local company id (local_id is the contact). 0 otherwise. */
       relatedId: bigint('related_id', { mode: 'number' }).notNull().default(0),
-      op: text('op').notNull(),
+      op: text('op').$type<OutboxOp>().notNull(),
       status: text('status').notNull().default('pending'),
       changedFields: text('changed_fields').array().notNull().default(sql`'{}'::text[]`),
       /** Bumped on every coalesced change, so a worker that read an older version never deletes a newer one. */

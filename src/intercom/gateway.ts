@@ -145,6 +145,15 @@ export function createGateway(opts: GatewayOptions): IntercomGateway {
   return new Gateway(opts);
 }
 
+/**
+ * Our request bodies (payloads.ts) are the contract with Intercom; the SDK's 2.14 request types are narrower than the
+ * API: they cannot say `null` (which clears a field) and lack search `sort` (API-NOTES §13). The SDK serialises the
+ * body unchanged, so this is the one place where our types are handed to the SDK's.
+ */
+function sdkRequest<T>(body: object): T {
+  return body as T;
+}
+
 class Gateway implements IntercomGateway {
   private readonly client: IntercomClient;
   private readonly limiter: WindowLimiter;
@@ -312,7 +321,7 @@ class Gateway implements IntercomGateway {
     if (q.perPage !== undefined) pagination.per_page = q.perPage;
     if (q.startingAfter) pagination.starting_after = q.startingAfter;
     // `sort` is absent from the SDK's 2.14 types (API-NOTES §13) but the SDK sends the body unchanged.
-    const body = { query: q.query, pagination, ...(q.sort ? { sort: q.sort } : {}) } as unknown as Intercom.SearchRequest;
+    const body = sdkRequest<Intercom.SearchRequest>({ query: q.query, pagination, ...(q.sort ? { sort: q.sort } : {}) });
     return this.call(
       'searchContacts',
       p,
@@ -372,7 +381,7 @@ class Gateway implements IntercomGateway {
       p,
       { entity: 'contact', ...(body.external_id ? { externalKey: body.external_id } : {}) },
       // The SDK's request types cannot say `null` (which clears a field); the body goes to the wire unchanged.
-      (o) => this.client.contacts.create(body as unknown as Intercom.CreateContactRequest, o).withRawResponse(),
+      (o) => this.client.contacts.create(sdkRequest<Intercom.CreateContactRequest>(body), o).withRawResponse(),
       parseContact,
     );
   }
@@ -384,7 +393,7 @@ class Gateway implements IntercomGateway {
       { entity: 'contact', intercomId: id, ...(body.external_id ? { externalKey: body.external_id } : {}) },
       (o) =>
         this.client.contacts
-          .update({ ...body, contact_id: id } as unknown as Intercom.UpdateContactRequest, o)
+          .update(sdkRequest<Intercom.UpdateContactRequest>({ ...body, contact_id: id }), o)
           .withRawResponse(),
       parseContact,
     );
@@ -486,7 +495,7 @@ class Gateway implements IntercomGateway {
       p,
       { entity: 'company', externalKey: body.company_id },
       (o) =>
-        this.client.companies.createOrUpdate(body as unknown as Intercom.CreateOrUpdateCompanyRequest, o).withRawResponse(),
+        this.client.companies.createOrUpdate(sdkRequest<Intercom.CreateOrUpdateCompanyRequest>(body), o).withRawResponse(),
       parseCompany,
     );
   }

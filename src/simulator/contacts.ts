@@ -202,6 +202,7 @@ export class ContactStore {
     }
     next.custom_attributes = dropNulls({ ...rec.data.custom_attributes, ...custom });
     if (!opts.silent) next.updated_at = Math.max(this.clock.nowSeconds(), rec.data.created_at);
+    // rec.data (a ContactData) with input fields laid over it, each validated above against Intercom's rules.
     const data = next as unknown as ContactData;
     this.assertUnique(data, rec);
     this.write(rec, data);

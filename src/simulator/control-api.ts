@@ -111,6 +111,7 @@ export function controlRouter(): Router<ControlHandler> {
 
   r.add('GET', '/__sim/faults', ({ state }) => ({ data: state.faults.list() }));
   r.add('POST', '/__sim/faults', ({ state, body }) => {
+    // A JSON body from the test harness: FaultRegistry.add checks kind and status and defaults the rest.
     const inputs = Array.isArray(body.rules) ? (body.rules as FaultRuleInput[]) : [body as unknown as FaultRuleInput];
     try {
       return { data: inputs.map((i) => state.faults.add(i)) };

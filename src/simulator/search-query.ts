@@ -48,7 +48,8 @@ export function fieldDef(field: string, attributes: AttributeRegistry): FieldDef
     const key = field.slice('location.'.length) as 'country' | 'region' | 'city';
     return STRING_FIELDS.includes(field) ? { type: 'string', get: (c) => c.location[key] } : null;
   }
-  const get = (c: ContactData) => (c as unknown as Record<string, unknown>)[field] ?? null;
+  // The field name comes from the query and was checked against the field lists above.
+  const get = (c: ContactData): unknown => Reflect.get(c, field) ?? null;
   if (STRING_FIELDS.includes(field)) return { type: 'string', get };
   if (DATE_FIELDS.includes(field)) return { type: 'date', get };
   if (BOOL_FIELDS.includes(field)) return { type: 'boolean', get };

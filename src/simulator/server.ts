@@ -50,9 +50,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   if (!isValidTimeZone(timezone)) throw new Error(`Unknown time zone: ${timezone}`);
   const profile = opts.profile ?? 'default';
   const realism = profileSettings(profile);
-  for (const key of Object.keys(realism) as Array<keyof RealismSettings>) {
-    if (opts[key] !== undefined) (realism as unknown as Record<string, unknown>)[key] = structuredClone(opts[key]);
-  }
+  for (const key of Object.keys(realism) as Array<keyof RealismSettings>) overrideSetting(realism, opts, key);
   const settings: SimSettings = {
     ...realism,
     profile,
@@ -131,4 +129,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
       return closing;
     },
   };
+}
+
+/** One explicitly given option wins over the profile's preset; typed per key so no cast is needed. */
+function overrideSetting<K extends keyof RealismSettings>(
+  target: RealismSettings,
+  opts: Partial<Pick<RealismSettings, K>>,
+  key: K,
+): void {
+  const value = opts[key];
+  if (value !== undefined) target[key] = structuredClone(value) as RealismSettings[K];
 }

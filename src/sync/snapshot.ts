@@ -1,34 +1,61 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { CompanyRow, ContactRow } from '../db/rows.ts';
 
 /**
  * The canonical, comparable form of a contact or company: the fields both sides own, normalised so that a local row
  * and an Intercom payload describing the same state produce the same snapshot and hash. The mapping table stores
- * the last snapshot both sides agreed on; it is the base of every three-way merge and of the push diff.
+ * the last snapshot both sides agreed on; it is the base of every three-way merge and of the push diff. The schemas
+ * are the one definition: the types are inferred from them, and a stored base is parsed with them where it is read
+ * (src/db/queries/mappings.ts), so a jsonb column never reaches the sync core as an unchecked record.
  */
-export interface ContactSnapshot {
-  external_id: string | null;
-  role: 'user' | 'lead';
-  email: string | null;
-  phone: string | null;
-  name: string | null;
-  owner_id: number | null;
-  unsubscribed_from_emails: boolean;
-  signed_up_at: number | null;
-  last_seen_at: number | null;
-  custom_attributes: Record<string, unknown>;
+// Custom attributes are checked as a plain object and passed through as they are: z.record would rebuild the
+// object and silently drop an own "__proto__" key, and attribute names are data (see setOwn in push/diff.ts).
+const attrs = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  'custom_attributes must be an object',
+);
+
+export const contactSnapshotSchema = z.object({
+  external_id: z.string().nullable(),
+  role: z.enum(['user', 'lead']),
+  email: z.string().nullable(),
+  phone: z.string().nullable(),
+  name: z.string().nullable(),
+  owner_id: z.number().nullable(),
+  unsubscribed_from_emails: z.boolean(),
+  signed_up_at: z.number().nullable(),
+  last_seen_at: z.number().nullable(),
+  custom_attributes: attrs,
+});
+
+export const companySnapshotSchema = z.object({
+  company_id: z.string(),
+  name: z.string().nullable(),
+  plan: z.string().nullable(),
+  size: z.number().nullable(),
+  website: z.string().nullable(),
+  industry: z.string().nullable(),
+  monthly_spend: z.number().nullable(),
+  remote_created_at: z.number().nullable(),
+  custom_attributes: attrs,
+});
+
+// Type aliases (not interfaces) on purpose: an object type alias is assignable to Record<string, unknown>, which is
+// what lets the field-by-field diff walk a snapshot without casts.
+export type ContactSnapshot = z.infer<typeof contactSnapshotSchema>;
+export type CompanySnapshot = z.infer<typeof companySnapshotSchema>;
+
+/** Which snapshot each entity's mapping stores as its base. */
+export interface SnapshotByEntity {
+  contact: ContactSnapshot;
+  company: CompanySnapshot;
 }
 
-export interface CompanySnapshot {
-  company_id: string;
-  name: string | null;
-  plan: string | null;
-  size: number | null;
-  website: string | null;
-  industry: string | null;
-  monthly_spend: number | null;
-  remote_created_at: number | null;
-  custom_attributes: Record<string, unknown>;
-}
+export const snapshotSchemas: { [E in keyof SnapshotByEntity]: z.ZodType<SnapshotByEntity[E]> } = {
+  contact: contactSnapshotSchema,
+  company: companySnapshotSchema,
+};
 
 export const CONTACT_FIELDS = [
   'external_id',
@@ -57,40 +84,9 @@ export const COMPANY_FIELDS = [
 
 export type Snapshot = ContactSnapshot | CompanySnapshot;
 
-/** A local contacts row as Postgres returns it (snake_case columns). */
-export interface LocalContactRow {
-  id: number;
-  external_id: string | null;
-  role: string;
-  email: string | null;
-  phone: string | null;
-  name: string | null;
-  owner_id: number | null;
-  unsubscribed_from_emails: boolean;
-  signed_up_at: Date | null;
-  last_seen_at: Date | null;
-  custom_attributes: Record<string, unknown>;
-  merge_into_id: number | null;
-  intercom_id: string | null;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
-
-export interface LocalCompanyRow {
-  id: number;
-  company_id: string;
-  name: string | null;
-  plan: string | null;
-  size: number | null;
-  website: string | null;
-  industry: string | null;
-  monthly_spend: number | null;
-  remote_created_at: Date | null;
-  custom_attributes: Record<string, unknown>;
-  intercom_id: string | null;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
+/** Local data rows as hand-written SQL returns them: snake_case columns, typed by the drizzle schema. */
+export type LocalContactRow = ContactRow;
+export type LocalCompanyRow = CompanyRow;
 
 /** The shape of a parsed Intercom contact that snapshots need (the gateway's IntercomContact satisfies it). */
 export interface RemoteContactFields {

@@ -8,7 +8,10 @@ import { OUTBOX_CHANNEL } from '../listen.ts';
 import { ident } from '../migrate.ts';
 import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries, type AuditEntry } from './audit.ts';
-import { mappingQueries, type Mapping } from './mappings.ts';
+import { COMPANY_PUSH_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, localRowQueries } from './local-rows.ts';
+import { mappingQueries, toMapping } from './mappings.ts';
+import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, columnList, type CompanyRow, type ContactRow, type MappingRow, type OutboxRow } from '../rows.ts';
+import { syncOutbox } from '../schema.ts';
 import type {
   FinishResult,
   FinishWrite,
@@ -16,33 +19,10 @@ import type {
   PlanRow,
   PushStorePort,
 } from '../../sync/push/ports.ts';
-import type { LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
 
-const CONTACT_COLS = `id, external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
-  last_seen_at, custom_attributes, merge_into_id, intercom_id, updated_at, deleted_at`;
-const COMPANY_COLS = `id, company_id, name, plan, size, website, industry, monthly_spend, remote_created_at,
-  custom_attributes, intercom_id, updated_at, deleted_at`;
-const ENTRY_COLS = `id, entity_type, local_id, related_id, op, changed_fields, version, attempts`;
-
-const TIME_FIELDS = new Set(['signed_up_at', 'last_seen_at', 'remote_created_at']);
-const CONTACT_WRITABLE = new Set([
-  'external_id', 'role', 'email', 'phone', 'name', 'owner_id', 'unsubscribed_from_emails', 'signed_up_at',
-  'last_seen_at', 'custom_attributes',
-]);
-const COMPANY_WRITABLE = new Set([
-  'name', 'plan', 'size', 'website', 'industry', 'monthly_spend', 'remote_created_at', 'custom_attributes',
-]);
-
-interface EntryRow {
-  id: number;
-  entity_type: OutboxEntry['entityType'];
-  local_id: number;
-  related_id: number;
-  op: OutboxEntry['op'];
-  changed_fields: string[];
-  version: number;
-  attempts: number;
-}
+const ENTRY_FIELDS = ['id', 'entity_type', 'local_id', 'related_id', 'op', 'changed_fields', 'version', 'attempts'] as const;
+type EntryRow = Pick<OutboxRow, (typeof ENTRY_FIELDS)[number]>;
+const ENTRY_COLS = columnList(syncOutbox, { only: ENTRY_FIELDS });
 
 const toEntry = (r: EntryRow): OutboxEntry => ({
   id: r.id,
@@ -65,26 +45,13 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
   const outbox = `${s}.sync_outbox`;
   const mappings = mappingQueries(schema);
   const audit = auditQueries(schema);
+  const dataRows = localRowQueries(schema);
 
   const one = async <T extends pg.QueryResultRow>(
     db: Pick<pg.Pool | pg.PoolClient, 'query'>,
     sql: string,
     values: unknown[],
   ): Promise<T | null> => (await db.query<T>(sql, values)).rows[0] ?? null;
-
-  async function applyPatch(tx: pg.PoolClient, table: 'contacts' | 'companies', id: number, patch: Record<string, unknown>) {
-    const allowed = table === 'contacts' ? CONTACT_WRITABLE : COMPANY_WRITABLE;
-    const fields = Object.keys(patch).filter((f) => allowed.has(f));
-    if (fields.length === 0) return;
-    const sets = fields.map((f, i) => `${f} = $${i + 2}${f === 'custom_attributes' ? '::jsonb' : ''}`);
-    const values = fields.map((f) => {
-      const v = patch[f];
-      if (TIME_FIELDS.has(f)) return v === null || v === undefined ? null : new Date((v as number) * 1000);
-      if (f === 'custom_attributes') return JSON.stringify(v ?? {});
-      return v;
-    });
-    await tx.query(`UPDATE ${s}.${table} SET ${sets.join(', ')} WHERE id = $1`, [id, ...values]);
-  }
 
   async function releaseLease(db: Pick<pg.Pool | pg.PoolClient, 'query'>, entryId: number, workerId: string) {
     await db.query(
@@ -106,14 +73,14 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
             FOR UPDATE SKIP LOCKED)
          UPDATE ${outbox} o SET locked_by = $2, locked_until = now() + make_interval(secs => $3)
            FROM due WHERE o.id = due.id
-         RETURNING ${ENTRY_COLS.split(', ').map((c) => `o.${c.trim()}`).join(', ')}`,
+         RETURNING ${columnList(syncOutbox, { only: ENTRY_FIELDS, alias: 'o' })}`,
         [limit, workerId, leaseSeconds],
       );
       return rows.map(toEntry).sort((a, b) => ENTITY_ORDER[a.entityType] - ENTITY_ORDER[b.entityType] || a.id - b.id);
     },
 
-    contact: (id) => one<LocalContactRow>(pool, `SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1`, [id]),
-    company: (id) => one<LocalCompanyRow>(pool, `SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1`, [id]),
+    contact: (id) => dataRows.contact(pool, id),
+    company: (id) => dataRows.company(pool, id),
     async mapping(entity, localId) {
       return (await mappings.byLocalIds(pool, entity, [localId]))[0] ?? null;
     },
@@ -138,16 +105,15 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
     async reservePendingMapping(entity, localId, externalKey) {
       // Committed on its own before the create is sent: after a crash, this row is the only trace that a create
       // may have reached Intercom.
-      const inserted = await one<Mapping>(
+      const inserted = await one<MappingRow>(
         pool,
         `INSERT INTO ${s}.sync_mappings (entity_type, local_id, external_key, status)
          VALUES ($1, $2, $3, 'pending')
          ON CONFLICT (entity_type, local_id) DO NOTHING
-         RETURNING id, entity_type, local_id, intercom_id, external_key, status, status_reason, merged_into,
-                   base_snapshot, base_hash, remote_updated_at, last_synced_at`,
+         RETURNING ${MAPPING_COLUMNS}`,
         [entity, localId, externalKey],
       );
-      if (inserted) return { fresh: true, mapping: inserted };
+      if (inserted) return { fresh: true, mapping: toMapping(entity, inserted) };
       const existing = (await mappings.byLocalIds(pool, entity, [localId]))[0];
       if (!existing) throw new Error(`mapping of ${entity} ${localId} vanished while reserving it`);
       if (existing.status !== 'pending' || existing.external_key !== externalKey) {
@@ -185,11 +151,11 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
         for (const m of write.mappings) await mappings.upsert(tx, m);
         for (const p of write.localPatches) {
           if (p.entity === 'contact') {
-            const row = await one<LocalContactRow>(tx, `SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1 FOR UPDATE`, [p.localId]);
-            if (row) await applyPatch(tx, 'contacts', p.localId, p.compute(row));
+            const row = await dataRows.contact(tx, p.localId, true);
+            if (row) await dataRows.patch(tx, 'contacts', p.localId, p.compute(row), CONTACT_SNAPSHOT_COLUMNS);
           } else {
-            const row = await one<LocalCompanyRow>(tx, `SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [p.localId]);
-            if (row) await applyPatch(tx, 'companies', p.localId, p.compute(row));
+            const row = await dataRows.company(tx, p.localId, true);
+            if (row) await dataRows.patch(tx, 'companies', p.localId, p.compute(row), COMPANY_PUSH_COLUMNS);
           }
         }
         await audit.insert(tx, write.audit);
@@ -354,20 +320,20 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
           entry: e,
           contact: local !== null && !isCompany ? await this.contact(local) : null,
           company: local !== null && isCompany ? await this.company(local) : null,
-          mapping: local !== null ? await this.mapping(isCompany ? 'company' : 'contact', local) : null,
+          mapping: local === null ? null : isCompany ? await this.mapping('company', local) : await this.mapping('contact', local),
         });
       }
       if (includeUnlinked) {
         const notQueued = (entity: string) =>
           `NOT EXISTS (SELECT 1 FROM ${outbox} o WHERE o.entity_type = '${entity}' AND o.local_id = x.id AND o.status = 'pending')
            AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m WHERE m.entity_type = '${entity}' AND m.local_id = x.id AND m.status <> 'pending')`;
-        const contacts = await pool.query<LocalContactRow>(
-          `SELECT ${CONTACT_COLS} FROM ${s}.contacts x WHERE x.deleted_at IS NULL AND ${notQueued('contact')} ORDER BY id LIMIT $1`,
+        const contacts = await pool.query<ContactRow>(
+          `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts x WHERE x.deleted_at IS NULL AND ${notQueued('contact')} ORDER BY id LIMIT $1`,
           [limit],
         );
         for (const c of contacts.rows) out.push({ entry: null, contact: c, company: null, mapping: null });
-        const companies = await pool.query<LocalCompanyRow>(
-          `SELECT ${COMPANY_COLS} FROM ${s}.companies x WHERE x.deleted_at IS NULL AND ${notQueued('company')} ORDER BY id LIMIT $1`,
+        const companies = await pool.query<CompanyRow>(
+          `SELECT ${COMPANY_COLUMNS} FROM ${s}.companies x WHERE x.deleted_at IS NULL AND ${notQueued('company')} ORDER BY id LIMIT $1`,
           [limit],
         );
         for (const c of companies.rows) out.push({ entry: null, contact: null, company: c, mapping: null });

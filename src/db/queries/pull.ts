@@ -7,41 +7,19 @@ import { tryAdvisoryLock } from '../advisory-lock.ts';
 import { ident } from '../migrate.ts';
 import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries } from './audit.ts';
-import { mappingQueries, type Mapping, type MappingEntity } from './mappings.ts';
+import { mappingQueries, toLinkedMapping, type MappingEntity } from './mappings.ts';
+import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, type CompanyRow, type ContactRow, type MappingRow } from '../rows.ts';
+import { COMPANY_SNAPSHOT_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, localRowQueries } from './local-rows.ts';
 import { syncStateQueries } from './sync-state.ts';
 import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
-import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../../sync/snapshot.ts';
-
-const CONTACT_COLS = `id, external_id, role, email, phone, name, owner_id, unsubscribed_from_emails, signed_up_at,
-  last_seen_at, custom_attributes, merge_into_id, intercom_id, updated_at, deleted_at`;
-const COMPANY_COLS = `id, company_id, name, plan, size, website, industry, monthly_spend, remote_created_at,
-  custom_attributes, intercom_id, updated_at, deleted_at`;
-const MAPPING_COLS = `id, entity_type, local_id, intercom_id, external_key, status, status_reason, merged_into,
-  base_snapshot, base_hash, remote_updated_at, last_synced_at`;
-
-/** Snapshot fields are column names; these hold unix seconds in snapshots and timestamptz in the table. */
-const TIME_FIELDS = new Set(['signed_up_at', 'last_seen_at', 'remote_created_at']);
-const JSON_FIELDS = new Set(['custom_attributes']);
-
-function columnValue(field: string, v: unknown): unknown {
-  if (TIME_FIELDS.has(field)) return v === null || v === undefined ? null : new Date((v as number) * 1000);
-  if (JSON_FIELDS.has(field)) return JSON.stringify(v ?? {});
-  return v;
-}
-
-function setClause(patch: Record<string, unknown>, offset: number): { sql: string; values: unknown[] } {
-  const fields = Object.keys(patch).filter((f) => /^[a-z_]+$/.test(f));
-  return {
-    sql: fields.map((f, i) => `${f} = $${i + offset}${JSON_FIELDS.has(f) ? '::jsonb' : ''}`).join(', '),
-    values: fields.map((f) => columnValue(f, patch[f])),
-  };
-}
+import type { ContactSnapshot } from '../../sync/snapshot.ts';
 
 export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   const s = ident(schema);
   const mappings = mappingQueries(schema);
   const audit = auditQueries(schema);
   const state = syncStateQueries(schema);
+  const dataRows = localRowQueries(schema);
   let savepointSeq = 0;
 
   // A bulk load into fresh tables runs long before autovacuum's first ANALYZE: without statistics the planner
@@ -70,17 +48,17 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       },
       mappingsByIntercomIds: (entity, ids) => mappings.byIntercomIds(tx, entity, ids),
       mappingsByLocalIds: (entity, ids) => mappings.byLocalIds(tx, entity, ids),
-      contact: (id) => one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE id = $1 FOR UPDATE`, [id]),
+      contact: (id) => dataRows.contact(tx, id, true),
       // Look-ups by natural key come before an insert of that key. Two appliers (the scheduled pull and a webhook's
       // targeted pull, or a contact's unknown company and the companies scroll) may race to insert the same key;
       // a transaction-level advisory lock on the key makes the second wait and then find the first one's row.
       async contactByExternalId(x) {
         await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${schema}:contact:${x}`]);
-        return one<LocalContactRow>(`SELECT ${CONTACT_COLS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]);
+        return one<ContactRow>(`SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]);
       },
       async unlinkedContactsByEmail(email) {
-        const { rows } = await tx.query<LocalContactRow>(
-          `SELECT ${CONTACT_COLS} FROM ${s}.contacts c
+        const { rows } = await tx.query<ContactRow>(
+          `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts c
             WHERE lower(c.email) = lower($1) AND c.external_id IS NULL AND c.deleted_at IS NULL
               AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m
                                WHERE m.entity_type = 'contact' AND m.local_id = c.id AND m.intercom_id IS NOT NULL)
@@ -89,21 +67,8 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         );
         return rows;
       },
-      async insertContact(snap, remoteCreatedAt) {
-        const row = { ...snap, remote_created_at: remoteCreatedAt } as Record<string, unknown>;
-        const fields = Object.keys(row);
-        const r = await one<{ id: number }>(
-          `INSERT INTO ${s}.contacts (${fields.join(', ')})
-           VALUES (${fields.map((f, i) => `$${i + 1}${JSON_FIELDS.has(f) ? '::jsonb' : ''}`).join(', ')}) RETURNING id`,
-          fields.map((f) => columnValue(f, row[f])),
-        );
-        return r!.id;
-      },
-      async updateContact(localId, patch) {
-        const set = setClause(patch as Record<string, unknown>, 2);
-        if (set.values.length === 0) return;
-        await tx.query(`UPDATE ${s}.contacts SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
-      },
+      insertContact: (snap, remoteCreatedAt) => dataRows.insert(tx, 'contacts', { ...snap, remote_created_at: remoteCreatedAt }),
+      updateContact: (localId, patch) => dataRows.patch(tx, 'contacts', localId, patch, CONTACT_SNAPSHOT_COLUMNS),
       async markContactMerged(localId, intoLocalId) {
         await tx.query(`UPDATE ${s}.contacts SET merge_into_id = $2, intercom_id = NULL WHERE id = $1`, [localId, intoLocalId]);
         await tx.query(
@@ -117,26 +82,13 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       async softDeleteCompany(localId) {
         await tx.query(`UPDATE ${s}.companies SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },
-      company: (id) => one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [id]),
+      company: (id) => dataRows.company(tx, id, true),
       async companyByCompanyId(cid) {
         await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${schema}:company:${cid}`]);
-        return one<LocalCompanyRow>(`SELECT ${COMPANY_COLS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
+        return one<CompanyRow>(`SELECT ${COMPANY_COLUMNS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
       },
-      async insertCompany(snap) {
-        const row = snap as unknown as Record<string, unknown>;
-        const fields = Object.keys(row);
-        const r = await one<{ id: number }>(
-          `INSERT INTO ${s}.companies (${fields.join(', ')})
-           VALUES (${fields.map((f, i) => `$${i + 1}${JSON_FIELDS.has(f) ? '::jsonb' : ''}`).join(', ')}) RETURNING id`,
-          fields.map((f) => columnValue(f, row[f])),
-        );
-        return r!.id;
-      },
-      async updateCompany(localId, patch) {
-        const set = setClause(patch as Record<string, unknown>, 2);
-        if (set.values.length === 0) return;
-        await tx.query(`UPDATE ${s}.companies SET ${set.sql} WHERE id = $1`, [localId, ...set.values]);
-      },
+      insertCompany: (snap) => dataRows.insert(tx, 'companies', snap),
+      updateCompany: (localId, patch) => dataRows.patch(tx, 'companies', localId, patch, COMPANY_SNAPSHOT_COLUMNS),
       async hasPendingOutbox(entity, localId) {
         const r = await one(
           `SELECT 1 FROM ${s}.sync_outbox WHERE entity_type = $1 AND local_id = $2 AND related_id = 0 AND status = 'pending'`,
@@ -352,23 +304,23 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
     mappingsByIntercomIds: (entity, ids) => mappings.byIntercomIds(pool, entity, ids),
     async activeLeadMappingsByEmails(emails) {
       if (emails.length === 0) return [];
-      const { rows } = await pool.query<Mapping>(
-        `SELECT ${MAPPING_COLS} FROM ${s}.sync_mappings
+      const { rows } = await pool.query<MappingRow>(
+        `SELECT ${MAPPING_COLUMNS} FROM ${s}.sync_mappings
           WHERE entity_type = 'contact' AND status = 'active' AND intercom_id IS NOT NULL
             AND base_snapshot ->> 'role' = 'lead' AND lower(base_snapshot ->> 'email') = ANY($1::text[])`,
         [emails.map((e) => e.toLowerCase())],
       );
-      return rows;
+      return rows.map((r) => toLinkedMapping('contact', r));
     },
-    async staleActiveMappings(entity: MappingEntity, since, limit) {
-      const { rows } = await pool.query<Mapping>(
-        `SELECT ${MAPPING_COLS} FROM ${s}.sync_mappings
+    async staleActiveMappings(entity, since, limit) {
+      const { rows } = await pool.query<MappingRow>(
+        `SELECT ${MAPPING_COLUMNS} FROM ${s}.sync_mappings
           WHERE entity_type = $1 AND status = 'active' AND intercom_id IS NOT NULL
             AND (last_synced_at IS NULL OR last_synced_at < $2)
           ORDER BY local_id LIMIT $3`,
         [entity, since, limit],
       );
-      return rows;
+      return rows.map((r) => toLinkedMapping(entity, r));
     },
     getStream: (stream) => state.get(pool, stream),
     listStreams: (prefix) => state.list(pool, prefix),

@@ -20,7 +20,7 @@ export function isCompanyUnchanged(m: Mapping | undefined | null, c: IntercomCom
 export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyContext): Promise<Outcome> {
   const remote = companyFromRemote(c);
   const hash = snapshotHash(remote);
-  let mapping = await tx.mappingByIntercomId('company', c.id);
+  let mapping: Mapping<'company'> | null = await tx.mappingByIntercomId('company', c.id);
   let link: 'link' | 'relink' | null = null;
   let local;
   if (mapping) {
@@ -42,7 +42,7 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
     intercomId: c.id,
     externalKey: remote.company_id,
     status: 'active' as const,
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   };
@@ -67,7 +67,7 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
   const r = reconcile({
     local: companyFromLocal(local),
     remote,
-    base: (mapping?.base_snapshot as CompanySnapshot | null | undefined) ?? null,
+    base: mapping?.base_snapshot ?? null,
     pendingLocalChange: pending,
     policy: ctx.policy,
     localUpdatedAtMs: local.updated_at.getTime(),

@@ -107,7 +107,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     intercomId: c.id,
     externalKey: contactExternalKey(remote),
     status: 'active',
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });
@@ -133,7 +133,7 @@ async function applyToLocal(
   remote: ContactSnapshot,
   hash: string,
   local: LocalContactRow,
-  mapping: Mapping | null,
+  mapping: Mapping<'contact'> | null,
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
@@ -143,7 +143,7 @@ async function applyToLocal(
   const r = reconcile({
     local: contactFromLocal(local),
     remote,
-    base: (mapping?.base_snapshot as ContactSnapshot | null | undefined) ?? null,
+    base: mapping?.base_snapshot ?? null,
     pendingLocalChange: pending,
     policy: ctx.policy,
     localUpdatedAtMs: local.updated_at.getTime(),
@@ -158,7 +158,7 @@ async function applyToLocal(
     externalKey,
     status: 'active',
     statusReason: link === 'relink' ? `relinked from ${mapping?.intercom_id ?? 'unknown'}` : null,
-    baseSnapshot: remote as unknown as Record<string, unknown>,
+    baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   });

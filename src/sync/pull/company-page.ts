@@ -9,7 +9,7 @@ import type { RunDeps } from './run-deps.ts';
 export async function applyCompanyPage(deps: RunDeps, companies: readonly IntercomCompany[], opts: { dryRun?: boolean } = {}): Promise<RunCounts> {
   const counts: RunCounts = {};
   const mappings = new Map(
-    (await deps.store.mappingsByIntercomIds('company', companies.map((c) => c.id))).map((m) => [m.intercom_id!, m]),
+    (await deps.store.mappingsByIntercomIds('company', companies.map((c) => c.id))).map((m) => [m.intercom_id, m]),
   );
   const changed = companies.filter((c) => {
     if (!isCompanyUnchanged(mappings.get(c.id), c)) return true;

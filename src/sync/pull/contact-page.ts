@@ -36,7 +36,7 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
     if (!prev || prev.updatedAt < c.updatedAt) byId.set(c.id, c);
   }
   const mappings = new Map(
-    (await deps.store.mappingsByIntercomIds('contact', [...byId.keys()])).map((m) => [m.intercom_id!, m]),
+    (await deps.store.mappingsByIntercomIds('contact', [...byId.keys()])).map((m) => [m.intercom_id, m]),
   );
   const changed: IntercomContact[] = [];
   for (const c of byId.values()) {
@@ -160,10 +160,10 @@ async function detectMergedLeads(
     .filter((a) => a.contact.role === 'user' && a.contact.email && a.outcome !== 'unchanged' && a.outcome !== 'invalid')
     .map((a) => a.contact.email!);
   if (emails.length === 0) return counts;
-  const leads = (await deps.store.activeLeadMappingsByEmails(emails)).filter((m) => !pageIds.has(m.intercom_id!));
+  const leads = (await deps.store.activeLeadMappingsByEmails(emails)).filter((m) => !pageIds.has(m.intercom_id));
   for (const lead of leads) {
     try {
-      await deps.gateway.getContact(lead.intercom_id!, 'pull');
+      await deps.gateway.getContact(lead.intercom_id, 'pull');
     } catch (err) {
       if (!isNotFound(err)) throw err;
       countOutcome(counts, await resolveMissingContactMapping(deps, lead));

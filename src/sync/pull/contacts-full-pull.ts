@@ -119,7 +119,7 @@ async function checkVanished(deps: RunDeps, since: Date, signal: AbortSignal | u
     let outcome: Outcome = 'unchanged';
     try {
       // Alive but unlisted (archived, or not indexed yet): nothing to do.
-      await deps.gateway.getContact(m.intercom_id!, 'backfill');
+      await deps.gateway.getContact(m.intercom_id, 'backfill');
     } catch (err) {
       if (!isNotFound(err)) throw err;
       outcome = await resolveMissingContactMapping(deps, m);

@@ -2,10 +2,9 @@
  * A mapped contact answered 404: find who it became (identity.ts decides), then apply that decision in one
  * transaction — merged into another local contact, relinked to its new id, marked ambiguous, or marked deleted.
  */
-import type { Mapping } from '../../db/queries/mappings.ts';
+import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import { actionForFound, contactExternalKey, resolveMissingContact, type RemoteLookupPort } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
-import type { ContactSnapshot } from '../snapshot.ts';
 import { pullAudit } from './apply-context.ts';
 import { applyContact } from './apply-contacts.ts';
 import type { RunDeps } from './run-deps.ts';
@@ -20,10 +19,10 @@ export function remoteLookup(deps: RunDeps): RemoteLookupPort {
   };
 }
 
-export async function resolveMissingContactMapping(deps: RunDeps, mapping: Mapping): Promise<Outcome> {
+export async function resolveMissingContactMapping(deps: RunDeps, mapping: LinkedMapping<'contact'>): Promise<Outcome> {
   const { ctx, store } = deps;
-  const base = mapping.base_snapshot as ContactSnapshot | null;
-  const goneId = mapping.intercom_id!;
+  const base = mapping.base_snapshot;
+  const goneId = mapping.intercom_id;
   const res = await resolveMissingContact(remoteLookup(deps), {
     intercomId: goneId,
     externalId: base?.external_id ?? null,

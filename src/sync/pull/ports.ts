@@ -3,7 +3,7 @@
  * port is implemented by src/db/queries/pull.ts (createPullStore). Sync code never sees pg.
  */
 import type { AuditEntry } from '../../db/queries/audit.ts';
-import type { Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
+import type { LinkedMapping, Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
 import type { StreamState } from '../../db/queries/sync-state.ts';
 import type { IntercomGateway } from '../../intercom/gateway.ts';
 import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
@@ -25,11 +25,11 @@ export type StreamPatch = { watermark?: Date | null; cursor?: string | null; det
 /** Everything one apply transaction may do; it runs in sync-apply mode so no write reaches the outbox. */
 export interface ApplyTx {
   /** Mapping lookups that lock the row (SELECT … FOR UPDATE) so pull and push never apply over each other. */
-  mappingByIntercomId(entity: MappingEntity, intercomId: string): Promise<Mapping | null>;
-  mappingByLocalId(entity: MappingEntity, localId: number): Promise<Mapping | null>;
-  mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  mappingByIntercomId<E extends MappingEntity>(entity: E, intercomId: string): Promise<LinkedMapping<E> | null>;
+  mappingByLocalId<E extends MappingEntity>(entity: E, localId: number): Promise<Mapping<E> | null>;
+  mappingsByIntercomIds<E extends MappingEntity>(entity: E, intercomIds: readonly string[]): Promise<LinkedMapping<E>[]>;
   /** Without locking. */
-  mappingsByLocalIds(entity: MappingEntity, localIds: readonly number[]): Promise<Mapping[]>;
+  mappingsByLocalIds<E extends MappingEntity>(entity: E, localIds: readonly number[]): Promise<Mapping<E>[]>;
   contact(localId: number): Promise<LocalContactRow | null>;
   contactByExternalId(externalId: string): Promise<LocalContactRow | null>;
   /** Live local contacts without external_id and without a linked Intercom id whose email matches (any case). */
@@ -50,7 +50,7 @@ export interface ApplyTx {
   pendingAssociationCompanyIds(contactId: number): Promise<number[]>;
   attach(contactId: number, companyId: number): Promise<void>;
   detach(contactId: number, companyId: number): Promise<void>;
-  upsertMapping(m: MappingWrite): Promise<Mapping>;
+  upsertMapping<E extends MappingEntity>(m: MappingWrite<E>): Promise<Mapping<E>>;
   setMappingStatus(
     entity: MappingEntity,
     localId: number,
@@ -97,11 +97,11 @@ export interface NewPulledContact {
 export interface PullStorePort {
   /** One transaction in sync-apply mode; `rollback` runs the same work and throws it away (dry runs). */
   applyTransaction<T>(fn: (tx: ApplyTx) => Promise<T>, opts?: { rollback?: boolean }): Promise<T>;
-  mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  mappingsByIntercomIds<E extends MappingEntity>(entity: E, intercomIds: readonly string[]): Promise<LinkedMapping<E>[]>;
   /** Active contact mappings of leads whose external key (email) is one of these. */
-  activeLeadMappingsByEmails(emails: readonly string[]): Promise<Mapping[]>;
+  activeLeadMappingsByEmails(emails: readonly string[]): Promise<LinkedMapping<'contact'>[]>;
   /** Active mappings with an Intercom id not synced since `since`. */
-  staleActiveMappings(entity: MappingEntity, since: Date, limit: number): Promise<Mapping[]>;
+  staleActiveMappings<E extends MappingEntity>(entity: E, since: Date, limit: number): Promise<LinkedMapping<E>[]>;
   getStream(stream: string): Promise<StreamState | null>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
   /** Streams whose name starts with prefix (a partitioned pull's partitions). */

@@ -56,7 +56,7 @@ export function contactFinish(
           intercomId: o.response.id,
           externalKey: contactKey(o.local),
           status: 'active',
-          baseSnapshot: snap as unknown as Record<string, unknown>,
+          baseSnapshot: snap,
           baseHash: snapshotHash(snap),
           remoteUpdatedAt: new Date(o.response.updatedAt * 1000),
         },

@@ -4,23 +4,24 @@
  * company archive: DELETE /companies/{id} is its archive (API-NOTES §7), used by both archive and delete.
  * A 404 means Intercom no longer has it: the wish is already fulfilled.
  */
-import type { Mapping } from '../../db/queries/mappings.ts';
+import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
+import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
 import { is } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 
-const linked = (m: Mapping | null): m is Mapping & { intercom_id: string } =>
-  m !== null && m.intercom_id !== null && (m.status === 'active' || m.status === 'conflict' || m.status === 'archived');
+const linked = <E extends MappingEntity>(m: Mapping<E> | null): m is LinkedMapping<E> =>
+  isLinked(m) && (m.status === 'active' || m.status === 'conflict' || m.status === 'archived');
 
 export async function deleteContact(
   ctx: PushContext,
   entry: OutboxEntry,
-  mapping: Mapping | null,
+  mapping: Mapping<'contact'> | null,
   externalId: string | null,
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
   if (mode === 'ignore') return noop('skipped');
-  let target: Mapping & { intercom_id: string };
+  let target: LinkedMapping<'contact'>;
   if (linked(mapping)) {
     if (mapping.status === 'archived' && mode === 'archive') return noop('unchanged');
     target = mapping;
@@ -70,7 +71,7 @@ export async function deleteContact(
   };
 }
 
-export async function deleteCompany(ctx: PushContext, entry: OutboxEntry, mapping: Mapping | null): Promise<Step> {
+export async function deleteCompany(ctx: PushContext, entry: OutboxEntry, mapping: Mapping<'company'> | null): Promise<Step> {
   if (ctx.config.deleteMode === 'ignore') return noop('skipped');
   if (!linked(mapping) || mapping.status === 'archived') return noop('skipped');
   try {

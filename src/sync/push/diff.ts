@@ -3,7 +3,7 @@
  * local row should take afterwards so that base, Intercom and the row agree again. Pure functions over snapshots.
  */
 import type { CompanyWrite, ContactWrite, CustomAttributeValue } from '../../intercom/payloads.ts';
-import { canonicalJson, type CompanySnapshot, type ContactSnapshot, type Snapshot } from '../snapshot.ts';
+import { canonicalJson, contactSnapshotSchema, type CompanySnapshot, type ContactSnapshot, type Snapshot } from '../snapshot.ts';
 
 type Attrs = Record<string, unknown>;
 
@@ -25,8 +25,9 @@ function attrsDiff(base: Attrs, local: Attrs): Record<string, CustomAttributeVal
 
 /** Fields of `local` that differ from `base` (every non-null field when there is no base), as a write body. */
 function diffFields(base: Snapshot | null, local: Snapshot, skip: ReadonlySet<string>): Record<string, unknown> {
-  const b = base as unknown as Record<string, unknown> | null;
-  const l = local as unknown as Record<string, unknown>;
+  // Snapshots are object type aliases, so they widen to records without a cast.
+  const b: Readonly<Record<string, unknown>> | null = base;
+  const l: Readonly<Record<string, unknown>> = local;
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(l)) {
     if (skip.has(k)) continue;
@@ -62,16 +63,16 @@ export function companyWrite(base: CompanySnapshot | null, local: CompanySnapsho
  * differ).
  */
 export function linkBase(remote: ContactSnapshot, local: ContactSnapshot): ContactSnapshot {
-  const out = { ...remote } as unknown as Record<string, unknown>;
-  const l = local as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(l)) {
+  const out: Record<string, unknown> = { ...remote };
+  for (const [k, v] of Object.entries(local)) {
     if (k === 'custom_attributes') continue;
     if (v === null) out[k] = null;
   }
   const attrs: Attrs = {};
   for (const [k, v] of Object.entries(remote.custom_attributes)) if (Object.hasOwn(local.custom_attributes, k)) setOwn(attrs, k, v);
   out.custom_attributes = attrs;
-  return out as unknown as ContactSnapshot;
+  // Field by field the result takes a value of remote or of local, both valid snapshots: the parse only re-types it.
+  return contactSnapshotSchema.parse(out);
 }
 
 /**
@@ -81,9 +82,9 @@ export function linkBase(remote: ContactSnapshot, local: ContactSnapshot): Conta
  */
 export function threeWayBase(oldBase: ContactSnapshot | null, remote: ContactSnapshot, local: ContactSnapshot): ContactSnapshot {
   if (!oldBase) return linkBase(remote, local);
-  const out = { ...remote } as unknown as Record<string, unknown>;
-  const b = oldBase as unknown as Record<string, unknown>;
-  const l = local as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...remote };
+  const b: Readonly<Record<string, unknown>> = oldBase;
+  const l: Readonly<Record<string, unknown>> = local;
   for (const k of Object.keys(l)) {
     if (k === 'custom_attributes') continue;
     if (same(l[k], b[k])) out[k] = l[k];
@@ -97,7 +98,7 @@ export function threeWayBase(oldBase: ContactSnapshot | null, remote: ContactSna
     }
   }
   out.custom_attributes = attrs;
-  return out as unknown as ContactSnapshot;
+  return contactSnapshotSchema.parse(out);
 }
 
 /**
@@ -111,9 +112,9 @@ export function remoteOnlyPatch<S extends Snapshot>(
   current: S,
   sent: ReadonlySet<string>,
 ): Partial<S> {
-  const b = oldBase as unknown as Record<string, unknown>;
-  const r = response as unknown as Record<string, unknown>;
-  const c = current as unknown as Record<string, unknown>;
+  const b: Readonly<Record<string, unknown>> = oldBase;
+  const r: Readonly<Record<string, unknown>> = response;
+  const c: Readonly<Record<string, unknown>> = current;
   const patch: Record<string, unknown> = {};
   for (const k of Object.keys(r)) {
     if (k === 'custom_attributes') {

@@ -47,7 +47,7 @@ export async function mergeLead(ctx: PushContext, entry: OutboxEntry, row: Local
     survivor = user;
   }
   const snap = contactFromRemote(survivor);
-  const userBase = (userMap.base_snapshot as unknown as ContactSnapshot | null) ?? contactFromLocal(target);
+  const userBase = userMap.base_snapshot ?? contactFromLocal(target);
   return {
     kind: 'finish',
     outcome: 'merged',
@@ -72,7 +72,7 @@ export async function mergeLead(ctx: PushContext, entry: OutboxEntry, row: Local
           intercomId: survivor.id,
           externalKey: userMap.external_key,
           status: 'active',
-          baseSnapshot: snap as unknown as Record<string, unknown>,
+          baseSnapshot: snap,
           baseHash: snapshotHash(snap),
           remoteUpdatedAt: fromUnix(survivor.updatedAt),
         },

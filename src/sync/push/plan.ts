@@ -39,15 +39,16 @@ export async function planPending(
       } else plan.unchanged++;
       continue;
     }
-    const base = isLinked ? (r.mapping?.base_snapshot ?? null) : null;
     let invalid: unknown;
     let body: object | null;
     if (r.contact) {
-      const w = contactWrite(base as unknown as ContactSnapshot | null, contactFromLocal(r.contact));
+      const base = isLinked && r.mapping?.entity_type === 'contact' ? r.mapping.base_snapshot : null;
+      const w = contactWrite(base, contactFromLocal(r.contact));
       invalid = w && validateContactWrite(r.contact.id, w);
       body = w;
     } else {
-      const w = companyWrite(base as unknown as CompanySnapshot | null, companyFromLocal(r.company!));
+      const base = isLinked && r.mapping?.entity_type === 'company' ? r.mapping.base_snapshot : null;
+      const w = companyWrite(base, companyFromLocal(r.company!));
       invalid = w && validateCompanyWrite(r.company!.id, w);
       body = w;
     }

@@ -3,7 +3,7 @@
  * port is implemented by src/db/queries/outbox.ts (createPushStore). Sync code never sees pg.
  */
 import type { AuditEntry } from '../../db/queries/audit.ts';
-import type { Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
+import type { LinkedMapping, Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomGateway } from '../../intercom/gateway.ts';
 import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
 
@@ -61,17 +61,18 @@ export interface FinishWrite {
 
 export type FinishResult = 'done' | 'stale' | 'superseded';
 
-export interface PendingMappingReservation {
+export interface PendingMappingReservation<E extends MappingEntity = MappingEntity> {
   /** true: inserted just now, so no create can have happened yet. false: an earlier attempt may have created it. */
   fresh: boolean;
-  mapping: Mapping;
+  mapping: Mapping<E>;
 }
 
 export interface PlanRow {
   entry: OutboxEntry | null;
   contact: LocalContactRow | null;
   company: LocalCompanyRow | null;
-  mapping: Mapping | null;
+  /** Either entity's mapping: a union, so `entity_type` tells which snapshot its base is. */
+  mapping: Mapping<'contact'> | Mapping<'company'> | null;
 }
 
 export interface PushStorePort {
@@ -79,13 +80,17 @@ export interface PushStorePort {
   claim(workerId: string, limit: number, leaseSeconds: number): Promise<OutboxEntry[]>;
   contact(localId: number): Promise<LocalContactRow | null>;
   company(localId: number): Promise<LocalCompanyRow | null>;
-  mapping(entity: MappingEntity, localId: number): Promise<Mapping | null>;
-  mappingByIntercomId(entity: MappingEntity, intercomId: string): Promise<Mapping | null>;
+  mapping<E extends MappingEntity>(entity: E, localId: number): Promise<Mapping<E> | null>;
+  mappingByIntercomId<E extends MappingEntity>(entity: E, intercomId: string): Promise<LinkedMapping<E> | null>;
   associationExists(contactId: number, companyId: number): Promise<boolean>;
   /** A pending (not dead) outbox entry exists for this entity. */
   hasPendingEntry(entity: 'contact' | 'company', localId: number): Promise<boolean>;
   /** Commits a 'pending' mapping (no Intercom id) before a create is sent; see create-contact.ts. */
-  reservePendingMapping(entity: MappingEntity, localId: number, externalKey: string | null): Promise<PendingMappingReservation>;
+  reservePendingMapping<E extends MappingEntity>(
+    entity: E,
+    localId: number,
+    externalKey: string | null,
+  ): Promise<PendingMappingReservation<E>>;
   setMappingStatus(entity: MappingEntity, localId: number, status: MappingStatus, reason: string | null): Promise<void>;
   /** One transaction: guard check, mappings, local patches (sync-apply mode), audit, delete entry if version unchanged. */
   finish(entry: OutboxEntry, workerId: string, write: FinishWrite): Promise<FinishResult>;

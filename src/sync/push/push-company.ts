@@ -31,7 +31,7 @@ export async function pushCompany(ctx: PushContext, entry: OutboxEntry): Promise
   }
   const local = companyFromLocal(row);
   const linked = mapping?.intercom_id && mapping.status !== 'deleted' ? mapping : null;
-  const base = linked ? ((linked.base_snapshot as unknown as CompanySnapshot | null) ?? null) : null;
+  const base = linked ? linked.base_snapshot : null;
   if (base && base.company_id !== local.company_id) {
     throw new ValidationError(
       'company',
@@ -61,7 +61,7 @@ export async function pushCompany(ctx: PushContext, entry: OutboxEntry): Promise
           intercomId: response.id,
           externalKey: local.company_id,
           status: 'active',
-          baseSnapshot: snap as unknown as Record<string, unknown>,
+          baseSnapshot: snap,
           baseHash: snapshotHash(snap),
           remoteUpdatedAt: fromUnix(response.updatedAt),
         },

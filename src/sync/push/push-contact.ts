@@ -1,6 +1,7 @@
 /**
  * One contact entry: decide which of delete, merge, update or create the row asks for.
  */
+import { isLinked } from '../linked.ts';
 import { contactFromLocal, type LocalContactRow } from '../snapshot.ts';
 import { noop, type PushContext, type Step } from './context.ts';
 import { createContact } from './create-contact.ts';
@@ -13,7 +14,7 @@ export async function pushContact(ctx: PushContext, entry: OutboxEntry): Promise
   const row = await ctx.store.contact(entry.localId);
   const mapping = await ctx.store.mapping('contact', entry.localId);
   if (!row || row.deleted_at) {
-    const externalId = row?.external_id ?? (mapping?.base_snapshot?.external_id as string | null | undefined) ?? null;
+    const externalId = row?.external_id ?? mapping?.base_snapshot?.external_id ?? null;
     return deleteContact(ctx, entry, mapping, externalId);
   }
   if (row.merge_into_id !== null) return mergeLead(ctx, entry, row as LocalContactRow & { merge_into_id: number });
@@ -27,8 +28,8 @@ export async function pushContact(ctx: PushContext, entry: OutboxEntry): Promise
     };
   }
   const local = contactFromLocal(row);
-  if (mapping?.intercom_id && (mapping.status === 'active' || mapping.status === 'conflict' || mapping.status === 'archived')) {
-    return updateContact(ctx, entry, row, local, mapping as typeof mapping & { intercom_id: string });
+  if (isLinked(mapping) && (mapping.status === 'active' || mapping.status === 'conflict' || mapping.status === 'archived')) {
+    return updateContact(ctx, entry, row, local, mapping);
   }
   return createContact(ctx, entry, row, local);
 }

@@ -2,7 +2,7 @@
  * A linked contact: send local − base in one PUT. A 404 means the id stopped answering (merged away, deleted):
  * resolve it like the pull does (src/sync/identity.ts), relink, and send once more.
  */
-import type { Mapping } from '../../db/queries/mappings.ts';
+import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
 import { actionForFound, resolveMissingContact } from '../identity.ts';
 import { contactFromRemote, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
@@ -18,9 +18,9 @@ export async function updateContact(
   entry: OutboxEntry,
   row: LocalContactRow,
   local: ContactSnapshot,
-  mapping: Mapping & { intercom_id: string },
+  mapping: LinkedMapping<'contact'>,
 ): Promise<Step> {
-  const base = (mapping.base_snapshot as unknown as ContactSnapshot | null) ?? null;
+  const base = mapping.base_snapshot;
   const diff = contactWrite(base, local);
   const archived = mapping.status === 'archived';
   if (!diff && !archived) return noop('unchanged');
@@ -64,7 +64,7 @@ async function relink(
   entry: OutboxEntry,
   row: LocalContactRow,
   local: ContactSnapshot,
-  mapping: Mapping & { intercom_id: string },
+  mapping: LinkedMapping<'contact'>,
   base: ContactSnapshot | null,
 ): Promise<Step> {
   const known = {

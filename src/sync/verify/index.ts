@@ -245,17 +245,17 @@ export function createVerifyEngine(deps: VerifyDeps): VerifyEngine {
       if (stopped(report, budget, a)) return;
       const stale = await store.staleActiveMappings(entity, since, Math.min(missingBatch, budget.left));
       if (stale.length === 0) break;
-      const ids = stale.map((m) => m.intercom_id).filter((id): id is string => id !== null);
+      const ids = stale.map((m) => m.intercom_id);
       const repaired: RunCounts = {};
       if (entity === 'contact') {
         const toPull: string[] = [];
         for (const m of stale) {
-          const c = await readContact(m.intercom_id!);
+          const c = await readContact(m.intercom_id);
           budget.spend(1);
           if (c && isArchived(c, since)) {
             await store.markArchived({ entity, mapping: m, runId: a.runId, reason: 'archived in Intercom (found by verify)' });
             report.archived = (report.archived ?? 0) + 1;
-          } else toPull.push(m.intercom_id!);
+          } else toPull.push(m.intercom_id);
         }
         if (toPull.length > 0) {
           const result = await pull.pullContactsByIds(toPull, byIds(a));

@@ -3,7 +3,7 @@
  * (src/db/queries/verify.ts), and never writes data itself: every repair goes through the pull engine, so a repaired
  * record follows exactly the rules (three-way merge, identity resolution, audit) an incremental pull would apply.
  */
-import type { Mapping, MappingEntity } from '../../db/queries/mappings.ts';
+import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import type { StreamState } from '../../db/queries/sync-state.ts';
 import type { IntercomGateway } from '../../intercom/gateway.ts';
 import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
@@ -14,11 +14,11 @@ export type VerifyGatewayPort = Pick<IntercomGateway, 'listContacts' | 'scrollCo
 export interface VerifyStorePort {
   /** The database clock: "seen in this pass" compares mapping.last_synced_at (set by the database) with it. */
   now(): Promise<Date>;
-  mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  mappingsByIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<LinkedMapping[]>;
   /** Records that these Intercom ids were seen, in sync, at now(). */
   touchMappings(entity: MappingEntity, intercomIds: readonly string[]): Promise<void>;
   /** Active mappings with an Intercom id not seen since `since`. */
-  staleActiveMappings(entity: MappingEntity, since: Date, limit: number): Promise<Mapping[]>;
+  staleActiveMappings(entity: MappingEntity, since: Date, limit: number): Promise<LinkedMapping[]>;
   countActiveMappings(entity: MappingEntity): Promise<number>;
   getStream(stream: string): Promise<StreamState | null>;
   setStream(stream: string, patch: { cursor?: string | null; watermark?: Date | null; details?: Record<string, unknown> }): Promise<void>;
