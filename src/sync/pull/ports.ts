@@ -77,6 +77,21 @@ export interface ApplyTx {
   /** Active mappings of these Intercom ids as (local_id, intercom_id), ordered by local_id. */
   activeMappingIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<{ local_id: number; intercom_id: string }[]>;
   attachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
+  /** Batch path of a page's linked contacts: their mappings, locked as mappingByIntercomId locks one. */
+  mappingsByIntercomIdsForUpdate(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  /** Local contacts by id, locked (FOR UPDATE), ordered by id. */
+  contactsByIds(localIds: readonly number[]): Promise<LocalContactRow[]>;
+  /** Which of these local ids have a pending outbox entry for the entity itself (what hasPendingOutbox answers). */
+  pendingOutboxLocalIds(entity: MappingEntity, localIds: readonly number[]): Promise<Set<number>>;
+  /** updateContact for many rows, in one statement per set of changed fields. */
+  updateContacts(rows: readonly { localId: number; patch: Partial<ContactSnapshot> }[]): Promise<void>;
+  /** upsertMapping for active mappings that keep their local and Intercom ids (the batch path's only case). */
+  refreshLinkedMappings(rows: readonly MappingWrite<'contact'>[]): Promise<void>;
+  /** contact_companies rows of these contacts, ordered by contact, then company. */
+  contactCompanyPairs(contactIds: readonly number[]): Promise<{ contactId: number; companyId: number }[]>;
+  /** Pending association outbox entries of these contacts (what pendingAssociationCompanyIds answers per contact). */
+  pendingAssociationPairs(contactIds: readonly number[]): Promise<{ contactId: number; companyId: number }[]>;
+  detachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
   /** Runs fn inside a SAVEPOINT: a failing row rolls back alone and the page goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
