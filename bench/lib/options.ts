@@ -15,24 +15,30 @@ export interface BenchOptions {
   latency: number | 'realistic';
   /** Budgets (requests/min) the budget-use scenario runs at. */
   budgets: number[];
+  /** Workspace size of the budget-use scenario (default 20,000; other sizes scale with it). */
+  contacts: number | null;
 }
 
 export function parseBenchArgs(argv: readonly string[], defaultOut: string): BenchOptions {
-  const opts: BenchOptions = { quick: false, million: false, only: [], out: defaultOut, latency: 300, budgets: [500, 1_000, 10_000] };
+  const opts: BenchOptions = { quick: false, million: false, only: [], out: defaultOut, latency: 300, budgets: [500, 1_000, 10_000], contacts: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') opts.quick = true;
     else if (a === '--million') opts.million = true;
-    else if (a === '--only' || a === '--out' || a === '--latency' || a === '--budgets') {
+    else if (a === '--only' || a === '--out' || a === '--latency' || a === '--budgets' || a === '--contacts') {
       const v = argv[++i];
       if (!v) throw new Error(`${a} needs a value`);
       if (a === '--only') opts.only.push(...v.split(','));
       else if (a === '--latency') opts.latency = parseLatency(v);
       else if (a === '--budgets') opts.budgets = parseBudgets(v);
+      else if (a === '--contacts') {
+        opts.contacts = Number(v);
+        if (!Number.isInteger(opts.contacts) || opts.contacts < 150) throw new Error(`--contacts takes a whole number ≥ 150, not ${v}`);
+      }
       else opts.out = v;
     } else if (a.startsWith('--only=')) opts.only.push(...a.slice(7).split(','));
     else if (a.startsWith('--out=')) opts.out = a.slice(6);
-    else throw new Error(`unknown flag ${a} (known: --quick, --million, --only <scenario>, --out <file>, --latency <ms>|realistic, --budgets <n,n,…>)`);
+    else throw new Error(`unknown flag ${a} (known: --quick, --million, --only <scenario>, --out <file>, --latency <ms>|realistic, --budgets <n,n,…>, --contacts <n>)`);
   }
   return opts;
 }

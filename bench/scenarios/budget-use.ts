@@ -15,9 +15,12 @@ import { openSimulator } from '../lib/simulator.ts';
 export const budgetUseScenario: Scenario = {
   name: 'budget-use',
   async run({ opts, pg, logger, progress }) {
-    const size = opts.quick
-      ? { contacts: 1_500, changes: 300, backlog: 1_200, updates: 200, creates: 100 }
-      : { contacts: 20_000, changes: 1_000, backlog: 20_000, updates: 2_000, creates: 1_000 };
+    const n = opts.contacts;
+    const size = n !== null
+      ? { contacts: n, changes: Math.max(150, Math.round(n / 20)), backlog: n, updates: Math.max(50, Math.round(n / 10)), creates: Math.max(20, Math.round(n / 20)) }
+      : opts.quick
+        ? { contacts: 300, changes: 150, backlog: 300, updates: 50, creates: 20 }
+        : { contacts: 20_000, changes: 1_000, backlog: 20_000, updates: 2_000, creates: 1_000 };
     const budgets = opts.quick && opts.budgets.length === 3 ? [10_000] : opts.budgets;
     // Only the latency of the realistic profile: its other harsh behaviours (HTML 403s, drift) are other benches'.
     const latency = opts.latency === 'realistic' ? { ...REALISTIC_LATENCY } : { fixedMs: opts.latency };

@@ -17,12 +17,18 @@ const EXPECTED = [
   'throughput.pull_contacts_per_second',
   'throughput.copy_rows_per_second',
   'throughput.pull_vs_copy',
+  'throughput.changed_contacts_per_second',
+  'throughput.changed_vs_copy',
   'memory.peak_rss_1000',
   'latency.p50_ms',
   'latency.p95_ms',
   'budget.requests_per_minute',
   'budget.share',
   'budget.rate_limited',
+  // --quick runs budget use at one budget (10,000/min) with small sizes.
+  ...['full_pull', 'first_cycle', 'steady_cycle', 'backlog', 'push_updates', 'push_creates'].map((k) => `budget_use.${k}.10000`),
+  'requests.first_cycle.10000',
+  'requests.steady_cycle.10000',
 ];
 
 it('npm run bench --quick runs every scenario and writes every figure with its goal', { timeout: 180_000 }, async () => {

@@ -92,25 +92,25 @@ describe('partitioned pulls', () => {
 
   it('a large incremental backlog is pulled as partitions, each change applied once, the watermark moved once', { timeout: 240_000 }, async () => {
     await h.resetAll();
-    await h.control('POST', '/seed', { contacts: 1500, companies: 10 });
+    await h.control('POST', '/seed', { contacts: 1800, companies: 10 });
     const engine = h.engine();
     await engine.pullContacts({});
     const [wm0] = await h.q(`SELECT watermark FROM intercom.sync_state WHERE stream = 'contacts'`);
-    const ids = (await h.q<{ intercom_id: string }>(`SELECT intercom_id FROM intercom.contacts ORDER BY id LIMIT 1200`)).map((x) => x.intercom_id);
+    const ids = (await h.q<{ intercom_id: string }>(`SELECT intercom_id FROM intercom.contacts ORDER BY id LIMIT 1500`)).map((x) => x.intercom_id);
     await h.control('POST', '/clock', { advance_seconds: 3600 });
     for (const id of ids) await h.control('PATCH', `/contacts/${id}`, { name: `backlog ${id}` });
     await h.control('DELETE', '/stats');
     const r = await engine.pullContacts({});
     expect(r.details!.partitions as number).toBeGreaterThan(1);
-    expect(r.counts.updated).toBe(1200);
-    expect(await count(`SELECT count(*)::int AS n FROM intercom.contacts WHERE name LIKE 'backlog %'`)).toBe(1200);
-    expect(await count(`SELECT count(*)::int AS n FROM intercom.audit_log WHERE action = 'update'`)).toBe(1200);
+    expect(r.counts.updated).toBe(1500);
+    expect(await count(`SELECT count(*)::int AS n FROM intercom.contacts WHERE name LIKE 'backlog %'`)).toBe(1500);
+    expect(await count(`SELECT count(*)::int AS n FROM intercom.audit_log WHERE action = 'update'`)).toBe(1500);
     const [wm1] = await h.q(`SELECT watermark FROM intercom.sync_state WHERE stream = 'contacts'`);
     expect(wm1.watermark.getTime()).toBeGreaterThan(wm0.watermark.getTime());
     expect((await h.q(`SELECT count(*)::int AS n FROM intercom.sync_state WHERE stream LIKE 'contacts:backlog:p:%'`))[0].n).toBe(0);
     const searches = await h.searchRequests();
-    // 8 pages of changes; the cut costs one probe page plus each part's partial last page.
-    console.log(`[partitioned backlog] 1,200 changes: ${searches} searches over ${r.details!.partitions} partitions (minimum ${Math.ceil(1200 / 150)})`);
+    // 10 pages of changes; the cut costs one probe page plus each part's partial last page.
+    console.log(`[partitioned backlog] 1,500 changes: ${searches} searches over ${r.details!.partitions} partitions (minimum ${Math.ceil(1500 / 150)})`);
     expect(searches).toBe(r.requests);
   });
 });

@@ -20,8 +20,11 @@ import type { RunDeps } from './run-deps.ts';
 export { CONTACTS_STREAM } from './contacts-full-pull.ts';
 export const SEARCH_PAGE_SIZE = PAGE_SIZE;
 export const BACKLOG_STREAM = 'contacts:backlog';
-/** A backlog of at most this many pages is paged through one cursor: partitions would cost more than they save. */
-const SEQUENTIAL_PAGES = 3;
+/**
+ * A backlog of at most this many pages is paged through one cursor (at 300 ms a page, 2.4 s): cutting one day into
+ * 16 id-suffix parts costs a probe and up to 16 partial last pages, more than such a backlog saves.
+ */
+const SEQUENTIAL_PAGES = 8;
 
 export async function pullContactsIncremental(
   deps: RunDeps,
@@ -98,7 +101,7 @@ export async function pullContactsIncremental(
 /** The search window [its first local day, open end) cut into about 2 × in-flight parts, or null if it cannot be. */
 function backlogPartitions(deps: RunDeps, total: number, from: number, now: () => number, timezone: string, hexIds: boolean): Partition[] | null {
   const pages = Math.ceil(total / PAGE_SIZE);
-  const parts = Math.max(2, Math.min(Math.ceil(pages / SEQUENTIAL_PAGES), 2 * deps.inFlight()));
+  const parts = Math.max(2, Math.min(Math.ceil(pages / 3), 2 * deps.inFlight()));
   const nowS = Math.floor(now() / 1000);
   return splitPartition({ field: 'updated_at', from, to: null, suffix: '' }, parts, { lo: from, hi: nowS, timezone, hexIds });
 }
