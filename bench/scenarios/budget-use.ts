@@ -60,6 +60,8 @@ export const budgetUseScenario: Scenario = {
         return spent.length;
       };
       try {
+        // Companies first, as a backfill runs them (one scroll), so the contacts' pages find their companies known.
+        await e.pull.fullPullCompanies({});
         // A full pull (what a backfill and the first daemon cycle run): ⌈N/150⌉ pages at best.
         await measure(`full pull ${fmt(size.contacts)}`, 'full_pull', Math.ceil(size.contacts / 150), () => e.pull.pullContacts({}));
         // The first cycle after it starts from the watermark the full pull left, not from scratch.
