@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx so a fresh clone works after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli/main.ts');
+// Runs the compiled JavaScript in dist/ (built from src/ by `npm run build`, which `npm ci` and `npm pack` run
+// through the `prepare` script). Nothing here needs TypeScript at run time.
+import { main } from '../dist/cli/main.js';
+
 await main(process.argv);

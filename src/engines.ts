@@ -4,11 +4,10 @@
  * (backfill, verify), the demo and the bench. Keeping this in one place means a command or a benchmark syncs
  * exactly as the daemon does.
  */
-import type pg from 'pg';
 import type { Config } from './config/index.ts';
 import { processHost } from './daemon/host.ts';
 import { createRunTracker, type FinishedRun, type RunTracker } from './daemon/run-tracker.ts';
-import { dedicatedClient } from './db/client.ts';
+import { dedicatedClient, type Pool } from './db/client.ts';
 import { createOutboxListen, type Listen } from './db/listen.ts';
 import { createApiUsageRecorder, type ApiUsageRecorder } from './db/queries/api-usage.ts';
 import { createBackfillStore } from './db/queries/backfill.ts';
@@ -43,7 +42,7 @@ export interface Engines {
 export interface EngineOptions {
   config: Readonly<Config>;
   logger: Logger;
-  pool: pg.Pool;
+  pool: Pool;
   /** What the LISTEN connection dials; the pool's own URL. */
   databaseUrl: string;
   /** Names this process in sync_runs; defaults to host:pid. */

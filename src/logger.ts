@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { boundLine } from './log-excerpt.ts';
 
 export type { Logger } from 'pino';
 
@@ -24,6 +25,7 @@ const SECRET_PATHS = [
   '*.clientSecret',
   'config.intercom.accessToken',
   'config.intercom.clientSecret',
+  'config.statusPage.token',
 ];
 
 // email and phone are personal wherever they appear. `name` is too common a key (jobs, modules, attributes) to blank
@@ -54,7 +56,9 @@ export function createLogger(opts: LoggerOptions): Logger {
       level: opts.level,
       base: { service: 'intercom-sync' },
       redact: { paths: opts.pii ? SECRET_PATHS : [...SECRET_PATHS, ...PII_PATHS], censor: '[redacted]' },
-      ...(secrets.length > 0 ? { hooks: { streamWrite: (line: string) => scrub(line, secrets) } } : {}),
+      // Every line is bounded (src/log-excerpt.ts), whatever carried the outside value: fields, child bindings,
+      // errors or the message. Child bindings bypass pino's formatters, so this is done on the finished line.
+      hooks: { streamWrite: (line: string) => boundLine(secrets.length > 0 ? scrub(line, secrets) : line) },
     },
     opts.destination ?? pino.destination({ dest: 1, sync: false }),
   );

@@ -4,9 +4,10 @@
  * server, and registers each for release in reverse order.
  */
 import type { Config } from './config/index.ts';
-import { dedicatedClient, type Database } from './db/client.ts';
+import { dedicatedClient, pingDatabase, type Database } from './db/client.ts';
 import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
+import { statusQueries } from './db/queries/status.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
@@ -77,6 +78,7 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
           mappings: await dbGauges.mappings(database.pool),
         }),
         limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
+        authHalted: () => gatewayRef?.health().authError != null,
         role,
       },
       log,
@@ -136,6 +138,9 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
 
     const webhooks = createWebhookHandler({
       secret: config.intercom.clientSecret,
+      maxBodyBytes: config.http.webhook.maxBodyBytes,
+      maxConcurrent: config.http.webhook.maxConcurrent,
+      bodyTimeoutMs: config.http.webhook.bodyTimeoutSeconds * 1000,
       logger: log,
       metrics,
       pull: {
@@ -161,19 +166,29 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       metrics,
       webhooks,
       readiness: {
-        pingDatabase: async () => {
-          await database.pool.query('SELECT 1');
-        },
+        pingDatabase: () => pingDatabase(database.pool),
         intercomAuth: createIntercomAuthCheck({ me: () => gateway.me(), authError: () => gateway.health().authError }),
         role,
       },
+      statusPage: config.statusPage.enabled
+        ? {
+            token: config.statusPage.token,
+            pii: config.log.pii,
+            budgetPerMinute: config.intercom.ratePerMinute,
+            schema: config.schema,
+            load: (hours) => statusQueries(config.schema).snapshot(database.pool, hours),
+          }
+        : null,
     });
     lifecycle.defer('http server', () => http.close(2000));
     // Scheduled runs, the push loop and webhook pulls wind down side by side within one grace period.
     lifecycle.defer(
       'in-flight work and leader lock',
       async () => {
-        await Promise.all([daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
+        // The push engine stops claiming at once (loop and sweep alike) and returns its leases before the deadline,
+        // so that the scheduler and the push loop are not left waiting on entries stuck behind the limiter.
+        const pushGraceMs = Math.max(500, workGraceMs - 1500);
+        await Promise.all([push.shutdown(pushGraceMs), daemon.stop(workGraceMs), webhooks.close(workGraceMs)]);
       },
       workGraceMs + 10_000,
     );

@@ -66,7 +66,7 @@ try {
   const result: FullPullChildResult = {
     seconds,
     done: Object.values(summary.counts).reduce((a, b) => a + (b ?? 0), 0),
-    counts: summary.counts as Record<string, number>,
+    counts: summary.counts,
     requests: summary.requests,
     peakRssMb: mb(peak),
     startRssMb: mb(startRss),

@@ -10,7 +10,7 @@ export interface Goal {
 }
 
 export interface Figure {
-  /** Stable key for results.json and the smoke test, e.g. "requests_per_change.push". */
+  /** Stable key for results.json and EXPECTED_FIGURES (bench/lib/report.ts), e.g. "requests_per_change.push". */
   id: string;
   label: string;
   value: number;

@@ -3,6 +3,7 @@ import { REALISTIC_LATENCY } from '../../src/simulator/realism.ts';
 import { benchEngines, drainAll } from '../lib/engines.ts';
 import { atLeast, atMost, fmt, type Figure } from '../lib/figures.ts';
 import type { Scenario } from '../lib/context.ts';
+import { DEFAULT_BUDGETS, type BenchOptions } from '../lib/options.ts';
 import { openSimulator } from '../lib/simulator.ts';
 
 /**
@@ -12,6 +13,22 @@ import { openSimulator } from '../lib/simulator.ts';
  * sync that pages one request at a time is latency-bound and scores low at large budgets; one that keeps
  * budget/s × latency requests in flight scores near 100 % until local work (the apply) becomes the limit.
  */
+/** --quick runs one budget (10,000/min) unless --budgets names others. */
+export function budgetUseBudgets(opts: Pick<BenchOptions, 'quick' | 'budgets'>): number[] {
+  return opts.quick && opts.budgets.join() === DEFAULT_BUDGETS.join() ? [10_000] : opts.budgets;
+}
+
+const KINDS = ['full_pull', 'first_cycle', 'steady_cycle', 'backlog', 'push_updates', 'push_creates'] as const;
+
+/** The figures this scenario prints for these options (a complete run has each one). */
+export function budgetUseFigureIds(opts: Pick<BenchOptions, 'quick' | 'budgets'>): string[] {
+  return budgetUseBudgets(opts).flatMap((b) => [
+    ...KINDS.map((k) => `budget_use.${k}.${b}`),
+    `requests.first_cycle.${b}`,
+    `requests.steady_cycle.${b}`,
+  ]);
+}
+
 export const budgetUseScenario: Scenario = {
   name: 'budget-use',
   async run({ opts, pg, logger, progress }) {
@@ -21,7 +38,7 @@ export const budgetUseScenario: Scenario = {
       : opts.quick
         ? { contacts: 300, changes: 150, backlog: 300, updates: 50, creates: 20 }
         : { contacts: 20_000, changes: 1_000, backlog: 20_000, updates: 2_000, creates: 1_000 };
-    const budgets = opts.quick && opts.budgets.length === 3 ? [10_000] : opts.budgets;
+    const budgets = budgetUseBudgets(opts);
     // Only the latency of the realistic profile: its other harsh behaviours (HTML 403s, drift) are other benches'.
     const latency = opts.latency === 'realistic' ? { ...REALISTIC_LATENCY } : { fixedMs: opts.latency };
     const latencyText = opts.latency === 'realistic' ? 'realistic latency' : `${opts.latency} ms latency`;

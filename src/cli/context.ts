@@ -25,7 +25,7 @@ export function loadConfig(): Readonly<Config> {
  * their output (reports, JSON progress lines) and can be piped.
  */
 export function createCliLogger(config: Readonly<Config>, opts: { toStderr?: boolean } = {}): Logger {
-  const secrets = [config.intercom.accessToken, config.intercom.clientSecret].filter((s): s is string => !!s);
+  const secrets = [config.intercom.accessToken, config.intercom.clientSecret, config.statusPage.token].filter((s): s is string => !!s);
   return createLogger({
     level: config.log.level,
     pii: config.log.pii,

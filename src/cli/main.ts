@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { registerCommands } from './commands/index.ts';
@@ -7,6 +8,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('intercom-sync')
     .description('Two-way sync of contacts and companies between PostgreSQL and Intercom')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
   registerCommands(program);
@@ -25,4 +27,10 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`intercom-sync: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
+}
+
+/** From package.json, two levels up from src/cli/ and from dist/cli/ alike, so the two can never disagree. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }

@@ -28,7 +28,13 @@ export interface Config {
     verifyBudgetPerRun: number;
   };
   schedule: { contactsPull: string; companiesPull: string; outboxSweep: string; verify: string };
-  http: { port: number; host: string };
+  http: {
+    port: number;
+    host: string;
+    webhook: { maxBodyBytes: number; maxConcurrent: number; bodyTimeoutSeconds: number };
+  };
+  /** The HTML status page at `/` (src/http/status-page.ts); token = required bearer token or `?token=`. */
+  statusPage: { enabled: boolean; token: string | undefined };
   daemon: { leaderRetrySeconds: number; shutdownTimeoutSeconds: number };
   embedded: { pgPort: number; dataDir: string | undefined };
 }
@@ -69,7 +75,16 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       outboxSweep: e.OUTBOX_SWEEP_CRON,
       verify: e.VERIFY_CRON,
     },
-    http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
+    http: {
+      port: e.HTTP_PORT,
+      host: e.HTTP_HOST,
+      webhook: {
+        maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
+        maxConcurrent: e.WEBHOOK_MAX_CONCURRENT,
+        bodyTimeoutSeconds: e.WEBHOOK_BODY_TIMEOUT_SECONDS,
+      },
+    },
+    statusPage: { enabled: e.STATUS_PAGE === 'on', token: e.STATUS_PAGE_TOKEN },
     daemon: { leaderRetrySeconds: e.LEADER_LOCK_RETRY_SECONDS, shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS },
     embedded: { pgPort: e.EMBEDDED_PG_PORT, dataDir: e.EMBEDDED_DATA_DIR },
   });

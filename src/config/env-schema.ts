@@ -32,6 +32,12 @@ export const envSchema = z.object({
   SYNC_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    // pg_* and information_schema belong to Postgres (pg_dump skips them, so backups would miss every table);
+    // public is shared with the application, whose objects our migrations must never meet.
+    .refine(
+      (v) => !/^pg_/.test(v) && v !== 'information_schema' && v !== 'public',
+      'must not be a system or shared schema (pg_*, information_schema, public); use a schema of its own, e.g. intercom',
+    )
     .default('intercom'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PII: bool.default(false),
@@ -49,6 +55,12 @@ export const envSchema = z.object({
   VERIFY_BUDGET_PER_RUN: nonNegativeInt.default(2000),
   HTTP_PORT: nonNegativeInt.max(65535).default(8080),
   HTTP_HOST: z.string().default('0.0.0.0'),
+  STATUS_PAGE: z.enum(['on', 'off']).default('on'),
+  STATUS_PAGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Intercom's notifications are a few KB; these bound what an unauthenticated client can make us hold (README).
+  WEBHOOK_MAX_BODY_BYTES: positiveInt.max(16 * 1024 * 1024).default(256 * 1024),
+  WEBHOOK_MAX_CONCURRENT: positiveInt.max(10_000).default(32),
+  WEBHOOK_BODY_TIMEOUT_SECONDS: positiveInt.max(300).default(10),
   LEADER_LOCK_RETRY_SECONDS: positiveInt.default(5),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt.default(25),
   EMBEDDED_PG_PORT: nonNegativeInt.max(65535).default(0),

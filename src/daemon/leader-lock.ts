@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { sessionLock } from '../db/advisory-lock.ts';
 import { sleep, within } from '../sleep.ts';
 
 /**
@@ -80,14 +81,13 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
       await dropConnection();
       conn = await openConnection();
     }
-    const { rows } = await conn.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [opts.key]);
-    return rows[0]?.ok === true;
+    return sessionLock.tryLock(conn, opts.key);
   }
 
   async function stillHeld(): Promise<boolean> {
     if (!conn || connBroken) return false;
     const r = await within(
-      conn.query('SELECT 1').then(
+      sessionLock.ping(conn).then(
         () => true,
         () => false,
       ),
@@ -162,7 +162,7 @@ export function createLeaderLock(opts: LeaderLockOptions): LeaderLock {
         nap?.abort();
         await loop;
         if (role === 'leader' && conn && !connBroken) {
-          await within(conn.query('SELECT pg_advisory_unlock($1::bigint)', [opts.key]).catch(() => undefined), 2000);
+          await within(sessionLock.unlock(conn, opts.key).catch(() => undefined), 2000);
           log.info('released leader lock');
         }
         role = 'stopped';

@@ -1,5 +1,5 @@
-import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { Pool } from '../db/client.ts';
 import { runQueries } from '../db/queries/runs.ts';
 import type { RunKind, RunSummary } from '../sync/outcome.ts';
 
@@ -44,7 +44,7 @@ export interface RunTracker {
 }
 
 export interface RunTrackerOptions {
-  pool: pg.Pool;
+  pool: Pool;
   schema: string;
   replicaId: string;
   logger: Logger;

@@ -1,6 +1,29 @@
 import type pg from 'pg';
 import { advisoryKey } from './migrate.ts';
 
+/** The part of a pg.Client a session lock needs. */
+export interface SessionConnection {
+  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/**
+ * The statements of a session-level advisory lock, for holders that keep a connection of their own (the leader
+ * lock) as well as for tryAdvisoryLock below. https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADVISORY-LOCKS
+ */
+export const sessionLock = {
+  async tryLock(conn: SessionConnection, key: string): Promise<boolean> {
+    const { rows } = await conn.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+    return rows[0]?.ok === true;
+  },
+  /** One round trip: proves the session, and with it the lock, is still there. */
+  async ping(conn: SessionConnection): Promise<void> {
+    await conn.query('SELECT 1');
+  },
+  async unlock(conn: SessionConnection, key: string): Promise<void> {
+    await conn.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+  },
+};
+
 export interface HeldLock {
   /** Idempotent: a second call does nothing. Never rejects. */
   release(): Promise<void>;
@@ -22,8 +45,7 @@ export async function tryAdvisoryLock(pool: pg.Pool, name: string): Promise<Held
     client.release(destroy);
   };
   try {
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-    if (!rows[0]?.ok) {
+    if (!(await sessionLock.tryLock(client, key))) {
       giveBack(false);
       return null;
     }
@@ -37,7 +59,7 @@ export async function tryAdvisoryLock(pool: pg.Pool, name: string): Promise<Held
       if (released) return;
       released = true;
       try {
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+        await sessionLock.unlock(client, key);
         giveBack(false);
       } catch {
         // A broken connection drops its session locks with it; do not return it to the pool.

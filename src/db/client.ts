@@ -5,6 +5,9 @@ import { defineTables, type Tables } from './schema.ts';
 // Postgres bigint (int8) would otherwise arrive as a string; our ids and counters fit in a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/** The pool type, for layers that hold a pool but never build SQL themselves. */
+export type Pool = pg.Pool;
+
 export interface Database {
   pool: pg.Pool;
   db: NodePgDatabase;
@@ -20,6 +23,11 @@ export function createPool(url: string, max = 10): pg.Pool {
   // connection is terminated. Its next query fails and the caller handles that; the event alone must not crash.
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
+}
+
+/** Readiness: one round trip through the pool. */
+export async function pingDatabase(pool: pg.Pool): Promise<void> {
+  await pool.query('SELECT 1');
 }
 
 export function createDatabase(pool: pg.Pool, schema: string): Database {

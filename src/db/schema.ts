@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { EMAIL_PATTERN } from '../email-shape.ts';
 import {
   bigint,
   bigserial,
@@ -73,7 +74,8 @@ export function defineTables(schemaName: string) {
       check('contacts_role_check', sql`${t.role} in ('user', 'lead')`),
       check(
         'contacts_email_format_check',
-        sql`${t.email} is null or ${t.email} ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`,
+        // Spelled out rather than [:space:], whose members depend on the database's locale (src/email-shape.ts).
+        sql`${t.email} is null or ${t.email} ~ '${sql.raw(EMAIL_PATTERN)}'`,
       ),
       check('contacts_external_id_not_blank_check', sql`${t.externalId} is null or btrim(${t.externalId}) <> ''`),
       check('contacts_custom_attributes_object_check', sql`jsonb_typeof(${t.customAttributes}) = 'object'`),
@@ -255,7 +257,20 @@ export function defineTables(schemaName: string) {
     (t) => [primaryKey({ name: 'api_usage_pkey', columns: [t.hour, t.endpoint, t.status, t.priority] })],
   );
 
-  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage };
+  /**
+   * One row per UTC minute for the status page's 24-hour charts: Intercom requests and 429s (added by every replica's
+   * API usage recorder) and the outbox depth sampled once a minute. Pruned after two days
+   * by the recorder that writes it (src/db/queries/status.ts), so it stays at a few thousand rows.
+   */
+  const statusSamples = s.table('status_samples', {
+    minute: tz('minute').primaryKey(),
+    requests: integer('requests').notNull().default(0),
+    rateLimited: integer('rate_limited').notNull().default(0),
+    outboxDepth: integer('outbox_depth'),
+    deadLetters: integer('dead_letters'),
+  });
+
+  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage, statusSamples };
 }
 
 export type Tables = ReturnType<typeof defineTables>;
@@ -272,4 +287,5 @@ export const {
   syncRuns,
   auditLog,
   apiUsage,
+  statusSamples,
 } = defaults;

@@ -3,6 +3,9 @@
  * (always: DATABASE_URL is ignored, so the demo's edits never reach real tables) and the bundled Intercom simulator, backfills, makes edits on both sides — including a
  * conflict and a lead → user merge in each direction — runs sync cycles, prints the reports and shuts down.
  */
+/* eslint-disable no-restricted-syntax -- The demo plays the user's own application: it writes the user's tables (the
+   edits the daemon then syncs) and reads them back to show the result, as that application would with its own SQL.
+   The daemon's SQL stays in src/db/; these statements are the user's side of the story, not the sync's. */
 import type { Config } from '../config/index.ts';
 import { openDatabase } from '../db/open.ts';
 import { reportQueries, type ReportName } from '../db/queries/reports.ts';

@@ -22,9 +22,20 @@ export interface MetricsSources {
   readDb?: () => Promise<DbGauges>;
   limiterState?: () => LimiterState;
   role?: () => Role;
+  /** True once Intercom answered 401/403: the gateway stops all calls until the token is fixed and it restarts. */
+  authHalted?: () => boolean;
 }
 
-export type WebhookResult = 'accepted' | 'ignored' | 'unauthorized' | 'malformed' | 'too_large' | 'disabled' | 'dropped';
+export type WebhookResult =
+  | 'accepted'
+  | 'ignored'
+  | 'unauthorized'
+  | 'malformed'
+  | 'too_large'
+  | 'timeout'
+  | 'busy'
+  | 'disabled'
+  | 'dropped';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -142,6 +153,11 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     registers,
   });
   const role = new Gauge({ name: `${P}role`, help: 'Current role of this replica', labelNames: ['role'] as const, registers });
+  const authHalted = new Gauge({
+    name: `${P}intercom_authorization_halted`,
+    help: '1 while Intercom calls are halted because the token was refused (401/403)',
+    registers,
+  });
   const dbUp = new Gauge({
     name: `${P}metrics_database_up`,
     help: '1 if the database gauges could be read for this scrape',
@@ -154,6 +170,7 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     deadLetters.set({ entity_type: e }, 0);
   }
   outboxOldest.set(0);
+  authHalted.set(0);
   rateLimited.inc({ endpoint: 'any' }, 0);
   conflicts.inc({ kind: 'pull_contacts' }, 0);
 
@@ -198,6 +215,7 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
       limiterRunning.set(s.running);
       limiterRemaining.set(s.reservoir ?? -1);
     }
+    if (sources.authHalted) authHalted.set(sources.authHalted() ? 1 : 0);
     if (sources.role) {
       const current = sources.role();
       leader.set(current === 'leader' ? 1 : 0);

@@ -1,34 +1,62 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export class BodyTooLargeError extends Error {}
+export class BodyTimeoutError extends Error {}
 
-/** Reads the raw body (signatures are computed over bytes, not over re-serialised JSON), refusing more than `limit`. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export interface ReadBodyOptions {
+  /** Bytes kept at most; a body beyond it is refused before more than `limit` bytes are held. */
+  limit: number;
+  /** The whole body must have arrived within this many ms of the call, however slowly it trickles. */
+  deadlineMs: number;
+  /** Sees every chunk as it arrives (a streaming HMAC), before the body is complete. */
+  onChunk?: (chunk: Buffer) => void;
+}
+
+/**
+ * Reads the raw body (signatures are computed over bytes, not over re-serialised JSON). On refusal (too large, too
+ * slow) the request stream is destroyed rather than drained: draining would let a hostile client keep the socket
+ * and feed us bytes for as long as it likes.
+ */
+export function readBody(req: IncomingMessage, opts: ReadBodyOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      return reject(new BodyTooLargeError());
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
+    let settled = false;
+    const timer = setTimeout(() => fail(new BodyTimeoutError()), opts.deadlineMs);
+    function fail(err: Error): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      chunks.length = 0;
+      req.off('data', onData);
+      req.pause();
+      reject(err);
+    }
+    function onData(chunk: Buffer): void {
       size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks.length = 0;
-        reject(new BodyTooLargeError());
-        return;
-      }
+      if (size > opts.limit) return fail(new BodyTooLargeError());
+      opts.onChunk?.(chunk);
       chunks.push(chunk);
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > opts.limit) return fail(new BodyTooLargeError());
+    req.on('data', onData);
+    req.once('end', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
     });
-    req.on('end', () => {
-      if (!tooLarge) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
+    req.once('error', fail);
+    req.once('close', () => fail(new Error('the client closed the connection before the body ended')));
   });
+}
+
+/** Answers and closes the connection: for refusals whose request body we will not read. */
+export function refuseAndClose(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendJson(res, status, body, { connection: 'close', ...headers });
+  // The unread body would otherwise keep the socket (and the client's bytes) alive until a timeout.
+  res.once('finish', () => res.req.socket.destroy());
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { checkReadiness, type ReadinessSources } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { sendJson, sendText } from './respond.ts';
+import { createStatusPageHandler, type StatusPageOptions } from './status-page.ts';
 import type { WebhookHandler } from './webhooks.ts';
 
 /**
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   webhooks: WebhookHandler;
   logger: Logger;
+  /** The HTML status page at `/`; absent or null = off (STATUS_PAGE=off), and `/` answers 404. */
+  statusPage?: StatusPageOptions | null;
 }
 
 export interface HttpServer {
@@ -47,29 +50,42 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       POST: (req, res) => opts.webhooks.handle(req, res),
     },
   };
+  if (opts.statusPage) {
+    const statusPage = createStatusPageHandler(opts.statusPage);
+    routes['/'] = { GET: statusPage, HEAD: statusPage };
+  }
 
-  const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const route = routes[path];
-    const handler = route?.[req.method ?? 'GET'];
-    res.on('finish', () => opts.metrics.recordHttp(route ? path : 'other', res.statusCode));
-    if (!route) return sendJson(res, 404, { error: 'not_found', message: `no route ${path}` });
-    if (!handler) {
-      return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} ${path}` }, {
-        allow: Object.keys(route).join(', '),
-      });
-    }
-    Promise.resolve()
-      .then(() => handler(req, res))
-      .catch((err: unknown) => {
-        log.error({ err, path }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'see the intercom-sync logs' });
-        else res.destroy();
-      });
-  });
-  // Load balancers keep connections alive longer than Node's 5 s default would allow; avoid racing their reuse.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  const server: Server = createServer(
+    {
+      // Load balancers keep connections alive longer than Node's 5 s default would allow; avoid racing their reuse.
+      keepAliveTimeout: 65_000,
+      // A slow client may not hold a socket indefinitely (slowloris): headers within 20 s, the whole request within
+      // 30 s, checked every second rather than Node's default 30 s so a flood of them is cut promptly.
+      // https://nodejs.org/api/http.html#serverheaderstimeout, https://nodejs.org/api/http.html#serverrequesttimeout
+      headersTimeout: 20_000,
+      requestTimeout: 30_000,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const route = routes[path];
+      const handler = route?.[req.method ?? 'GET'];
+      res.on('finish', () => opts.metrics.recordHttp(route ? path : 'other', res.statusCode));
+      if (!route) return sendJson(res, 404, { error: 'not_found', message: `no route ${path}` });
+      if (!handler) {
+        return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} ${path}` }, {
+          allow: Object.keys(route).join(', '),
+        });
+      }
+      Promise.resolve()
+        .then(() => handler(req, res))
+        .catch((err: unknown) => {
+          log.error({ err, path }, 'request failed');
+          if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'see the intercom-sync logs' });
+          else res.destroy();
+        });
+    },
+  );
 
   let closed: Promise<void> | null = null;
   return {

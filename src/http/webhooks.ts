@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import { within } from '../sleep.ts';
 import type { Metrics } from './metrics.ts';
 import { MalformedWebhookError, parseWebhook } from './webhook-payload.ts';
-import { verifySignature } from './webhook-signature.ts';
-import { readBody, sendJson, BodyTooLargeError } from './respond.ts';
+import { claimedSignature, signatureMatches, startSignature } from './webhook-signature.ts';
+import { BodyTimeoutError, BodyTooLargeError, readBody, refuseAndClose, sendJson } from './respond.ts';
+import { excerpt } from '../log-excerpt.ts';
 
 /**
  * POST /webhooks/intercom. A notification is verified against the client secret, parsed, and turned into a targeted
@@ -26,7 +27,12 @@ export interface WebhookOptions {
   logger: Logger;
   /** Records a rejected notification (e.g. in sync_runs); failures to record are logged, never answered. */
   onMalformed?: (reason: string) => Promise<void>;
+  /** WEBHOOK_MAX_BODY_BYTES: Intercom's notifications are a few KB; anything larger is refused with 413. */
   maxBodyBytes?: number;
+  /** WEBHOOK_MAX_CONCURRENT: requests being read at once; more are answered 503 without reading their body. */
+  maxConcurrent?: number;
+  /** WEBHOOK_BODY_TIMEOUT_SECONDS, in ms: a body not complete by then is answered 408 and the socket closed. */
+  bodyTimeoutMs?: number;
   /** Ids per targeted pull. */
   batchSize?: number;
   /** Ids waiting beyond this are dropped (left to the scheduled pull). */
@@ -41,9 +47,15 @@ export interface WebhookHandler {
   close(graceMs: number): Promise<void>;
 }
 
+/** Defaults of the WEBHOOK_* variables (README, "Webhooks"). */
+export const DEFAULT_WEBHOOK_LIMITS = { maxBodyBytes: 256 * 1024, maxConcurrent: 32, bodyTimeoutMs: 10_000 } as const;
+
 export function createWebhookHandler(opts: WebhookOptions): WebhookHandler {
   const log = opts.logger.child({ module: 'webhooks' });
-  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_WEBHOOK_LIMITS.maxBodyBytes;
+  const maxConcurrent = opts.maxConcurrent ?? DEFAULT_WEBHOOK_LIMITS.maxConcurrent;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_WEBHOOK_LIMITS.bodyTimeoutMs;
+  let reading = 0;
   const batchSize = opts.batchSize ?? 50;
   const maxPending = opts.maxPendingIds ?? 10_000;
   const queue = new PQueue({ concurrency: 1 });
@@ -101,20 +113,45 @@ export function createWebhookHandler(opts: WebhookOptions): WebhookHandler {
           message: 'INTERCOM_CLIENT_SECRET is not set on this intercom-sync; notifications cannot be verified',
         });
       }
+      // Everything up to the signature check is unauthenticated, so it must cost a bounded amount per request and
+      // a bounded number of requests: the header is checked before the body is read, at most `maxConcurrent` bodies
+      // are read at once, each at most `maxBody` bytes within `bodyTimeoutMs`, hashed as they arrive.
+      const claimed = claimedSignature(req.headers['x-hub-signature']);
+      if (!claimed) {
+        opts.metrics?.recordWebhook('unauthorized');
+        log.warn({ remote: req.socket.remoteAddress }, 'webhook without a well-formed X-Hub-Signature refused');
+        return refuseAndClose(res, 401, { error: 'invalid_signature', message: 'X-Hub-Signature missing or malformed' });
+      }
+      if (reading >= maxConcurrent) {
+        opts.metrics?.recordWebhook('busy');
+        return refuseAndClose(res, 503, { error: 'busy', message: `more than ${maxConcurrent} notifications being received` }, {
+          'retry-after': '1',
+        });
+      }
+      reading += 1;
+      const hmac = startSignature(opts.secret);
       let body: Buffer;
       try {
-        body = await readBody(req, maxBody);
+        body = await readBody(req, { limit: maxBody, deadlineMs: bodyTimeoutMs, onChunk: (c) => hmac.update(c) });
       } catch (err) {
         if (err instanceof BodyTooLargeError) {
           opts.metrics?.recordWebhook('too_large');
-          return answer(res, 413, { error: 'payload_too_large', message: `body exceeds ${maxBody} bytes` });
+          return refuseAndClose(res, 413, { error: 'payload_too_large', message: `body exceeds ${maxBody} bytes` });
         }
-        throw err;
+        if (err instanceof BodyTimeoutError) {
+          opts.metrics?.recordWebhook('timeout');
+          return refuseAndClose(res, 408, { error: 'request_timeout', message: `body not received within ${bodyTimeoutMs} ms` });
+        }
+        // The client went away mid-body: nobody to answer.
+        res.destroy();
+        return;
+      } finally {
+        reading -= 1;
       }
-      if (!verifySignature(body, req.headers['x-hub-signature'], opts.secret)) {
+      if (!signatureMatches(claimed, hmac)) {
         opts.metrics?.recordWebhook('unauthorized');
-        log.warn({ remote: req.socket.remoteAddress }, 'webhook with a missing or bad X-Hub-Signature refused');
-        return answer(res, 401, { error: 'invalid_signature', message: 'X-Hub-Signature missing or does not match' });
+        log.warn({ remote: req.socket.remoteAddress }, 'webhook with a bad X-Hub-Signature refused');
+        return answer(res, 401, { error: 'invalid_signature', message: 'X-Hub-Signature does not match' });
       }
       let targets;
       try {
@@ -122,13 +159,13 @@ export function createWebhookHandler(opts: WebhookOptions): WebhookHandler {
       } catch (err) {
         if (!(err instanceof MalformedWebhookError)) throw err;
         opts.metrics?.recordWebhook('malformed');
-        log.warn({ reason: err.message }, 'malformed webhook notification refused');
+        log.warn({ reason: excerpt(err.message) }, 'malformed webhook notification refused');
         await opts.onMalformed?.(err.message).catch((e: unknown) => log.error({ err: e }, 'could not record a malformed webhook'));
         return answer(res, 400, { error: 'malformed_notification', message: err.message });
       }
       if (targets.ignored) {
         opts.metrics?.recordWebhook('ignored');
-        return answer(res, 200, { status: 'ignored', topic: targets.topic });
+        return answer(res, 200, { status: 'ignored', topic: excerpt(targets.topic) });
       }
       if (closing) {
         // Intercom retries failed deliveries; the scheduled pull catches up regardless.
@@ -141,10 +178,10 @@ export function createWebhookHandler(opts: WebhookOptions): WebhookHandler {
         log.warn({ dropped }, 'webhook queue full: leaving these ids to the scheduled pull');
       }
       opts.metrics?.recordWebhook('accepted');
-      log.debug({ topic: targets.topic, contacts: targets.contactIds.length, companies: targets.companyIds.length }, 'webhook queued');
+      log.debug({ topic: excerpt(targets.topic), contacts: targets.contactIds.length, companies: targets.companyIds.length }, 'webhook queued');
       return answer(res, 202, {
         status: 'accepted',
-        topic: targets.topic,
+        topic: excerpt(targets.topic),
         contacts: targets.contactIds.length,
         companies: targets.companyIds.length,
       });

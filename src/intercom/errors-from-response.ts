@@ -1,7 +1,7 @@
 /**
  * Turns whatever intercom-client throws into our error vocabulary (src/errors.ts). The SDK's error subclasses
  * differ per endpoint, so we branch on the status code alone (STACK.md), and read Intercom's `error.list` body
- * (API-NOTES §9) for the code, message and request_id an operator needs.
+ * (Intercom-OpenAPI descriptions/2.14, schema `error`) for the code, message and request_id an operator needs.
  */
 import { IntercomError, IntercomTimeoutError } from 'intercom-client';
 import {

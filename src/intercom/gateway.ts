@@ -67,6 +67,8 @@ export interface GatewayOptions {
    */
   maxConcurrent?: number;
   redisUrl?: string | undefined;
+  /** How long a call waits for Redis before failing with RateLimiterUnavailableError. Default 5 s. */
+  redisConnectTimeoutMs?: number;
   /** Processes with the same id share one budget through Redis. Defaults to one id per Intercom token. */
   limiterId?: string;
   logger: Logger;
@@ -147,7 +149,7 @@ export function createGateway(opts: GatewayOptions): IntercomGateway {
 
 /**
  * Our request bodies (payloads.ts) are the contract with Intercom; the SDK's 2.14 request types are narrower than the
- * API: they cannot say `null` (which clears a field) and lack search `sort` (API-NOTES §13). The SDK serialises the
+ * API: they cannot say `null` (which clears a field) and lack search `sort` (declared from Intercom-OpenAPI descriptions/2.16 on). The SDK serialises the
  * body unchanged, so this is the one place where our types are handed to the SDK's.
  */
 function sdkRequest<T>(body: object): T {
@@ -189,6 +191,7 @@ class Gateway implements IntercomGateway {
       jobExpirationMs: this.timeoutSeconds * 1000 + 5_000,
       limiterId: opts.limiterId ?? `intercom-sync-${createHash('sha256').update(opts.token).digest('hex').slice(0, 16)}`,
       redisUrl: opts.redisUrl,
+      ...(opts.redisConnectTimeoutMs !== undefined ? { redisConnectTimeoutMs: opts.redisConnectTimeoutMs } : {}),
       logger: this.log.child({ component: 'limiter' }),
     });
   }
@@ -320,7 +323,7 @@ class Gateway implements IntercomGateway {
     const pagination: { per_page?: number; starting_after?: string } = {};
     if (q.perPage !== undefined) pagination.per_page = q.perPage;
     if (q.startingAfter) pagination.starting_after = q.startingAfter;
-    // `sort` is absent from the SDK's 2.14 types (API-NOTES §13) but the SDK sends the body unchanged.
+    // `sort` is absent from the SDK's 2.14 types (sort is declared from the 2.16 description on: Intercom-OpenAPI descriptions/2.16, `search_request`) but the SDK sends the body unchanged.
     const body = sdkRequest<Intercom.SearchRequest>({ query: q.query, pagination, ...(q.sort ? { sort: q.sort } : {}) });
     return this.call(
       'searchContacts',
@@ -443,7 +446,7 @@ class Gateway implements IntercomGateway {
     const byId = new Map<string, IntercomCompany>();
     let page = 1;
     let cursor: string | null = null;
-    // A contact holds at most 1,000 companies (API-NOTES §7); the bound only stops a server that never ends.
+    // A contact holds at most 1,000 companies (Intercom-OpenAPI descriptions/2.14, attachContactToACompany: `contact_company_limit_exceeded`); the bound only stops a server that never ends.
     for (let i = 0; i < 100; i++) {
       const startingAfter = cursor;
       const res = await this.call(

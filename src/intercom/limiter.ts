@@ -1,6 +1,6 @@
 /**
  * The one place that decides when a request to Intercom may leave. Intercom counts a per-minute limit in 10-second
- * windows (API-NOTES §13), so we spend at most limit/6 per window from a Bottleneck reservoir and refill it when the
+ * windows (https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting), so we spend at most limit/6 per window from a Bottleneck reservoir and refill it when the
  * window resets. Other apps share the workspace budget, so the X-RateLimit-* headers of every answer correct our
  * own count, and a 429 empties the reservoir until the reset Intercom announced. With Redis the reservoir lives in
  * Redis (Bottleneck clustering), so several processes spend one budget.
@@ -216,6 +216,9 @@ export class WindowLimiter {
     this.scheduleRefill(reset, this.pausedUntil);
     this.log.warn({ pausedUntil: new Date(this.pausedUntil).toISOString() }, 'Intercom rate limit hit: pausing all callers');
     try {
+      // bottleneck's typings say updateSettings returns the limiter, but it returns a promise that settles once the
+      // (Redis) store has the new reservoir: https://github.com/SGrondin/bottleneck/issues/193
+      // eslint-disable-next-line @typescript-eslint/await-thenable
       await this.bottleneck.updateSettings({ reservoir: 0 });
       this.reservoirSeen = 0;
     } catch (err) {
@@ -269,6 +272,9 @@ export class WindowLimiter {
         const won = await this.redis.set(`${this.keyPrefix}_refill_${windowStart}`, '1', 'PX', this.windowMs * 6, 'NX');
         if (won !== 'OK') return;
       }
+      // bottleneck's typings say updateSettings returns the limiter, but it returns a promise that settles once the
+      // (Redis) store has the new reservoir: https://github.com/SGrondin/bottleneck/issues/193
+      // eslint-disable-next-line @typescript-eslint/await-thenable
       await this.bottleneck.updateSettings({ reservoir: this.budget });
       this.reservoirSeen = this.budget;
     } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * Intercom payloads are parsed exactly once, here, into the typed values the rest of the daemon uses. Parsing is
- * tolerant: unknown keys pass through (Intercom adds fields without a version bump, API-NOTES §2) and only the
+ * tolerant: unknown keys pass through (Intercom adds fields without a version bump: the 2.14 spec's own contact examples carry undeclared keys) and only the
  * fields we rely on are checked. A body that fails the check is a payload error, not a crash somewhere downstream.
  */
 import { z } from 'zod';
@@ -155,7 +155,7 @@ const companySchema = z.looseObject({
 
 const cursorPages = z
   .looseObject({
-    // `next` is a cursor object on list/search, but a URL string on the pages_link variant (API-NOTES §7).
+    // `next` is a cursor object on list/search, but a URL string on the pages_link variant (Intercom-OpenAPI descriptions/2.14, schema `contact_attached_companies`).
     next: z
       .union([z.looseObject({ starting_after: z.string().nullish() }), z.string()])
       .nullish(),
@@ -313,7 +313,7 @@ export function parseCompanyScroll(body: unknown): { data: IntercomCompany[]; sc
     'company scroll',
   );
   const data = itemsOf(s.data ?? [], parseCompany, 'data');
-  // The end of a scroll is an empty page (API-NOTES §7); its scroll_param is already dead.
+  // The end of a scroll is an empty page (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/companies/scrolloverallcompanies); its scroll_param is already dead.
   return { data, scrollParam: data.length === 0 ? null : (s.scroll_param ?? null) };
 }
 

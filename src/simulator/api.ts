@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody, type ErrorItem } from './errors.ts';
 import type { FaultRule } from './faults.ts';
 import { sendJson, sleep } from './http-io.ts';
-import { WINDOW_SECONDS } from './rate-limit.ts';
 import { HTML_403, sampleLatencyMs, scopeDenial, TOKEN_UNAUTHORIZED_MESSAGE } from './realism.ts';
 import { Router } from './router.ts';
 import { companyRoutes } from './routes/companies.ts';
@@ -79,7 +78,7 @@ export async function handleApi(
     res.setHeader('X-RateLimit-Reset', String(decision.reset));
     if (!decision.allowed) {
       return fail(429, [
-        { code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${decision.exceededLimit} in ${WINDOW_SECONDS}_seconds` },
+        { code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${decision.exceededLimit} in ${state.limiter.windowSeconds}_seconds` },
       ]);
     }
   }
@@ -142,7 +141,7 @@ export async function handleApi(
     }
     if (rule.status === 429) {
       const limit = decision?.limit ?? 0;
-      fail(429, [{ code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${limit} in ${WINDOW_SECONDS}_seconds` }]);
+      fail(429, [{ code: 'rate_limit_exceeded', message: `Exceeded rate limit of ${limit} in ${state.limiter.windowSeconds}_seconds` }]);
     } else fail(rule.status, [FAULT_ERRORS[rule.status]!]);
     return true;
   }

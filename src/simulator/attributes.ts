@@ -1,7 +1,7 @@
 import { ApiError, invalidParam } from './errors.ts';
 import type { AttrType, DataAttribute } from './model.ts';
 
-// Intercom does not publish these limits (API-NOTES §8 "not in spec"); these are the simulator's
+// Intercom does not publish these limits (neither the 2.14 spec nor the developer docs state them); these are the simulator's
 // assumptions, documented in docs/simulator.md.
 export const MAX_ATTRIBUTE_NAME = 190;
 export const MAX_STRING_VALUE = 255;

@@ -71,7 +71,7 @@ export function parseCompanyInput(raw: unknown, mode: 'create' | 'update', contr
         out[key] = v;
     }
   }
-  return out as CompanyInput;
+  return out;
 }
 
 export class CompanyStore implements ContactLinks {
@@ -99,7 +99,7 @@ export class CompanyStore implements ContactLinks {
     return [...this.byId.values()].filter((c) => !c.deleted);
   }
 
-  /** Listing hides companies without attached contacts (API-NOTES §7). */
+  /** Listing hides companies without attached contacts (Intercom-OpenAPI descriptions/2.14, listAllCompanies). */
   visible(): CompanyRecord[] {
     return this.live().filter((c) => c.contactIds.size > 0);
   }
@@ -156,7 +156,7 @@ export class CompanyStore implements ContactLinks {
     c.updated_at = Math.max(now, c.created_at);
   }
 
-  /** Archives rather than hard-deletes and detaches every contact (API-NOTES §7). */
+  /** Archives rather than hard-deletes and detaches every contact (Intercom-OpenAPI descriptions/2.14, deleteCompany). */
   delete(id: string): CompanyRecord {
     const c = this.get(id);
     c.deleted = true;

@@ -54,7 +54,7 @@ export class ContactStore {
     return [...(this.byEmail.get(email.toLowerCase()) ?? [])];
   }
 
-  /** The version list and search see right now (API-NOTES §5, §13 indexing lag). */
+  /** The version list and search see right now ("Contact Creation Delay" in https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts). */
   indexedView(rec: ContactRecord, nowMs: number): ContactData | null {
     while (rec.pending.length > 0 && rec.pending[0]!.at <= nowMs) rec.indexed = rec.pending.shift()!.data;
     return rec.indexed;
@@ -98,7 +98,7 @@ export class ContactStore {
     if (e !== null) this.byEmail.get(e)?.delete(rec);
   }
 
-  /** 409 rules from API-NOTES §13: external_id is unique; a lead's email is unique among leads. */
+  /** 409 rules (https://github.com/intercom/Intercom-OpenAPI/pull/543): external_id is unique; a lead's email is unique among leads. */
   private assertUnique(candidate: ContactData, self: ContactRecord | null): void {
     // The archived wording is Intercom's own (forum "how-to-unarchive-a-contact", Intercom-OpenAPI PR #543).
     const conflict = (other: ContactRecord) =>
@@ -215,7 +215,7 @@ export class ContactStore {
     const has = rec.data.tag_ids.includes(tag.id);
     if (add === has) return rec;
     const tag_ids = add ? [...rec.data.tag_ids, tag.id] : rec.data.tag_ids.filter((t) => t !== tag.id);
-    // Tagging leaves updated_at alone, as Intercom does (API-NOTES §13).
+    // Tagging leaves updated_at alone, as Intercom does (https://github.com/singer-io/tap-intercom/issues/50).
     this.write(rec, { ...rec.data, tag_ids });
     return rec;
   }

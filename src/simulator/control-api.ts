@@ -30,6 +30,7 @@ const str = (v: unknown, name: string): string => {
 const SETTING_KEYS: Record<string, Exclude<keyof SimSettings, keyof RealismSettings | 'profile'>> = {
   rate_limit_per_minute: 'rateLimitPerMinute',
   workspace_rate_limit_per_minute: 'workspaceRateLimitPerMinute',
+  rate_window_seconds: 'rateWindowSeconds',
   indexing_delay_seconds: 'indexingDelaySeconds',
   timezone: 'timezone',
   scroll_idle_seconds: 'scrollIdleSeconds',
@@ -61,9 +62,13 @@ function configPatch(body: Record<string, unknown>): Partial<SimSettings> {
     if (key === 'timezone') {
       if (typeof v !== 'string' || !isValidTimeZone(v)) throw new ApiError(400, 'parameter_invalid', 'unknown time zone', k);
       patch[key] = v;
+    } else if (key === 'rateWindowSeconds') {
+      // X-RateLimit-Reset is whole Unix seconds, so a window is too.
+      if (!Number.isInteger(v) || (v as number) < 1) throw new ApiError(400, 'parameter_invalid', `${k} must be a whole number ≥ 1`, k);
+      patch[key] = v;
     } else patch[key] = num(v, k);
   }
-  return patch as Partial<SimSettings>;
+  return patch;
 }
 
 function clockJson(state: SimulatorState) {

@@ -1,4 +1,4 @@
-// Every non-2xx answer from the Intercom side uses one body shape (API-NOTES §9).
+// Every non-2xx answer from the Intercom side uses one body shape (Intercom-OpenAPI descriptions/2.14, schema `error`).
 export interface ErrorItem {
   code: string;
   message: string | null;

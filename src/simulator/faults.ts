@@ -19,7 +19,8 @@ export interface FaultRuleInput {
   /**
    * Handle the request first (the write is applied), then fail: the status is answered, the connection
    * dropped, the body truncated, or the answer sent only after `latency_ms`. Models a POST that timed out
-   * or lost its connection after Intercom applied it (API-NOTES §14, "Lost answers").
+   * or lost its connection after Intercom applied it: a POST is not idempotent (RFC 9110 §9.2.2), so its fate
+   * after a lost answer is unknown.
    */
   after_apply?: boolean;
 }

@@ -1,5 +1,7 @@
-// Intercom enforces a per-minute limit in 10-second windows (API-NOTES §13): 500/min → 83 per window.
-// Windows are aligned to the simulator clock so tests can step across them with clock control.
+// Intercom enforces a per-minute limit in 10-second windows: 500/min → 83 per window
+// (https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting).
+// Windows are aligned to the simulator clock so tests can step across them with clock control. The length is a
+// setting (whole seconds, as X-RateLimit-Reset is) so limiter tests can use short windows instead of waiting 10 s.
 export const WINDOW_SECONDS = 10;
 
 export interface RateDecision {
@@ -13,8 +15,8 @@ export interface RateDecision {
   exceededLimit?: number;
 }
 
-export function perWindow(limitPerMinute: number): number {
-  return Math.floor(limitPerMinute / 6);
+export function perWindow(limitPerMinute: number, windowSeconds = WINDOW_SECONDS): number {
+  return Math.floor((limitPerMinute * windowSeconds) / 60);
 }
 
 class WindowCounter {
@@ -44,20 +46,21 @@ export class RateLimiter {
     public limitPerMinute: number,
     /** Workspace-wide budget shared with simulated foreign apps; 0 = no such budget. */
     public workspaceLimitPerMinute: number,
+    public windowSeconds: number = WINDOW_SECONDS,
   ) {}
 
   private window(nowMs: number): number {
-    return Math.floor(nowMs / (WINDOW_SECONDS * 1000));
+    return Math.floor(nowMs / (this.windowSeconds * 1000));
   }
 
   /** Counts the request if it fits; refused requests are not counted. */
   take(nowMs: number): RateDecision | null {
     if (this.limitPerMinute <= 0) return null;
     const w = this.window(nowMs);
-    const reset = (w + 1) * WINDOW_SECONDS;
-    const appLimit = perWindow(this.limitPerMinute);
+    const reset = (w + 1) * this.windowSeconds;
+    const appLimit = perWindow(this.limitPerMinute, this.windowSeconds);
     const appLeft = appLimit - this.app.usedIn(w);
-    const wsLimit = this.workspaceLimitPerMinute > 0 ? perWindow(this.workspaceLimitPerMinute) : Infinity;
+    const wsLimit = this.workspaceLimitPerMinute > 0 ? perWindow(this.workspaceLimitPerMinute, this.windowSeconds) : Infinity;
     const wsLeft = wsLimit - this.workspace.usedIn(w);
     const limit = Math.min(appLimit, wsLimit);
     if (appLeft <= 0 || wsLeft <= 0) {
@@ -72,7 +75,7 @@ export class RateLimiter {
   consumeForeign(nowMs: number, count: number): { used: number; limit: number } {
     const w = this.window(nowMs);
     this.workspace.add(w, count);
-    const limit = this.workspaceLimitPerMinute > 0 ? perWindow(this.workspaceLimitPerMinute) : 0;
+    const limit = this.workspaceLimitPerMinute > 0 ? perWindow(this.workspaceLimitPerMinute, this.windowSeconds) : 0;
     return { used: this.workspace.usedIn(w), limit };
   }
 }

@@ -2,7 +2,7 @@ import { ApiError } from './errors.ts';
 import type { Rng } from './prng.ts';
 
 // The behaviours in which the real API is harsher than its description (docs/simulator.md, "Realistic
-// profile"; API-NOTES §14). Each is a setting of its own; the `realistic` profile turns them all on and the
+// profile", which names the public source of each). Each is a setting of its own; the `realistic` profile turns them all on and the
 // `default` profile leaves them all off, so the fast tests keep today's friendly simulator.
 
 export type Profile = 'default' | 'realistic';
@@ -103,7 +103,7 @@ export const REALISTIC: Readonly<RealismSettings> = Object.freeze({
 });
 
 export function profileSettings(profile: Profile): RealismSettings {
-  return structuredClone(profile === 'realistic' ? REALISTIC : DEFAULT_REALISM) as RealismSettings;
+  return structuredClone(profile === 'realistic' ? REALISTIC : DEFAULT_REALISM);
 }
 
 const LIST_ROUTES = new Set(['GET /contacts', 'POST /contacts/search', 'POST /companies/list', 'GET /companies/scroll', 'GET /companies']);
@@ -239,7 +239,7 @@ export function parseScopeDenied(v: unknown): ScopeDenial[] {
     if (typeof o.path !== 'string' || o.path === '') throw bad('scope_denied', `scope_denied[${i}].path must be a route template`);
     if (o.status !== undefined && o.status !== 401 && o.status !== 403) throw bad('scope_denied', `scope_denied[${i}].status must be 401 or 403`);
     const out: ScopeDenial = { method: typeof o.method === 'string' ? o.method.toUpperCase() : '*', path: o.path };
-    if (o.status !== undefined) out.status = o.status as 401 | 403;
+    if (o.status !== undefined) out.status = o.status;
     return out;
   });
 }

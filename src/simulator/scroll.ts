@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiError } from './errors.ts';
 import type { CompanyRecord } from './model.ts';
 
-// GET /companies/scroll: one open scroll per app, 60 s idle expiry, end = empty page (API-NOTES §7, §13).
+// GET /companies/scroll: one open scroll per app, 60 s idle expiry, end = empty page (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/companies/scrolloverallcompanies).
 export const SCROLL_PAGE_SIZE = 50;
 
 interface OpenScroll {

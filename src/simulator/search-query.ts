@@ -3,7 +3,7 @@ import { ApiError } from './errors.ts';
 import type { AttrType, ContactData } from './model.ts';
 import { startOfLocalDay, startOfNextLocalDay } from './timezone.ts';
 
-// Compiles the search query language of POST /contacts/search (API-NOTES §5, §13) into a predicate.
+// Compiles the search query language of POST /contacts/search (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts; `sort` from Intercom-OpenAPI descriptions/2.16) into a predicate.
 export type Predicate = (c: ContactData) => boolean;
 type FieldType = AttrType | 'tag' | 'segment';
 
@@ -141,7 +141,7 @@ function compileFilter(node: Record<string, unknown>, attributes: AttributeRegis
   }
 }
 
-/** Day-granular date matching in the workspace time zone (API-NOTES §5). */
+/** Day-granular date matching in the workspace time zone (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts). */
 function compileDate(def: FieldDef, field: string, operator: string, value: unknown, tz: string): Predicate {
   const v = coerce('date', field, value);
   if (typeof v !== 'number') throw invalid(`'${field}' needs a UNIX timestamp value`);

@@ -21,8 +21,10 @@ export interface SimulatorOptions extends Partial<RealismSettings> {
   token?: string;
   /** More accepted tokens (e.g. a second app). */
   tokens?: string[];
-  /** Per-minute app limit, enforced in 10 s windows; 0 = off. Default 500. */
+  /** Per-minute app limit, enforced in windows of rateWindowSeconds; 0 = off. Default 500. */
   rateLimitPerMinute?: number;
+  /** Rate-limit window length in whole seconds. Default 10, Intercom's. */
+  rateWindowSeconds?: number;
   /** Workspace-wide per-minute budget that foreign apps share with us; 0 = none. Default 0. */
   workspaceRateLimitPerMinute?: number;
   indexingDelaySeconds?: number;
@@ -56,6 +58,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     profile,
     rateLimitPerMinute: opts.rateLimitPerMinute ?? 500,
     workspaceRateLimitPerMinute: opts.workspaceRateLimitPerMinute ?? 0,
+    rateWindowSeconds: opts.rateWindowSeconds ?? 10,
     indexingDelaySeconds: opts.indexingDelaySeconds ?? 0,
     timezone,
     scrollIdleSeconds: opts.scrollIdleSeconds ?? 60,
@@ -138,5 +141,5 @@ function overrideSetting<K extends keyof RealismSettings>(
   key: K,
 ): void {
   const value = opts[key];
-  if (value !== undefined) target[key] = structuredClone(value) as RealismSettings[K];
+  if (value !== undefined) target[key] = structuredClone(value);
 }

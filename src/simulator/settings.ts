@@ -4,6 +4,8 @@ import type { Profile, RealismSettings } from './realism.ts';
 export interface SimSettings extends RealismSettings {
   rateLimitPerMinute: number;
   workspaceRateLimitPerMinute: number;
+  /** Length of a rate-limit window in whole seconds; Intercom's is 10. */
+  rateWindowSeconds: number;
   indexingDelaySeconds: number;
   timezone: string;
   scrollIdleSeconds: number;

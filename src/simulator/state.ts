@@ -35,7 +35,7 @@ export class SimulatorState {
     readonly settings: SimSettings,
     private seed: number,
   ) {
-    this.limiter = new RateLimiter(settings.rateLimitPerMinute, settings.workspaceRateLimitPerMinute);
+    this.limiter = new RateLimiter(settings.rateLimitPerMinute, settings.workspaceRateLimitPerMinute, settings.rateWindowSeconds);
     this.reset();
   }
 
@@ -66,6 +66,7 @@ export class SimulatorState {
     Object.assign(this.settings, patch);
     this.limiter.limitPerMinute = this.settings.rateLimitPerMinute;
     this.limiter.workspaceLimitPerMinute = this.settings.workspaceRateLimitPerMinute;
+    this.limiter.windowSeconds = this.settings.rateWindowSeconds;
     return { ...this.settings };
   }
 

@@ -1,4 +1,4 @@
-// Search truncates date values to local midnight in the workspace time zone (API-NOTES §5).
+// Search truncates date values to local midnight in the workspace time zone (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts, "Searching for Timestamp Fields").
 // Node ships full ICU, so Intl gives us offsets without a tz library.
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

@@ -1,15 +1,16 @@
 /**
  * What Intercom would reject, checked before a request is spent on it. A failing row becomes a dead letter naming
  * the row and the field, so the operator can fix the data while every other row keeps flowing. The limits Intercom
- * does not publish (API-NOTES §8 "not in spec") are the ones the simulator assumes (docs/simulator.md).
+ * does not publish (neither the 2.14 spec nor the developer docs) are the ones the simulator assumes (docs/simulator.md).
  */
 import { ValidationError, type EntityKind } from '../errors.ts';
 import type { CompanyWrite, ContactWrite } from '../intercom/payloads.ts';
+import { EMAIL_PATTERN, EMAIL_WHITESPACE_CLASS } from '../email-shape.ts';
 
 export const LIMITS = {
   attributeName: 190,
   stringValue: 255,
-  /** monthly_spend and the other integer fields Intercom stores as 32-bit (API-NOTES §3). */
+  /** monthly_spend and the other integer fields Intercom stores as 32-bit (Intercom-OpenAPI descriptions/2.14, `create_or_update_company_request`: at most 2**31-1). */
   int32Max: 2 ** 31 - 1,
 } as const;
 
@@ -20,13 +21,26 @@ export interface AttributeLookup {
   get(name: string): { dataType: string; apiWritable: boolean; archived: boolean } | undefined;
 }
 
-// Same shape Intercom (and the simulator, and the contacts_email_format_check constraint) accept.
-const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-// Letters, digits, currency symbols, spaces, underscores and hyphens (API-NOTES §8 and the spec's own examples).
+// Same shape Intercom (and the simulator) accept, and the very pattern of the contacts_email_format_check constraint.
+const EMAIL_RE = new RegExp(EMAIL_PATTERN);
+const EMAIL_WHITESPACE_RE = new RegExp(`[${EMAIL_WHITESPACE_CLASS}]`);
+// Letters, digits, currency symbols, spaces, underscores and hyphens (Intercom-OpenAPI descriptions/2.14, createDataAttribute's 400 examples).
 const ATTRIBUTE_NAME_RE = /^[\p{L}\p{N}\p{Sc} _-]+$/u;
 
 export function isValidEmail(s: string): boolean {
   return EMAIL_RE.test(s);
+}
+
+/** What is wrong with an address, in words that do not repeat it. */
+export function describeEmailProblem(email: string): string {
+  const at = email.split('@').length - 1;
+  if (at !== 1) return `${at} @ signs, one expected`;
+  const odd = EMAIL_WHITESPACE_RE.exec(email);
+  if (odd) {
+    const cp = odd[0].codePointAt(0) ?? 0;
+    return `whitespace U+${cp.toString(16).toUpperCase().padStart(4, '0')} at character ${odd.index + 1} of ${email.length}`;
+  }
+  return 'an empty local part, domain or top-level domain';
 }
 
 export function isValidAttributeName(name: string): boolean {
@@ -41,13 +55,22 @@ export function inferAttributeType(value: unknown): AttributeType | null {
   return null;
 }
 
+export const UNSAFE_INTEGER_PROBLEM =
+  `is an integer beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which cannot be carried exactly and would be rounded; store it as a string`;
+
 /** Shape and limit problems of one custom attribute value, independent of what Intercom has defined. */
 export function customValueProblem(value: unknown): string | null {
   if (value === null) return null;
   if (typeof value === 'string') {
     return value.length > LIMITS.stringValue ? `is ${value.length} characters long (Intercom allows ${LIMITS.stringValue})` : null;
   }
-  if (typeof value === 'number') return Number.isFinite(value) ? null : 'is not a finite number';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return 'is not a finite number';
+    // pg parses jsonb numbers into JavaScript doubles, so an integer beyond 2^53 arrives already rounded
+    // (100000000000000000000001 → 1e+23): refuse it rather than send Intercom a different number.
+    if (Number.isInteger(value) && !Number.isSafeInteger(value)) return UNSAFE_INTEGER_PROBLEM;
+    return null;
+  }
   if (typeof value === 'boolean') return null;
   return `is ${Array.isArray(value) ? 'an array' : typeof value}; Intercom custom attributes hold strings, numbers or booleans`;
 }
@@ -109,7 +132,8 @@ function checkInt(entity: EntityKind, localId: number, field: string, v: unknown
 export function validateContactWrite(localId: number, body: ContactWrite): ValidationError | null {
   const e: EntityKind = 'contact';
   if (body.email !== undefined && body.email !== null && !isValidEmail(body.email)) {
-    return fail(e, localId, 'email', `is not an email address Intercom accepts: ${JSON.stringify(body.email)}`);
+    // The address itself is personal data: the reason (last_error, audit, logs) describes it without quoting it.
+    return fail(e, localId, 'email', `is not an email address Intercom accepts (${describeEmailProblem(body.email)})`);
   }
   for (const f of ['email', 'name', 'phone', 'external_id'] as const) {
     const p = checkString(e, localId, f, body[f]);

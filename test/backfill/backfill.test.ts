@@ -164,7 +164,7 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, sig) => resolve({ code, signal: sig })),
     );
-    return { exited, lines, stderr: () => err };
+    return { exited, lines, stderr: () => err, kill: () => child.kill('SIGKILL') };
   }
 
   it('loses nothing and duplicates nothing', async () => {
@@ -260,5 +260,42 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
     expect(local).toBe(N + 151);
     const pending = (await t.pool.query(`SELECT count(*)::int AS n FROM intercom.sync_outbox`)).rows[0].n;
     expect(pending).toBe(0);
+  });
+
+  it('a full backfill killed during its push phase resumes the push without pulling the workspace again (issue 13, point 7)', async () => {
+    await t.pool.query(
+      `INSERT INTO intercom.contacts (external_id, email, name)
+       SELECT 'resumed-' || i, 'resumed' || i || '@example.org', 'Resumed ' || i FROM generate_series(1, 150) AS i`,
+    );
+    await h.control('POST', '/__sim/faults', { method: 'POST', path: '/contacts', kind: 'latency', latency_ms: 200 });
+    const creates = async () => (await h.stats()).by_route['POST /contacts']?.['200'] ?? 0;
+    const createsBefore = await creates();
+    const first = backfill([]);
+    // Progress is reported per drain round, so the kill is timed on what Intercom has received: 40 of 150 creates.
+    for (let i = 0; i < 600 && (await creates()) - createsBefore < 40; i++) await new Promise((r) => setTimeout(r, 50));
+    first.kill();
+    expect(await first.exited, first.stderr()).toMatchObject({ signal: 'SIGKILL' });
+    await h.control('DELETE', '/__sim/faults');
+    const remaining = (await t.pool.query(`SELECT count(*)::int AS n FROM intercom.sync_outbox WHERE status = 'pending'`)).rows[0].n as number;
+    expect(remaining).toBeGreaterThan(0);
+
+    const before = await h.stats();
+    const second = backfill(['--resume']);
+    expect((await second.exited).code, second.stderr()).toBe(0);
+    const after = await h.stats();
+    const delta = (route: string) =>
+      Object.values(after.by_route[route] ?? {}).reduce((a, b) => a + b, 0) - Object.values(before.by_route[route] ?? {}).reduce((a, b) => a + b, 0);
+    const done = second.lines.find((l) => l.event === 'done')!;
+    const phases = (done.phases as { phase: string; requests: number }[]).map((p) => p.phase);
+    console.log(`backfill --resume after a kill in the push phase: ${remaining} entries left, ${after.total - before.total} requests, phases ${phases.join(', ')}`);
+    // No listing, no scroll: only the pushes that were left (a search and a create at most for each new contact).
+    expect(delta('GET /contacts')).toBe(0);
+    expect(delta('GET /companies/scroll')).toBe(0);
+    expect(phases).toEqual(['push']);
+    expect(after.total - before.total).toBeLessThanOrEqual(remaining * 2 + 2);
+    const pushedLocal = (await t.pool.query(`SELECT count(*)::int AS n FROM intercom.contacts WHERE external_id LIKE 'resumed-%' AND intercom_id IS NOT NULL`)).rows[0].n;
+    expect(pushedLocal).toBe(150);
+    const runs = (await t.pool.query(`SELECT status FROM intercom.sync_runs WHERE kind = 'backfill' ORDER BY id DESC LIMIT 2`)).rows.map((r) => r.status);
+    expect(runs).toEqual(['succeeded', 'aborted']);
   });
 });

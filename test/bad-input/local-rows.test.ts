@@ -51,6 +51,8 @@ const HUGE = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_,
 const CASES: RowCase[] = [
   { name: 'email without @', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'not-an-email')`, refusedBy: 'contacts_email_format_check' },
   { name: 'email with a space', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a b@example.com')`, refusedBy: 'contacts_email_format_check' },
+  // Issue 13, point 6: Postgres' [:space:] let a no-break space through, the push validator then refused the row.
+  { name: 'email with a no-break space (U+00A0)', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a\u00a0b@example.com')`, refusedBy: 'contacts_email_format_check' },
   { name: 'blank external_id', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('   ', 'blank' || $1 || '@example.com')`, refusedBy: 'contacts_external_id_not_blank_check' },
   { name: 'custom attributes not an object', sql: `INSERT INTO intercom.contacts (external_id, custom_attributes) VALUES ('bad-' || $1, '[1,2]')`, refusedBy: 'contacts_custom_attributes_object_check' },
   { name: 'unknown role', sql: `INSERT INTO intercom.contacts (external_id, role) VALUES ('bad-' || $1, 'visitor')`, refusedBy: 'contacts_role_check' },
@@ -78,6 +80,12 @@ const CASES: RowCase[] = [
     name: 'wrong type for an integer attribute',
     sql: `INSERT INTO intercom.contacts (external_id, custom_attributes) VALUES ('bad-' || $1, '{"seats": "many"}')`,
     reason: /seats|type|integer/i,
+  },
+  {
+    // pg reads jsonb numbers as doubles: 100000000000000000000001 arrives as 1e+23 and used to reach Intercom so.
+    name: 'integer attribute beyond 2^53',
+    sql: `INSERT INTO intercom.contacts (external_id, custom_attributes) VALUES ('bad-' || $1, '{"seats": 100000000000000000000001}')`,
+    reason: /custom_attributes\.seats is an integer beyond ±9007199254740991/,
   },
   {
     name: 'nested object as an attribute value',
@@ -140,4 +148,33 @@ describe('malformed local rows', () => {
       expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining([expect.stringMatching(/^(invalid|dead)$/)]));
     });
   }
+});
+
+describe('dead-letter reasons follow the PII rule', () => {
+  it('a row the validator refuses for its email keeps the address out of last_error, the audit log and the logs', async () => {
+    // A row written before the email check agreed with the validator (migration 0004 adds it NOT VALID).
+    await db.pool.query(`ALTER TABLE intercom.contacts DROP CONSTRAINT contacts_email_format_check`);
+    const email = `legacy\u00a0${Date.now()}@example.com`;
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO intercom.contacts (external_id, email) VALUES ('legacy-' || $1::text, $2) RETURNING id`,
+      [Date.now(), email],
+    );
+    const id = rows[0]!.id;
+    await drainAll(engines, db.pool);
+    const { rows: outbox } = await db.pool.query<{ status: string; last_error: string }>(
+      `SELECT status, last_error FROM intercom.sync_outbox WHERE entity_type = 'contact' AND local_id = $1`,
+      [id],
+    );
+    expect(outbox).toEqual([{ status: 'dead', last_error: expect.stringContaining('U+00A0') }]);
+    const { rows: audit } = await db.pool.query<{ details: unknown }>(
+      `SELECT details FROM intercom.audit_log WHERE entity_type = 'contact' AND local_id = $1`,
+      [id],
+    );
+    expect(audit.length).toBeGreaterThan(0);
+    const local = email.split('@')[0]!;
+    for (const text of [outbox[0]!.last_error, JSON.stringify(audit)]) {
+      expect(text).not.toContain(local);
+      expect(text).not.toContain(JSON.stringify(email).slice(1, -1));
+    }
+  });
 });

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
+import { testSeed } from '../harness/seed.ts';
 import {
   auditProblems,
   authProblems,
@@ -25,12 +26,7 @@ import { newLog, runStep, type ChaosLog } from './world.ts';
  */
 // `npm test` gates every submission, so it replays one plan by default; CHAOS_SEED=random explores new ones
 // (and prints the seed), CHAOS_SEED=<n> replays one. The documented 20-seed run loops over CHAOS_SEED=1..20.
-const SEED =
-  process.env.CHAOS_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : process.env.CHAOS_SEED
-      ? Number(process.env.CHAOS_SEED)
-      : 7;
+const { seed: SEED } = testSeed('CHAOS', 7);
 const SEED_CONTACTS = 40;
 const SEED_COMPANIES = 6;
 /**
@@ -48,7 +44,6 @@ let pool: pg.Pool;
 let daemons: DaemonSupervisor;
 
 beforeAll(async () => {
-  console.log(`[chaos] CHAOS_SEED=${SEED}`);
   db = await createTestDatabase();
   // The test's own connections are named apart from the daemon's, so terminating "intercom-sync%" spares them.
   pool = new pg.Pool({ connectionString: db.url, max: 4, application_name: 'chaos-test' });

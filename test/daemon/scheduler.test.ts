@@ -1,4 +1,5 @@
 import cron from 'node-cron';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunTracker, type FinishedRun } from '../../src/daemon/run-tracker.ts';
 import { createScheduler, type Scheduler } from '../../src/daemon/scheduler.ts';
@@ -40,9 +41,13 @@ describe('scheduler', () => {
     let active = 0;
     let maxActive = 0;
     let started = 0;
+    // Counts the ticks that found the job busy (node-cron's overlap guard logs each one), so the test waits for them
+    // instead of sleeping and hoping the ticks fired.
+    let skippedTicks = 0;
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void (/overlap/.test(line) && skippedTicks++) });
     const s = createScheduler({
       tracker,
-      logger: silentLogger,
+      logger,
       jobs: [
         {
           name: 'slow',
@@ -64,8 +69,8 @@ describe('scheduler', () => {
     await waitFor('the first run to start', () => started === 1);
     // While it is busy, ticks (and a manual trigger) are skipped rather than stacked.
     expect(await s.runNow('slow')).toBeNull();
-    // Let at least two more per-second ticks fire while the first run is held.
-    await new Promise((r) => setTimeout(r, 2100));
+    // At least two more per-second ticks fire while the first run is held, and none starts it again.
+    await waitFor('two ticks to find the job busy', () => skippedTicks >= 2);
     expect(started).toBe(1);
     gate.resolve();
     await waitFor('the run to be recorded', async () => (await runsOf('slow'))[0]?.status === 'succeeded');

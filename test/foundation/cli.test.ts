@@ -46,6 +46,14 @@ describe('intercom-sync CLI', () => {
     expect(r.stderr).toContain('INTERCOM_RATE_LIMIT_PER_MINUTE');
   });
 
+  it('exits 2 naming SYNC_SCHEMA when it is a system or shared schema, before touching the database', async () => {
+    for (const schema of ['public', 'information_schema']) {
+      const r = await cli(['migrate'], { DATABASE_URL: t.url, SYNC_SCHEMA: schema, LOG_LEVEL: 'silent' });
+      expect({ schema, code: r.code }).toEqual({ schema, code: 2 });
+      expect(r.stderr).toContain('SYNC_SCHEMA');
+    }
+  });
+
   it('keeps a failing exit code when it started an embedded Postgres (whose exit hooks used to force 0)', async () => {
     const r = await cli(['backfill', '--dry-run'], { LOG_LEVEL: 'silent' });
     expect(r.code).toBe(2);

@@ -37,6 +37,20 @@ describe('config', () => {
     expect(e.message).toContain('CONFLICT_POLICY: must be one of newest_wins, local_wins, remote_wins');
   });
 
+  it('refuses system and shared schemas for SYNC_SCHEMA (issue 13, point 6)', () => {
+    for (const schema of ['information_schema', 'public', 'pg_catalog', 'pg_toast', 'pg_temp_3']) {
+      expect(() => parseConfig({ SYNC_SCHEMA: schema }), schema).toThrow(ConfigError);
+      try {
+        parseConfig({ SYNC_SCHEMA: schema });
+      } catch (err) {
+        expect((err as ConfigError).issues).toEqual([
+          { variable: 'SYNC_SCHEMA', problem: expect.stringMatching(/system or shared schema/) },
+        ]);
+      }
+    }
+    expect(parseConfig({ SYNC_SCHEMA: 'crm_sync' }).schema).toBe('crm_sync');
+  });
+
   it('treats empty variables as unset', () => {
     expect(parseConfig({ INTERCOM_BASE_URL: '', LOG_LEVEL: '' }).intercom.baseUrl).toBe('https://api.intercom.io');
   });

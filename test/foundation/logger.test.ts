@@ -47,4 +47,21 @@ describe('logger', () => {
     createLogger({ level: 'info', pii: false, destination }).info({ module: 'pull', n: 3 }, 'pulled');
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, module: 'pull', n: 3, msg: 'pulled' });
   });
+
+  it('logs at most a bounded excerpt of any outside string (a 500 KB id is not a 500 KB line)', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: 'info', pii: false, destination });
+    const huge = 'i'.repeat(500 * 1024);
+    log.info({ ids: [huge], topic: huge, nested: { deeper: { id: huge } } }, 'webhook queued');
+    log.child({ ids: [huge] }).info('child with outside bindings');
+    log.error({ err: new Error(`Intercom said ${huge}`) }, 'request failed');
+    log.warn(`refused ${huge}`);
+    expect(lines).toHaveLength(4);
+    for (const line of lines) {
+      expect(line.length).toBeLessThan(16 * 1024);
+      expect(() => JSON.parse(line)).not.toThrow();
+    }
+    // The excerpt says that something was cut, and how much.
+    expect(lines[0]).toMatch(/more chars\]/);
+  });
 });

@@ -2,6 +2,7 @@ import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
+import { ensureFreshBuild } from './build.ts';
 
 /**
  * Provides Postgres to the suite, in this order: TEST_DATABASE_URL → Testcontainers (if a container runtime answers)
@@ -19,6 +20,7 @@ declare module 'vitest' {
 const TEMPLATE = `intercom_sync_template_${process.pid}`;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureFreshBuild();
   const { adminUrl, source, stop } = await providePostgres();
   console.log(`[test harness] Postgres from ${source}`);
   const admin = new pg.Client({ connectionString: adminUrl });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/http/metrics.ts';
-import { createHttpServer, type HttpServer } from '../../src/http/server.ts';
+import type { HttpServer } from '../../src/http/server.ts';
 import { signBody } from '../../src/http/webhook-signature.ts';
 import { createWebhookHandler, type WebhookHandler } from '../../src/http/webhooks.ts';
+import { serveWebhooks } from './webhook-server.ts';
 import { silentLogger, waitFor } from '../daemon/helpers.ts';
 
 const SECRET = 's3cret-for-queue-tests';
@@ -26,13 +26,7 @@ beforeAll(async () => {
       companies: async () => undefined,
     },
   });
-  server = createHttpServer({
-    logger: silentLogger,
-    metrics: createMetrics({}, silentLogger),
-    webhooks,
-    readiness: { pingDatabase: async () => undefined, intercomAuth: async () => ({ ok: true }), role: () => 'leader' },
-  });
-  url = (await server.listen(0, '127.0.0.1')).url;
+  ({ server, url } = await serveWebhooks(webhooks));
 });
 
 afterAll(async () => {

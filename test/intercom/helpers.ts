@@ -2,7 +2,18 @@ import { pino } from 'pino';
 import { createGateway, type GatewayOptions, type IntercomGateway, type RequestRecord } from '../../src/intercom/gateway.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 
-export const WINDOW_MS = 10_000;
+/**
+ * Rate windows in these tests are 2 s, not Intercom's 10 s: the simulator (rate_window_seconds) and the gateway
+ * (windowMs) both take the length, so a test that must cross windows waits seconds, not tens of seconds. Budgets are
+ * given per window (`perMinuteFor`) so each test reads in the unit it asserts.
+ */
+export const WINDOW_SECONDS = 2;
+export const WINDOW_MS = WINDOW_SECONDS * 1000;
+
+/** The per-minute rate that allows `n` requests in one test window. */
+export function perMinuteFor(n: number, windowMs = WINDOW_MS): number {
+  return (n * 60_000) / windowMs;
+}
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -25,7 +36,7 @@ export interface SimStats {
 }
 
 export async function harness(simOpts: SimulatorOptions = {}): Promise<Harness> {
-  const sim = await startSimulator({ rateLimitPerMinute: 0, ...simOpts });
+  const sim = await startSimulator({ rateLimitPerMinute: 0, rateWindowSeconds: WINDOW_SECONDS, ...simOpts });
   const records: RequestRecord[] = [];
   const gateways: IntercomGateway[] = [];
   const control = async (method: string, path: string, body?: unknown) => {
@@ -49,6 +60,7 @@ export async function harness(simOpts: SimulatorOptions = {}): Promise<Harness> 
         apiVersion: '2.14',
         ratePerMinute: 10_000,
         timeoutSeconds: 5,
+        windowMs: WINDOW_MS,
         logger: silentLogger,
         onRequest: (r) => records.push(r),
         ...over,
@@ -75,10 +87,12 @@ export function perWindow(records: readonly RequestRecord[]): Map<number, number
   return new Map([...m.entries()].sort((a, b) => a[0] - b[0]));
 }
 
-/** If the current window is about to end, start at the next one, so the first window is not cut short. */
-export async function awayFromWindowEnd(marginMs = 1500): Promise<void> {
-  const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-  if (left < marginMs) await new Promise((r) => setTimeout(r, left + 50));
+/**
+ * Waits for the next window to begin (the limiters align windows to multiples of their length), so a test's first
+ * window is whole and not cut short by a boundary it happened to start near.
+ */
+export async function atWindowStart(windowMs = WINDOW_MS): Promise<void> {
+  await new Promise((r) => setTimeout(r, windowMs - (Date.now() % windowMs) + 20));
 }
 
 export function windowOf(ms: number): number {

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testSeed } from '../harness/seed.ts';
 import { drainAll, insertUsers, pushWorld, simContactsByExternalId, type PushWorld } from './helpers.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/drain-child.ts', import.meta.url));
 const LEASE_SECONDS = 2;
+// The kill points are random but seeded: KILL_SEED=<n> replays a run, KILL_SEED=random explores.
+const { seed: KILL_SEED, random } = testSeed('KILL', 20_251_201);
 
 let w: PushWorld;
 beforeAll(async () => {
@@ -34,7 +37,7 @@ async function pendingCount(): Promise<number> {
 
 describe('killing the pushing process', () => {
   // Five child processes start tsx each; on a loaded machine that alone takes a while.
-  it('after SIGKILLs at random points and a restart, every change is in Intercom exactly once', { timeout: 180_000 }, async () => {
+  it(`after SIGKILLs at random points (KILL_SEED=${KILL_SEED}) and a restart, every change is in Intercom exactly once`, { timeout: 180_000 }, async () => {
     // 200 linked contacts to update, then 300 new users: 500 outbox entries.
     const linkedIds = await insertUsers(w, 1, 200, 'k-old-');
     await drainAll(w);
@@ -51,7 +54,7 @@ describe('killing the pushing process', () => {
       const before = await pendingCount();
       // Wait until the child is actually pushing (tsx start-up takes a while), then kill at a random point.
       for (let t = 0; t < 300 && (await pendingCount()) === before; t++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 400)));
       child.kill('SIGKILL');
       const end = await exited;
       if (end.signal !== 'SIGKILL') throw new Error(`child ended on its own (code ${end.code}): ${end.stderr}`);

@@ -42,6 +42,26 @@ describe('validation (what Intercom would reject)', () => {
     );
   });
 
+  it('integers beyond 2^53 are refused by name, not rounded (issue 13, point 6)', () => {
+    for (const v of [2 ** 53, 1e23, -(2 ** 53), Number.MAX_SAFE_INTEGER + 2]) {
+      const err = validateContactWrite(7, { custom_attributes: { seats: v } });
+      expect(err?.field).toBe('custom_attributes.seats');
+      expect(err?.message).toMatch(/integer beyond ±9007199254740991/);
+    }
+    expect(validateContactWrite(7, { custom_attributes: { seats: Number.MAX_SAFE_INTEGER } })).toBeNull();
+    expect(validateContactWrite(7, { custom_attributes: { ratio: 0.5 } })).toBeNull();
+  });
+
+  it('an email refused by the validator is described without being quoted (LOG_PII unset)', () => {
+    for (const email of ['ann\u00a0smith@example.com', 'ann@@example.com', 'ann@example', ' @x.io']) {
+      const err = validateContactWrite(3, { email });
+      expect(err?.field).toBe('email');
+      expect(err?.message).not.toContain('ann');
+      expect(err?.message).not.toContain(email);
+    }
+    expect(validateContactWrite(3, { email: 'ann\u00a0smith@example.com' })?.message).toContain('U+00A0 at character 4');
+  });
+
   it('nested objects and arrays are never valid custom attribute values', () => {
     fc.assert(
       fc.property(fc.oneof(fc.array(fc.integer()), fc.dictionary(fc.string(), fc.integer())), (v) => {

@@ -61,7 +61,7 @@ export class SpecValidator {
       a: Ajv,
     ) => void;
     addFormats(this.ajv);
-    // Spec quirks (API-NOTES §2, §12): timestamps are declared `format: date-time` but are integers, and
+    // Spec quirks (the spec's own examples): timestamps are declared `format: date-time` but are integers, and
     // summary urls are declared `format: uri` but are relative paths in Intercom's own examples. Both
     // formats are registered as "anything goes" so they do not fail real Intercom answers; uuid stays strict.
     this.ajv.addFormat('date-time', true);
@@ -92,7 +92,7 @@ export class SpecValidator {
     const op = this.operation(x.method, x.path);
     if (!op) return [`no operation in the spec for ${x.method} ${x.path}`];
     let schema = op.responses[String(x.status)]?.content?.['application/json']?.schema;
-    // Undeclared error statuses (400, 404, 409, 429, 5xx) still use the generic error body (API-NOTES §9).
+    // Undeclared error statuses (400, 404, 409, 429, 5xx) still use the generic error body (Intercom-OpenAPI descriptions/2.14, schema `error`).
     if (!schema && x.status >= 400) schema = this.errorSchema;
     if (!schema) return [`${x.method} ${op.template} has no declared ${x.status} response`];
     let validate = this.cache.get(schema);

@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { buildEngines, type Engines } from '../../engines.ts';
+import type { Engines } from '../../engines.ts';
 import { runBackfill, type BackfillDirection, type BackfillEntity, type BackfillProgress, type BackfillResult } from '../../sync/backfill/index.ts';
-import { createCliContext } from '../context.ts';
 
 /** SIGINT/SIGTERM abort the work in hand; the command then ends normally and the next run resumes. */
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
@@ -87,6 +86,8 @@ export function registerBackfillCommand(program: Command): void {
     .option('--dry-run', 'read Intercom and print what would change and what it would cost; write nothing')
     .option('--resume', 'continue the contact listing of an interrupted backfill instead of starting over')
     .action(async (flags: BackfillFlags) => {
+      // Imported here so `--help` does not load pg, the SDK and the engines (issue 14: --help well under a second).
+      const [{ createCliContext }, { buildEngines }] = await Promise.all([import('../context.ts'), import('../../engines.ts')]);
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
       const tty = process.stdout.isTTY === true;

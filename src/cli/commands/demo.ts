@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { runDemo } from '../../demo/demo.ts';
-import { createLogger } from '../../logger.ts';
-import { loadConfig } from '../context.ts';
 
 const count = (min: number) => (v: string): number => {
   const n = Number(v);
@@ -16,6 +13,12 @@ export function registerDemoCommand(program: Command): void {
     .option('--contacts <n>', 'contacts to seed in the simulator', count(50), 200)
     .option('--companies <n>', 'companies to seed in the simulator', count(5), 50)
     .action(async (flags: { contacts: number; companies: number }) => {
+      // Loaded on demand here and in every command, so `--help` does not load the whole application.
+      const [{ runDemo }, { createLogger }, { loadConfig }] = await Promise.all([
+        import('../../demo/demo.ts'),
+        import('../../logger.ts'),
+        import('../context.ts'),
+      ]);
       const config = loadConfig();
       // The demo speaks through its own output; logs would drown it, so only warnings are shown unless asked.
       const logger = createLogger({ level: process.env.LOG_LEVEL ? config.log.level : 'warn', pii: config.log.pii });

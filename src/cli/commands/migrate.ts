@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { runMigrations } from '../../db/migrate.ts';
-import { createCliContext } from '../context.ts';
 
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
     .description('apply database migrations to SYNC_SCHEMA (safe to run again; replicas take turns)')
     .action(async () => {
+      const [{ runMigrations }, { createCliContext }] = await Promise.all([import('../../db/migrate.ts'), import('../context.ts')]);
       const ctx = await createCliContext();
       try {
         const result = await runMigrations(ctx.database.pool, ctx.config.schema, ctx.logger);

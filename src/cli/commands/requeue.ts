@@ -1,6 +1,4 @@
 import { Option, type Command } from 'commander';
-import { createPushStore } from '../../db/queries/outbox.ts';
-import { createCliContext } from '../context.ts';
 
 interface RequeueFlags {
   entity?: 'contact' | 'company' | 'contact_company';
@@ -25,6 +23,7 @@ export function registerRequeueCommand(program: Command): void {
     .addOption(new Option('--entity <type>', 'only this entity type').choices(['contact', 'company', 'contact_company']))
     .option('--id <localId>', 'only this local id (repeatable)', localId)
     .action(async (flags: RequeueFlags) => {
+      const [{ createPushStore }, { createCliContext }] = await Promise.all([import('../../db/queries/outbox.ts'), import('../context.ts')]);
       const ctx = await createCliContext();
       try {
         const store = createPushStore(ctx.database.pool, ctx.config.schema);

@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
-import { onShutdownSignals } from '../../daemon/lifecycle.ts';
 import type { Logger } from '../../logger.ts';
-import { createCliLogger, loadConfig } from '../context.ts';
 
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('run the sync daemon: schedules (on the leader replica), push loop, HTTP health, metrics and webhooks')
     .action(async () => {
+      const [{ onShutdownSignals }, { createCliLogger, loadConfig }] = await Promise.all([
+        import('../../daemon/lifecycle.ts'),
+        import('../context.ts'),
+      ]);
       const config = loadConfig();
       const logger = createCliLogger(config);
       // Signals that arrive while we are still building must not kill the process without cleanup.

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { parseProfile } from '../../simulator/realism.ts';
-import { startSimulator, type SimulatorOptions } from '../../simulator/server.ts';
+import type { SimulatorOptions } from '../../simulator/server.ts';
 
 function int(name: string) {
   return (v: string): number => {
@@ -50,6 +49,10 @@ export function registerSimulatorCommand(program: Command): void {
       if (flags.workspaceRateLimit !== undefined) opts.workspaceRateLimitPerMinute = flags.workspaceRateLimit;
       if (flags.indexingDelay !== undefined) opts.indexingDelaySeconds = flags.indexingDelay;
       if (flags.timezone !== undefined) opts.timezone = flags.timezone;
+      const [{ startSimulator }, { parseProfile }] = await Promise.all([
+        import('../../simulator/server.ts'),
+        import('../../simulator/realism.ts'),
+      ]);
       if (flags.profile !== undefined) {
         try {
           opts.profile = parseProfile(flags.profile);

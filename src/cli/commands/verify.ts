@@ -1,8 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { buildEngines, type Engines } from '../../engines.ts';
+import type { Engines } from '../../engines.ts';
 import type { SweepReport } from '../../sync/verify/index.ts';
 import type { RunSummary } from '../../sync/outcome.ts';
-import { createCliContext } from '../context.ts';
 import { abortOnSignals } from './backfill.ts';
 
 interface VerifyFlags {
@@ -25,6 +24,7 @@ export function registerVerifyCommand(program: Command): void {
     .addOption(new Option('--entity <entity>', 'what to sweep').choices(['contacts', 'companies', 'all']).default('all'))
     .option('--json', 'print the run summary as JSON')
     .action(async (flags: VerifyFlags) => {
+      const [{ createCliContext }, { buildEngines }] = await Promise.all([import('../context.ts'), import('../../engines.ts')]);
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
       let engines: Engines | undefined;
@@ -38,7 +38,8 @@ export function registerVerifyCommand(program: Command): void {
           (a) => engine.verify({ ...a, budget: flags.budget ?? ctx.config.sync.verifyBudgetPerRun, entity: flags.entity }),
           { entity: flags.entity, source: 'cli' },
         );
-        if (run.error !== undefined || run.runId === null) throw run.error ?? new Error('the verify run was not recorded');
+        if (run.error !== undefined) throw run.error instanceof Error ? run.error : new Error(String(run.error));
+        if (run.runId === null) throw new Error('the verify run was not recorded');
         process.stdout.write(flags.json ? `${JSON.stringify({ runId: run.runId, ...run.summary })}\n` : describeVerify(run.runId, run.summary));
       } finally {
         interrupt.dispose();

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
+import { statusQueries, type MinuteCount } from './status.ts';
 
 export interface ApiRequestRecord {
   method: string;
@@ -23,6 +24,11 @@ export interface ApiUsageRecorder {
 
 export interface ApiUsageRecorderOptions {
   flushIntervalMs?: number;
+  /**
+   * Also keep the status page's per-minute series (status_samples): requests and 429s per minute, and the outbox
+   * depth sampled once a minute. Default true.
+   */
+  statusSamples?: boolean;
   onError?: (err: unknown) => void;
 }
 
@@ -36,6 +42,7 @@ interface Bucket {
 }
 
 const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
 
 /**
  * Counts Intercom requests per (hour, endpoint, status, priority) in memory and adds the counts to api_usage every
@@ -45,6 +52,11 @@ const HOUR_MS = 3_600_000;
 export function createApiUsageRecorder(pool: pg.Pool, schema: string, opts: ApiUsageRecorderOptions = {}): ApiUsageRecorder {
   const t = `${ident(schema)}.api_usage`;
   let buffer = new Map<string, Bucket>();
+  const sampling = opts.statusSamples !== false;
+  const status = statusQueries(schema);
+  let minutes = new Map<number, MinuteCount>();
+  let sampledMinute = 0;
+  let prunedHour = 0;
   let flushing: Promise<void> = Promise.resolve();
   let closed: Promise<void> | undefined;
 
@@ -57,7 +69,44 @@ export function createApiUsageRecorder(pool: pg.Pool, schema: string, opts: ApiU
     } else into.set(key, { ...b });
   };
 
+  const writeSamples = async (): Promise<void> => {
+    if (!sampling) return;
+    if (minutes.size > 0) {
+      const batch = minutes;
+      minutes = new Map();
+      try {
+        await status.addRequests(pool, [...batch.values()]);
+      } catch (err) {
+        for (const [k, c] of batch) {
+          const m = minutes.get(k);
+          if (m) {
+            m.requests += c.requests;
+            m.rateLimited += c.rateLimited;
+          } else minutes.set(k, c);
+        }
+        throw err;
+      }
+    }
+    const now = Date.now();
+    if (Math.floor(now / MINUTE_MS) !== sampledMinute) {
+      await status.sampleOutbox(pool);
+      sampledMinute = Math.floor(now / MINUTE_MS);
+    }
+    if (Math.floor(now / HOUR_MS) !== prunedHour) {
+      await status.prune(pool);
+      prunedHour = Math.floor(now / HOUR_MS);
+    }
+  };
+
+  // The usage table and the samples are written independently: a failure of one keeps its counts and does not
+  // hold back the other.
   const write = async (): Promise<void> => {
+    const results = await Promise.allSettled([writeUsage(), writeSamples()]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  const writeUsage = async (): Promise<void> => {
     if (buffer.size === 0) return;
     const batch = buffer;
     buffer = new Map();
@@ -96,6 +145,13 @@ export function createApiUsageRecorder(pool: pg.Pool, schema: string, opts: ApiU
   return {
     record(r) {
       if (closed) return;
+      if (sampling) {
+        const key = Math.floor(r.at.getTime() / MINUTE_MS);
+        const m = minutes.get(key) ?? { minute: new Date(key * MINUTE_MS), requests: 0, rateLimited: 0 };
+        m.requests += 1;
+        if (r.status === 429) m.rateLimited += 1;
+        minutes.set(key, m);
+      }
       add(buffer, {
         hour: new Date(Math.floor(r.at.getTime() / HOUR_MS) * HOUR_MS),
         endpoint: r.endpoint,

@@ -7,7 +7,7 @@ import { tryAdvisoryLock } from '../advisory-lock.ts';
 import { ident } from '../migrate.ts';
 import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries } from './audit.ts';
-import { mappingQueries, toLinkedMapping, type MappingEntity } from './mappings.ts';
+import { mappingQueries, toLinkedMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, type CompanyRow, type ContactRow, type MappingRow } from '../rows.ts';
 import { COMPANY_SNAPSHOT_COLUMNS, CONTACT_COLUMN_TYPES, CONTACT_SNAPSHOT_COLUMNS, jsonColumnValue, localRowQueries } from './local-rows.ts';
 import { syncStateQueries } from './sync-state.ts';

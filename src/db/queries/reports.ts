@@ -31,11 +31,13 @@ const INT4_ARRAY_OID = 1007;
  * node-postgres turns a `date` into a Date at local midnight, which prints as the previous day west of UTC; report
  * days are UTC calendar days, so they stay strings. Arrays of ids (bigint[]) come back as numbers like single ids do.
  */
-const reportTypes = {
+// pg-types declares its parsers as returning `any`; they return parsed column values.
+const defaultParser = pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => (v: string) => unknown;
+export const reportTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === DATE_OID) return (v: string) => v;
-    if (oid === INT8_ARRAY_OID) return pg.types.getTypeParser(INT4_ARRAY_OID as Parameters<typeof pg.types.getTypeParser>[0], 'text');
-    return pg.types.getTypeParser(oid, format ?? 'text');
+    if (oid === INT8_ARRAY_OID) return defaultParser(INT4_ARRAY_OID, 'text');
+    return defaultParser(oid, format ?? 'text');
   }) as typeof pg.types.getTypeParser,
 };
 

@@ -22,7 +22,7 @@ export function contactRoutes(r: Router<ApiHandler>): void {
     };
   });
 
-  // GET by id reads the live record: no indexing delay (API-NOTES §13).
+  // GET by id reads the live record: no indexing delay (the delay in https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts is search's).
   r.add('GET', '/contacts/{id}', ({ state, params }) => ({ body: state.contactJson(state.contacts.get(params.id!)) }));
 
   r.add('PUT', '/contacts/{id}', ({ state, params, body }) => {
@@ -66,7 +66,7 @@ export function contactRoutes(r: Router<ApiHandler>): void {
     };
   });
 
-  // Users only: leads and archived contacts are not found here (API-NOTES §4).
+  // Users only: leads and archived contacts are not found here (Intercom-OpenAPI descriptions/2.14, ShowContactByExternalId).
   r.add('GET', '/contacts/find_by_external_id/{external_id}', ({ state, params }) => {
     const rec = state.contacts.findByExternalId(params.external_id!);
     if (!rec || rec.data.role !== 'user' || rec.archived) throw notFoundContact();

@@ -3,7 +3,9 @@
  * links every record and sets every mapping's base — so the push that follows sends only real differences: a
  * workspace that already matches costs about N/150 requests, not N. Companies go before contacts so the contacts'
  * associations find their companies. Resumable: the contact listing commits its cursor with each page, the push
- * works off the durable outbox, and a company scroll simply re-reads (committed pages come back unchanged).
+ * works off the durable outbox, and a company scroll simply re-reads (committed pages come back unchanged). Each run
+ * records the phases it completed; `--resume` skips those of the interrupted run, so a kill during the push phase
+ * resumes the push instead of listing the whole workspace again.
  */
 import type { Logger } from 'pino';
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
@@ -71,18 +73,34 @@ export async function runBackfill(deps: BackfillDeps, o: BackfillOptions): Promi
   if (!lock) throw new BackfillBusyError();
   const phases: PhaseResult[] = [];
   let runId: number | null = null;
+  let alreadyDone = new Set<string>();
   try {
     if (!o.dryRun) {
       const abandoned = await deps.store.abandonRunning();
       if (abandoned > 0) deps.logger.warn({ runs: abandoned }, 'closed backfill runs left open by a killed process');
+      if (o.resume) alreadyDone = new Set(await deps.store.phasesDoneByInterruptedRun({ entity: o.entity, direction: o.direction }));
       // A dry run records nothing, not even itself: "changes nothing" includes sync_runs.
-      runId = await deps.store.startRun({ entity: o.entity, direction: o.direction, resume: o.resume });
+      runId = await deps.store.startRun({
+        entity: o.entity,
+        direction: o.direction,
+        resume: o.resume,
+        // Carried over, so that a resumed run killed in turn is resumed as far again.
+        ...(alreadyDone.size > 0 ? { phases_done: [...alreadyDone] } : {}),
+      });
     }
+    const pull = async (phase: 'pull:companies' | 'pull:contacts') => {
+      if (alreadyDone.has(phase)) {
+        deps.logger.info({ phase }, 'backfill --resume: phase completed by the interrupted run, skipped');
+        return;
+      }
+      phases.push(await pullPhase(deps, o, phase, runId));
+      if (runId !== null) await deps.store.markPhaseDone(runId, phase);
+    };
     let pushPlan: PushPlan | null = null;
     try {
       if (o.direction !== 'push') {
-        if (o.entity !== 'contacts') phases.push(await pullPhase(deps, o, 'pull:companies', runId));
-        if (o.entity !== 'companies') phases.push(await pullPhase(deps, o, 'pull:contacts', runId));
+        if (o.entity !== 'contacts') await pull('pull:companies');
+        if (o.entity !== 'companies') await pull('pull:contacts');
       }
       if (o.direction !== 'pull') {
         if (o.dryRun) pushPlan = await deps.push.plan({ includeUnlinked: true });

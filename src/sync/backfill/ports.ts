@@ -33,6 +33,10 @@ export interface BackfillStorePort {
   /** Closes backfill runs a killed process left 'running' (safe: we hold the lock, so none is alive). */
   abandonRunning(): Promise<number>;
   startRun(details: Record<string, unknown>): Promise<number>;
+  /** Records in the run that a phase completed, so that `--resume` after a kill does not repeat it. */
+  markPhaseDone(runId: number, phase: string): Promise<void>;
+  /** Phases the latest backfill completed, if it was interrupted (aborted/failed) over the same entity and direction. */
+  phasesDoneByInterruptedRun(scope: { entity: string; direction: string }): Promise<string[]>;
   finishRun(id: number, status: 'succeeded' | 'failed' | 'aborted', summary: RunSummary, error?: string): Promise<void>;
   /** Local rows with no mapping get a pending outbox entry (the push then creates or links them). */
   enqueueUnlinked(entity: 'contact' | 'company' | undefined): Promise<number>;

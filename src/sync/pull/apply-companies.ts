@@ -2,8 +2,8 @@
 import type { Mapping } from '../../db/queries/mappings.ts';
 import type { IntercomCompany } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
-import { companyFromLocal, companyFromRemote, snapshotHash, type CompanySnapshot } from '../snapshot.ts';
-import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
+import { companyFromLocal, companyFromRemote, snapshotHash } from '../snapshot.ts';
+import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -56,7 +56,7 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
         ...auditBase,
         localId,
         action: 'create',
-        changes: Object.fromEntries(Object.entries(remote).map(([k, v]) => [k, { before: null, after: v }])),
+        changes: creationChanges(remote),
       }),
     ]);
     return 'created';

@@ -15,7 +15,7 @@ import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
 import { contactExternalKey } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromRemote, snapshotHash, type ContactSnapshot } from '../snapshot.ts';
-import { isRecordDataError, pullAudit, type ApplyContext } from './apply-context.ts';
+import { creationChanges, isRecordDataError, pullAudit, type ApplyContext } from './apply-context.ts';
 import { applyContact, isUnchanged, planApplyToLocal, planAssociations, type PulledContact } from './apply-contacts.ts';
 import type { ApplyTx } from './ports.ts';
 
@@ -199,7 +199,7 @@ async function createAll(tx: ApplyTx, fresh: readonly Candidate[], ctx: ApplyCon
         intercomId: ct.id,
         externalKey: contactExternalKey(c.remote),
         action: 'create',
-        changes: Object.fromEntries(Object.entries(c.remote).map(([k, v]) => [k, { before: null, after: v }])),
+        changes: creationChanges(c.remote),
       }),
     );
     if (c.pulled.companyIds === null) continue;

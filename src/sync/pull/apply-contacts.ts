@@ -8,7 +8,7 @@ import type { IntercomContact } from '../../intercom/payloads.ts';
 import { contactExternalKey, decideLink } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
-import { pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
+import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -119,9 +119,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       intercomId: c.id,
       externalKey: contactExternalKey(remote),
       action: 'create',
-      changes: Object.fromEntries(
-        Object.entries(remote).map(([k, v]) => [k, { before: null, after: v }]),
-      ),
+      changes: creationChanges(remote),
     }),
   ]);
   await syncAssociations(tx, localId, pulled, ctx);

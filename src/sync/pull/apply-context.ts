@@ -15,6 +15,11 @@ export function pullAudit(ctx: ApplyContext, e: PullAudit): AuditEntry {
   return { ...e, direction: 'pull', runId: ctx.runId };
 }
 
+/** The audit `changes` of a row the pull created: every field, from nothing to its pulled value. */
+export function creationChanges(row: object): Record<string, { before: null; after: unknown }> {
+  return Object.fromEntries(Object.entries(row as Record<string, unknown>).map(([k, v]) => [k, { before: null, after: v }]));
+}
+
 /**
  * The audit rows of one reconciled entity: its (re)link, the fields the pull changed locally, each conflict, and the
  * fields a push had already applied in Intercom without living to record it (audited as that push's change).

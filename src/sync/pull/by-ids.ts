@@ -60,7 +60,7 @@ export async function pullCompaniesByIds(deps: RunDeps, ids: readonly string[], 
     ),
   );
   mergeCounts(counts, await applyCompanyPage(deps, found));
-  // Intercom "deletes" companies by archiving them (API-NOTES §7): the link is over, the local row goes soft-deleted
+  // Intercom "deletes" companies by archiving them (Intercom-OpenAPI descriptions/2.14, deleteCompany): the link is over, the local row goes soft-deleted
   // unless a local change to it still waits for the push.
   for (const m of await deps.store.mappingsByIntercomIds('company', missing)) {
     if (m.status !== 'active') continue;

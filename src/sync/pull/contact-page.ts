@@ -146,7 +146,7 @@ export async function guarded(
 }
 
 /**
- * A lead merged into a user vanishes without a tombstone (API-NOTES §10); the user's updated_at moves and it usually
+ * A lead merged into a user vanishes without a tombstone (Intercom-OpenAPI descriptions/2.14, MergeContact); the user's updated_at moves and it usually
  * gains the lead's email. So for each user just applied, leads we hold under the same email are checked by id: a 404
  * means the lead was merged (or re-created), and identity resolution takes it from there.
  */

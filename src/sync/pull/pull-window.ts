@@ -1,6 +1,6 @@
 /**
  * Where an incremental contacts search starts and stops. Intercom compares dates by whole local day in the
- * workspace time zone and `>` starts at the NEXT local midnight (API-NOTES §5), so the query value must be an instant
+ * workspace time zone and `>` starts at the NEXT local midnight (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts, "Searching for Timestamp Fields"), so the query value must be an instant
  * in the day before the window's first day; the exact floor is then applied on the client.
  */
 
@@ -44,7 +44,7 @@ function localWallSeconds(unixSeconds: number, timezone: string): { y: number; m
   const p: Record<string, number> = {};
   for (const part of f.formatToParts(new Date(unixSeconds * 1000))) if (part.type !== 'literal') p[part.type] = Number(part.value);
   const y = p.year!, m = p.month!, d = p.day!;
-  return { y, m, d, wall: Date.UTC(y, m - 1, d, p.hour!, p.minute!, p.second!) / 1000 };
+  return { y, m, d, wall: Date.UTC(y, m - 1, d, p.hour, p.minute, p.second) / 1000 };
 }
 
 /** Unix seconds of the first instant of the local day holding `unixSeconds` (DST-safe, no tz library). */

@@ -1,7 +1,7 @@
 /**
  * Soft (deleted_at) and hard deletes reach Intercom per DELETE_MODE: archive (default; reversible, keeps the
  * external_id reserved), delete (contacts are hard-deleted, the external_id is free again), ignore. Intercom has no
- * company archive: DELETE /companies/{id} is its archive (API-NOTES §7), used by both archive and delete.
+ * company archive: DELETE /companies/{id} is its archive (Intercom-OpenAPI descriptions/2.14, deleteCompany), used by both archive and delete.
  * A 404 means Intercom no longer has it: the wish is already fulfilled.
  */
 import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';

@@ -53,7 +53,7 @@ export function contactWrite(base: ContactSnapshot | null, local: ContactSnapsho
 export function companyWrite(base: CompanySnapshot | null, local: CompanySnapshot): CompanyWrite | null {
   const body = diffFields(base, local, COMPANY_SKIP);
   if (Object.keys(body).length === 0) return null;
-  return { company_id: local.company_id, ...body } as CompanyWrite;
+  return { company_id: local.company_id, ...body };
 }
 
 /**

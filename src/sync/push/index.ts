@@ -53,6 +53,12 @@ export interface PushEngine {
   plan(opts?: { includeUnlinked?: boolean; limit?: number }): Promise<PushPlan>;
   requeueDead(filter?: { entityType?: string; localIds?: number[] }): Promise<number>;
   isHalted(): IntercomAuthError | null;
+  /**
+   * Shutdown: every drain (push loop and outbox sweep alike) stops claiming at once and gives back the entries it
+   * claimed but has not started; entries in flight get `graceMs` to finish, then their leases are released too and
+   * the drains return without them. Idempotent.
+   */
+  shutdown(graceMs: number): Promise<void>;
 }
 
 const PUSH_METHODS = {
@@ -90,6 +96,13 @@ export function createPushEngine(deps: PushDeps): PushEngine {
   const leaseSeconds = deps.config.leaseSeconds ?? 120;
   const attributes = new AttributeCatalog(deps.gateway, deps.config.autoCreateAttributes);
   let halted: IntercomAuthError | null = null;
+  // Shutdown state shared by every drain of this engine (see shutdown()).
+  const stopping = new AbortController();
+  let abandon: () => void = () => undefined;
+  const abandoned = new Promise<void>((resolve) => (abandon = resolve));
+  let abandonedNow = false;
+  const drains = new Set<Promise<unknown>>();
+  let shutdownDone: Promise<void> | null = null;
 
   /**
    * Entries a SIGKILLed worker had claimed stay locked until their lease expires (minutes). When that worker ran on
@@ -102,11 +115,19 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     log.warn({ workers: dead, entries: n }, 'released outbox leases held by push workers whose process has ended');
   }
 
-  async function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
+  function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
+    const p = drain(opts);
+    drains.add(p);
+    void p.finally(() => drains.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  async function drain(opts: { signal?: AbortSignal; runId?: number | null; max?: number }): Promise<RunSummary> {
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stopping.signal]) : stopping.signal;
     const counted = countingGateway(deps.gateway, PUSH_METHODS);
     const ctx: PushContext = {
       gateway: counted.gateway,
-      store: deps.store,
+      store: afterAbandonment(deps.store),
       log,
       config: deps.config,
       workerId,
@@ -151,8 +172,24 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       }
     };
 
+    // Claimed and not started yet: on abort these are given back at once, in one statement, not one by one as the
+    // queue reaches them (which waits for the entries in flight).
+    const notStarted = new Set<OutboxEntry>();
+    const releaseNotStarted = () => {
+      const entries = [...notStarted];
+      notStarted.clear();
+      return deps.store.release(entries, workerId);
+    };
+    let releasing: Promise<void> = Promise.resolve();
+    const onAbort = () => {
+      releasing = releaseNotStarted().catch((err: unknown) => log.error({ err }, 'could not release unstarted outbox entries'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const abortedP = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+
     const run = async (entry: OutboxEntry) => {
-      if (halted || opts.signal?.aborted) {
+      if (!notStarted.delete(entry)) return; // released by the abort
+      if (halted || signal.aborted) {
         await deps.store.release([entry], workerId);
         return;
       }
@@ -166,18 +203,25 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     };
 
     const batches: Promise<unknown>[] = [];
-    while (!halted && !opts.signal?.aborted && tally.claimed < max) {
+    while (!halted && !signal.aborted && tally.claimed < max) {
       // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
       queue.concurrency = concurrency();
-      if (queue.size >= queue.concurrency) await queue.onSizeLessThan(queue.concurrency);
-      if (halted || opts.signal?.aborted) break;
+      // Waiting for room must not outlast an abort: in-flight entries may be stuck behind the limiter.
+      if (queue.size >= queue.concurrency) await Promise.race([queue.onSizeLessThan(queue.concurrency), abortedP]);
+      if (halted || signal.aborted) break;
       // A batch at least as large as the in-flight target, or the queue would run dry between claims.
       const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
+      for (const e of batch) notStarted.add(e);
+      // A claim that was under way when the signal came: its entries go back with the rest.
+      if (signal.aborted) {
+        await releaseNotStarted();
+        break;
+      }
       if (batch.length === 0) {
         // In-flight entries may hand work back (a newer version, a stale base): look again once they settle.
         if (queue.size + queue.pending === 0) break;
-        await queue.onIdle();
+        await Promise.race([queue.onIdle(), abortedP]);
         continue;
       }
       tally.claimed += batch.length;
@@ -190,11 +234,40 @@ export function createPushEngine(deps: PushDeps): PushEngine {
           .then(() => queue.addAll(associations.map((e) => () => run(e)))),
       );
     }
-    await Promise.all(batches);
-    await queue.onIdle();
+    // On shutdown, entries still in flight after the grace are left behind: shutdown() releases their leases.
+    await Promise.race([Promise.all(batches).then(() => queue.onIdle()), abandoned]);
+    signal.removeEventListener('abort', onAbort);
+    await releasing;
     summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
     return summary;
+  }
+
+  /**
+   * Entries abandoned at shutdown keep running in the background until the process exits; what they report after
+   * their lease was released is most likely our own shutdown (the gateway closing), so a failure is not recorded
+   * against them (no attempt counted, no dead letter). A success is still recorded: the write did happen.
+   */
+  function afterAbandonment(store: PushStorePort): PushStorePort {
+    return {
+      ...store,
+      retryLater: (entry, w, o) => (abandonedNow ? Promise.resolve() : store.retryLater(entry, w, o)),
+      dead: (entry, w, error, details, audit) => (abandonedNow ? Promise.resolve() : store.dead(entry, w, error, details, audit)),
+    };
+  }
+
+  function shutdown(graceMs: number): Promise<void> {
+    return (shutdownDone ??= (async () => {
+      stopping.abort(new Error('push engine shutting down'));
+      const inFlight = Promise.allSettled([...drains]).then(() => 'done' as const);
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+      if ((await Promise.race([inFlight, timer])) === 'timeout') {
+        abandonedNow = true;
+        abandon();
+        const n = await deps.store.releaseWorkers([workerId]);
+        log.warn({ graceMs, released: n }, 'push entries still in flight at the shutdown deadline: leases released');
+      }
+    })());
   }
 
   async function runLoop(opts: Parameters<PushEngine['runLoop']>[0]): Promise<void> {
@@ -254,5 +327,6 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       return deps.store.requeueDead(filter, null);
     },
     isHalted: () => halted,
+    shutdown,
   };
 }

@@ -2,7 +2,7 @@
  * contacts.merge_into_id asks for a lead → user merge in Intercom (POST /contacts/merge). Intercom merges leads into
  * users only; every other combination is refused here with a message saying which row is what.
  */
-import { fromUnix, contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
+import { fromUnix, contactFromLocal, contactFromRemote, snapshotHash, type LocalContactRow } from '../snapshot.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import { auditBase, noop, requestIdOf, type PushContext, type Step } from './context.ts';
 import { remoteOnlyPatch } from './diff.ts';

@@ -2,7 +2,7 @@
  * A dry run: what the pending outbox (and, for backfill, unlinked rows) would cost, without one request. Attribute
  * definitions are not checked (that needs Intercom); shape and limit problems are.
  */
-import { contactFromLocal, companyFromLocal, type CompanySnapshot, type ContactSnapshot } from '../snapshot.ts';
+import { contactFromLocal, companyFromLocal } from '../snapshot.ts';
 import { validateCompanyWrite, validateContactWrite } from '../validate.ts';
 import { companyWrite, contactWrite } from './diff.ts';
 import type { PushStorePort } from './ports.ts';

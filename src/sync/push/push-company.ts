@@ -9,7 +9,6 @@ import {
   fieldChanges,
   fromUnix,
   snapshotHash,
-  type CompanySnapshot,
 } from '../snapshot.ts';
 import { auditBase, noop, requestIdOf, type PushContext, type Step } from './context.ts';
 import { deleteCompany } from './delete-entity.ts';

