@@ -110,7 +110,7 @@ describe('partitioned pulls', () => {
     expect((await h.q(`SELECT count(*)::int AS n FROM intercom.sync_state WHERE stream LIKE 'contacts:backlog:p:%'`))[0].n).toBe(0);
     const searches = await h.searchRequests();
     // 10 pages of changes; the cut costs one probe page plus each part's partial last page.
-    console.log(`[partitioned backlog] 1,500 changes: ${searches} searches over ${r.details!.partitions} partitions (minimum ${Math.ceil(1500 / 150)})`);
+    console.log(`[partitioned backlog] 1,500 changes: ${searches} searches over ${String(r.details!.partitions)} partitions (minimum ${Math.ceil(1500 / 150)})`);
     expect(searches).toBe(r.requests);
   });
 });

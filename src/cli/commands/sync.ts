@@ -42,7 +42,7 @@ export function registerSyncCommand(program: Command): void {
         const step = async (kind: RunKind, job: string, work: (a: { runId: number; signal: AbortSignal }) => Promise<RunSummary>) => {
           const run = await e.runs.track(kind, interrupt.signal, work, { job, source: 'sync --once' });
           steps.push({ kind, runId: run.runId, status: run.status, seconds: run.durationSeconds, summary: run.summary });
-          if (run.error !== undefined) throw run.error;
+          if (run.error !== undefined) throw run.error instanceof Error ? run.error : new Error(String(run.error));
         };
         await step('pull_contacts', 'contacts-pull', (a) => e.pull.pullContacts(a));
         await step('pull_companies', 'companies-pull', (a) => e.pull.pullCompanies(a));

@@ -272,7 +272,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
           const fields = Object.keys(r.patch).filter((f) => CONTACT_SNAPSHOT_COLUMNS.has(f)).sort();
           if (fields.length === 0) continue;
           const key = fields.join(',');
-          groups.set(key, [...(groups.get(key) ?? []), { localId: r.localId, patch: r.patch as Record<string, unknown> }]);
+          groups.set(key, [...(groups.get(key) ?? []), { localId: r.localId, patch: r.patch }]);
         }
         for (const [key, group] of groups) {
           const fields = key.split(',');

@@ -146,7 +146,7 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
     const pendingPairs = groupPairs(await tx.pendingAssociationPairs(contactIds));
     const currentMapped = (await tx.mappingsByLocalIds('company', [...new Set([...current.values()].flat())])).filter((m) => m.intercom_id !== null);
     for (const p of withCompanies) {
-      const ids = new Set(p.item.pulled.companyIds!);
+      const ids = new Set(p.item.pulled.companyIds);
       const mine = current.get(p.localId) ?? [];
       const plan = planAssociations(ctx, p.localId, p.item.pulled.contact.id, {
         wanted: wantedAll.filter((m) => m.intercom_id !== null && ids.has(m.intercom_id)),

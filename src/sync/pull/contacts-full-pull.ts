@@ -14,6 +14,7 @@ import { isNotFound, type RunDeps } from './run-deps.ts';
 
 export const BACKFILL_CONTACTS_STREAM = 'backfill:contacts';
 export const CONTACTS_STREAM = 'contacts';
+const PARTITIONS_CURSOR = 'partitions';
 /** Bounds the post-pass checks (one request each) so a huge gap does not turn into an unbounded run. */
 const MAX_VANISHED_CHECKS = 500;
 
@@ -46,9 +47,11 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
     status: 'running',
     mode: 'partitioned',
     started_at: resuming ? (priorProgress?.started_at ?? new Date(now()).toISOString()) : new Date(now()).toISOString(),
-    initial_watermark: resuming ? priorProgress!.initial_watermark! : await newestUpdatedAt(deps),
+    initial_watermark: resuming ? priorProgress.initial_watermark! : await newestUpdatedAt(deps),
   };
-  if (!dryRun) await deps.store.setStream(BACKFILL_CONTACTS_STREAM, { cursor: null, details: { ...progress } });
+  // The cursors live in the partitions' rows; this one says a resumable listing exists (report_overview's
+  // in_progress reads it) until the pass is done.
+  if (!dryRun) await deps.store.setStream(BACKFILL_CONTACTS_STREAM, { cursor: PARTITIONS_CURSOR, details: { ...progress } });
 
   const timezone = await deps.timezone();
   // One root: everything created before the local day after tomorrow (Intercom sets created_at itself, so only clock

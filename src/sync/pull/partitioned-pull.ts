@@ -252,10 +252,10 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   // The pump: start partitions while fewer than the in-flight target run; children join the queue.
   await new Promise<void>((resolve, reject) => {
     let active = 0;
-    let failed: unknown = null;
+    const run: { failed: Error | null } = { failed: null };
     const pump = () => {
-      if (failed !== null) {
-        if (active === 0) reject(failed);
+      if (run.failed !== null) {
+        if (active === 0) reject(run.failed);
         return;
       }
       while (queue.length > 0 && active < Math.max(1, spec.inFlight())) {
@@ -270,17 +270,15 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
             }
           })
           .catch((err: unknown) => {
-            failed ??= err;
+            run.failed ??= err instanceof Error ? err : new Error(String(err));
           })
           .finally(() => {
             active--;
             pump();
           });
       }
-      if (active === 0 && queue.length === 0) {
-        if (failed !== null) reject(failed);
-        else resolve();
-      }
+      // A failure returned above; here every partition finished.
+      if (active === 0 && queue.length === 0) resolve();
     };
     pump();
   });
