@@ -91,7 +91,11 @@ export function buildEngines(o: EngineOptions): Engines {
     budget: gateway,
     store: createPullStore(pool, config.schema),
     logger,
-    config: { lookbackSeconds: config.sync.pullLookbackSeconds, conflictPolicy: config.sync.conflictPolicy },
+    config: {
+      lookbackSeconds: config.sync.pullLookbackSeconds,
+      conflictPolicy: config.sync.conflictPolicy,
+      writeDoubtWindowSeconds: config.sync.writeDoubtWindowSeconds,
+    },
   });
   const pushStore = createPushStore(pool, config.schema);
   const push = createPushEngine({
@@ -106,6 +110,8 @@ export function buildEngines(o: EngineOptions): Engines {
       maxAttempts: config.sync.maxAttempts,
       deleteMode: config.sync.deleteMode,
       autoCreateAttributes: config.sync.autoCreateAttributes,
+      createLookupDelaySeconds: config.sync.createLookupDelaySeconds,
+      writeDoubtWindowSeconds: config.sync.writeDoubtWindowSeconds,
     },
   });
   const verify = createVerifyEngine({ gateway, store: createVerifyStore(pool, config.schema), pull, logger });

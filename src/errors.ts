@@ -136,6 +136,32 @@ export function isRetryableStatus(status: number | undefined): boolean {
   return status === undefined || RETRYABLE_HTTP.has(status);
 }
 
+/** Error codes of a connection that was never established: the request cannot have left this host. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function causeCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+/**
+ * Whether Intercom may have applied (or may still apply) a write that ended in this error. Only answers that prove
+ * the contrary say no: a 4xx (Intercom refused it; 429 included) or a connection that was never established. A
+ * timeout, a dropped connection and a 5xx may all come after the write was applied, and a 2xx whose body we could not
+ * read certainly was (issue 11; a request answered after the client's timeout is still executed by the server).
+ */
+export function writeMayHaveApplied(err: unknown): boolean {
+  if (err instanceof IntercomPayloadError) return true;
+  if (!(err instanceof IntercomApiError)) return false;
+  if (err.status !== undefined) return err.status >= 500;
+  return !causeCodes(err).some((c) => NOT_SENT_CODES.has(c));
+}
+
 /** The SQLSTATE of a pg error; drizzle wraps pg errors, so the cause chain is searched too. */
 export function pgCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {

@@ -23,6 +23,10 @@ export interface Config {
     autoCreateAttributes: boolean;
     maxAttempts: number;
     pullLookbackSeconds: number;
+    /** How long a create in doubt waits before an email search may prove it absent (search indexing lag). */
+    createLookupDelaySeconds: number;
+    /** How long a write whose answer was lost is remembered as possibly applying late. */
+    writeDoubtWindowSeconds: number;
     pushBatchSize: number;
     pushConcurrency: number;
     verifyBudgetPerRun: number;
@@ -65,6 +69,8 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       autoCreateAttributes: e.AUTO_CREATE_ATTRIBUTES,
       maxAttempts: e.MAX_ATTEMPTS,
       pullLookbackSeconds: e.PULL_LOOKBACK_SECONDS,
+      createLookupDelaySeconds: e.CREATE_LOOKUP_DELAY_SECONDS,
+      writeDoubtWindowSeconds: e.WRITE_DOUBT_WINDOW_SECONDS,
       pushBatchSize: e.PUSH_BATCH_SIZE,
       pushConcurrency: e.PUSH_CONCURRENCY,
       verifyBudgetPerRun: e.VERIFY_BUDGET_PER_RUN,

@@ -46,6 +46,8 @@ export const envSchema = z.object({
   AUTO_CREATE_ATTRIBUTES: bool.default(false),
   MAX_ATTEMPTS: positiveInt.default(10),
   PULL_LOOKBACK_SECONDS: nonNegativeInt.default(900),
+  CREATE_LOOKUP_DELAY_SECONDS: nonNegativeInt.default(300),
+  WRITE_DOUBT_WINDOW_SECONDS: positiveInt.default(900),
   PUSH_BATCH_SIZE: positiveInt.default(50),
   PUSH_CONCURRENCY: positiveInt.default(64),
   CONTACTS_PULL_CRON: cronExpr.default('*/1 * * * *'),

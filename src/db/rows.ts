@@ -5,7 +5,7 @@
  * in client.ts (int8 → number) make the value types match drizzle's `mode: 'number'` columns.
  */
 import { getTableColumns, type InferSelectModel, type Table } from 'drizzle-orm';
-import { companies, contacts, syncMappings, syncOutbox } from './schema.ts';
+import { companies, contacts, syncMappings, syncOutbox, syncWriteDoubts } from './schema.ts';
 
 export type SqlRow<T extends Table> = InferSelectModel<T, { dbColumnNames: true }>;
 
@@ -13,6 +13,7 @@ export type ContactRow = SqlRow<typeof contacts>;
 export type CompanyRow = SqlRow<typeof companies>;
 export type MappingRow = SqlRow<typeof syncMappings>;
 export type OutboxRow = SqlRow<typeof syncOutbox>;
+export type WriteDoubtRow = SqlRow<typeof syncWriteDoubts>;
 
 /** Every column name of a table, in schema order. */
 export function columnNames<T extends Table>(table: T): (keyof SqlRow<T> & string)[] {
@@ -31,3 +32,4 @@ export function columnList<T extends Table>(
 export const CONTACT_COLUMNS = columnList(contacts);
 export const COMPANY_COLUMNS = columnList(companies);
 export const MAPPING_COLUMNS = columnList(syncMappings);
+export const WRITE_DOUBT_COLUMNS = columnList(syncWriteDoubts);

@@ -194,6 +194,33 @@ export function defineTables(schemaName: string) {
     ],
   );
 
+  /**
+   * Writes to Intercom whose outcome we do not know (docs/guarantees.md, "Writes in doubt"). A row is committed before
+   * the request is sent and deleted in the transaction that records its answer; a row that outlives its request
+   * (timeout, dropped connection, 5xx, a crash) is a write Intercom may have applied, or may still apply later.
+   * Creates in doubt are resolved by lookup before any new create; updates in doubt let the pull recognise our own
+   * late-applied value as an echo instead of a remote edit.
+   */
+  const syncWriteDoubts = s.table(
+    'sync_write_doubts',
+    {
+      id: bigserial('id', { mode: 'number' }).primaryKey(),
+      entityType: text('entity_type').notNull(),
+      localId: bigint('local_id', { mode: 'number' }).notNull(),
+      /** null for a create: the id is what is in doubt. */
+      intercomId: text('intercom_id'),
+      op: text('op').notNull(),
+      /** The fields as sent, in snapshot form (custom_attributes: only the keys sent). */
+      fields: jsonb('fields').$type<Record<string, unknown>>().notNull(),
+      sentAt: tz('sent_at').notNull().defaultNow(),
+    },
+    (t) => [
+      index('sync_write_doubts_entity_idx').on(t.entityType, t.localId),
+      check('sync_write_doubts_entity_type_check', sql`${t.entityType} in ('contact', 'company')`),
+      check('sync_write_doubts_op_check', sql`${t.op} in ('create', 'update')`),
+    ],
+  );
+
   const syncState = s.table('sync_state', {
     stream: text('stream').primaryKey(),
     watermark: tz('watermark'),
@@ -270,7 +297,19 @@ export function defineTables(schemaName: string) {
     deadLetters: integer('dead_letters'),
   });
 
-  return { contacts, companies, contactCompanies, syncMappings, syncOutbox, syncState, syncRuns, auditLog, apiUsage, statusSamples };
+  return {
+    contacts,
+    companies,
+    contactCompanies,
+    syncMappings,
+    syncOutbox,
+    syncWriteDoubts,
+    syncState,
+    syncRuns,
+    auditLog,
+    apiUsage,
+    statusSamples,
+  };
 }
 
 export type Tables = ReturnType<typeof defineTables>;
@@ -283,6 +322,7 @@ export const {
   contactCompanies,
   syncMappings,
   syncOutbox,
+  syncWriteDoubts,
   syncState,
   syncRuns,
   auditLog,

@@ -6,7 +6,13 @@
 import { createHash } from 'node:crypto';
 import { IntercomClient, type Intercom } from 'intercom-client';
 import type { Logger } from 'pino';
-import { IntercomApiError, IntercomAuthError, IntercomPayloadError, type EntityKind } from '../errors.ts';
+import {
+  IntercomApiError,
+  IntercomAuthError,
+  IntercomPayloadError,
+  writeMayHaveApplied,
+  type EntityKind,
+} from '../errors.ts';
 import { bufferedFetch } from './buffered-fetch.ts';
 import { ENDPOINTS, endpointLabel, type EndpointName } from './endpoints.ts';
 import {
@@ -141,6 +147,11 @@ const IN_FLIGHT_HEADROOM = 1.5;
 
 export function defaultMaxConcurrent(ratePerMinute: number): number {
   return Math.min(256, Math.max(10, Math.ceil((ratePerMinute / 60) * 2 * IN_FLIGHT_HEADROOM)));
+}
+
+/** GETs and the search POST change nothing in Intercom: resending them is always safe. */
+function isRead(name: EndpointName): boolean {
+  return ENDPOINTS[name].method === 'GET' || name === 'searchContacts';
 }
 
 export function createGateway(opts: GatewayOptions): IntercomGateway {
@@ -281,7 +292,12 @@ class Gateway implements IntercomGateway {
     parse: (body: unknown) => T,
   ): Promise<T> {
     const label = endpointLabel(ENDPOINTS[name]);
+    // A write whose answer was lost may have been applied, or may still be applied after a newer one: sending it again
+    // would duplicate a create or put two writes to one entity in flight (issues 11 and 13). Only reads, and writes
+    // Intercom provably did not apply, are retried here; the push engine records the rest as "in doubt".
+    const safe = isRead(name);
     const answer = await withRetries(() => this.attempt(name, priority, ctx, send), this.retry, {
+      shouldRetry: (err) => safe || !writeMayHaveApplied(err),
       onRetry: (err, n, delayMs) =>
         this.log.warn(
           { endpoint: label, status: err.status, code: err.code, requestId: err.requestId, attempt: n, delayMs },

@@ -27,7 +27,12 @@ export function shouldRetry(err: unknown): boolean {
 export async function withRetries<T>(
   attempt: (n: number) => Promise<T>,
   policy: RetryPolicy,
-  hooks: { onRetry?: (err: IntercomApiError, n: number, delayMs: number) => void; signal?: AbortSignal } = {},
+  hooks: {
+    onRetry?: (err: IntercomApiError, n: number, delayMs: number) => void;
+    signal?: AbortSignal;
+    /** A further condition on top of shouldRetry (the gateway's rule for writes). */
+    shouldRetry?: (err: IntercomApiError) => boolean;
+  } = {},
 ): Promise<T> {
   for (let n = 0; ; n++) {
     try {
@@ -35,6 +40,7 @@ export async function withRetries<T>(
     } catch (err) {
       if (!shouldRetry(err) || n >= policy.maxRetries) throw err;
       const apiErr = err as IntercomApiError;
+      if (hooks.shouldRetry && !hooks.shouldRetry(apiErr)) throw err;
       const delay = apiErr.status === 429 ? 0 : backoffMs(n, policy);
       hooks.onRetry?.(apiErr, n + 1, delay);
       if (delay > 0) await sleep(delay, undefined, hooks.signal ? { signal: hooks.signal } : {});

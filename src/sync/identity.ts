@@ -6,10 +6,24 @@
 import type { IntercomContact } from '../intercom/payloads.ts';
 import type { ContactSnapshot } from './snapshot.ts';
 
-/** The mapping's external_key: external_id, else the email of a lead (leads cannot be found by external_id). */
+/**
+ * The mapping's external_key: a user's external_id; a lead's email. Leads cannot be found by external_id
+ * (find_by_external_id serves users only, API-NOTES §4), and whether Intercom keeps a lead's external_id at all is
+ * disputed (issue 11: Segment's integration says it does not), so a lead is keyed by email even when it has one.
+ */
 export function contactExternalKey(s: Pick<ContactSnapshot, 'external_id' | 'email' | 'role'>): string | null {
-  if (s.external_id) return s.external_id;
-  return s.role === 'lead' && s.email ? s.email.toLowerCase() : null;
+  if (s.role === 'lead' && s.email) return s.email.toLowerCase();
+  return s.external_id ?? null;
+}
+
+/**
+ * A lead's external_id that Intercom dropped (the answer or a pulled lead has none while the local lead has one) is
+ * local-only: the agreed state takes the local value, so it is neither pushed again on every change nor wiped
+ * locally by the pull. It is sent again when the lead becomes a user (see push/diff.ts contactWrite).
+ */
+export function keepLeadExternalId(remote: ContactSnapshot, local: Pick<ContactSnapshot, 'external_id' | 'role'>): ContactSnapshot {
+  if (remote.role !== 'lead' || local.role !== 'lead' || remote.external_id !== null || !local.external_id) return remote;
+  return { ...remote, external_id: local.external_id };
 }
 
 export interface RemoteLookupPort {

@@ -61,6 +61,8 @@ beforeAll(async () => {
     OUTBOX_SWEEP_CRON: '* * * * * *',
     VERIFY_CRON: '0 3 1 1 *',
     CONFLICT_POLICY: 'newest_wins',
+    // This simulator indexes writes at once; a lead create whose answer a fault lost is searched for after 1 s.
+    CREATE_LOOKUP_DELAY_SECONDS: '1',
     SHUTDOWN_TIMEOUT_SECONDS: '5',
     LOG_LEVEL: 'warn',
   });

@@ -150,6 +150,44 @@ describe('errors', () => {
     expect(h.records.slice(before).map((r) => r.status)).toEqual([null, 200]);
   });
 
+  // Issues 11 and 13: a write whose answer was lost may have been applied (or may still be applied later); sending it
+  // again is a duplicate create, or a second write in flight to one entity. Only answers that prove the write was not
+  // applied (429, a refused connection) are retried by the gateway; the push engine decides about the rest.
+  it('never resends a write after a timeout, a dropped connection or a 5xx', async () => {
+    const fast = h.gateway({ timeoutSeconds: 0.3, maxRetries: 3 });
+    await fault({ method: 'POST', path: '/contacts', kind: 'latency', latency_ms: 800, count: 1 });
+    let before = h.records.length;
+    const late = await fast.createContact({ role: 'lead', email: 'late-create@example.com' }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(IntercomApiError);
+    expect((late as IntercomApiError).status).toBeUndefined();
+    expect(h.records.slice(before).map((r) => `${r.endpoint} ${r.status}`)).toEqual(['POST /contacts null']);
+
+    const c = await fast.createContact({ role: 'user', external_id: 'no-resend', email: 'no-resend@example.com' });
+    for (const rule of [
+      { kind: 'drop' },
+      { kind: 'status', status: 502 },
+      { kind: 'latency', latency_ms: 800 },
+    ]) {
+      await fault({ method: 'PUT', path: '/contacts/{id}', count: 1, ...rule });
+      before = h.records.length;
+      await expect(fast.updateContact(c.id, { name: `after ${rule.kind}` })).rejects.toBeInstanceOf(IntercomApiError);
+      expect(h.records.slice(before)).toHaveLength(1);
+    }
+    // Reads are still retried: a second GET cannot change anything.
+    await fault({ method: 'GET', path: '/contacts/{id}', kind: 'status', status: 503, count: 1 });
+    before = h.records.length;
+    await fast.getContact(c.id);
+    expect(h.records.slice(before).map((r) => r.status)).toEqual([503, 200]);
+  });
+
+  it('retries a write Intercom provably did not apply (429)', async () => {
+    await fault({ method: 'PUT', path: '/contacts/{id}', kind: 'status', status: 429, count: 1 });
+    const c = await gw.createContact({ role: 'user', external_id: 'retry-429', email: 'retry-429@example.com' });
+    const before = h.records.length;
+    expect((await gw.updateContact(c.id, { name: 'after 429' })).name).toBe('after 429');
+    expect(h.records.slice(before).map((r) => r.status)).toEqual([429, 200]);
+  });
+
   it('gives up after maxRetries with a retryable typed error', async () => {
     const g = h.gateway({ maxRetries: 2 });
     await fault({ method: 'GET', path: '/me', kind: 'status', status: 500, count: 3 });

@@ -1,7 +1,10 @@
 import { processHost } from '../../src/daemon/host.ts';
 import { pino } from 'pino';
+import { createPullStore } from '../../src/db/queries/pull.ts';
+import { createPullEngine, type PullEngine } from '../../src/sync/pull/index.ts';
+import type { ConflictPolicy } from '../../src/sync/three-way-merge.ts';
 import { createPushStore, type PushStore } from '../../src/db/queries/outbox.ts';
-import { createGateway, type IntercomGateway } from '../../src/intercom/gateway.ts';
+import { createGateway, type GatewayOptions, type IntercomGateway } from '../../src/intercom/gateway.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createPushEngine, type PushConfig, type PushEngine } from '../../src/sync/push/index.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
@@ -43,6 +46,7 @@ export async function pushWorld(
   simOpts: SimulatorOptions = {},
   config: Partial<PushConfig> = {},
   gatewayRetries = 4,
+  gatewayOver: Partial<GatewayOptions> = {},
 ): Promise<PushWorld> {
   const db = await createTestDatabase();
   const sim = await startSimulator({ port: 0, rateLimitPerMinute: 0, ...simOpts });
@@ -55,6 +59,7 @@ export async function pushWorld(
     maxRetries: gatewayRetries,
     maxConcurrent: 20,
     logger: silent,
+    ...gatewayOver,
   });
   const store = createPushStore(db.pool, db.schema);
   const engineWith = (over: Partial<PushConfig>) =>
@@ -140,4 +145,14 @@ export async function mappingOf(w: PushWorld, entity: 'contact' | 'company', loc
     [entity, localId],
   );
   return rows[0] ?? null;
+}
+
+/** A pull engine on the same database and simulator as the push world: the daemon's two halves, in process. */
+export function pullEngineOf(w: PushWorld, conflictPolicy: ConflictPolicy = 'newest_wins'): PullEngine {
+  return createPullEngine({
+    gateway: w.gateway,
+    store: createPullStore(w.db.pool, w.db.schema),
+    logger: silent,
+    config: { lookbackSeconds: 900, conflictPolicy },
+  });
 }

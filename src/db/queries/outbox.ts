@@ -12,6 +12,7 @@ import { COMPANY_PUSH_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, localRowQueries } from 
 import { mappingQueries, toMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, columnList, type CompanyRow, type ContactRow, type MappingRow, type OutboxRow } from '../rows.ts';
 import { syncOutbox } from '../schema.ts';
+import { writeDoubtQueries } from './write-doubts.ts';
 import type {
   FinishResult,
   FinishWrite,
@@ -43,6 +44,7 @@ export type PushStore = PushStorePort;
 export function createPushStore(pool: pg.Pool, schema: string): PushStore {
   const s = ident(schema);
   const outbox = `${s}.sync_outbox`;
+  const doubts = `${s}.sync_write_doubts`;
   const mappings = mappingQueries(schema);
   const audit = auditQueries(schema);
   const dataRows = localRowQueries(schema);
@@ -134,8 +136,36 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
       await mappings.setStatus(pool, entity, localId, status, reason);
     },
 
+    async recordWriteDoubt(d) {
+      const r = await one<{ id: number }>(
+        pool,
+        `INSERT INTO ${doubts} (entity_type, local_id, intercom_id, op, fields) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id`,
+        [d.entityType, d.localId, d.intercomId, d.op, JSON.stringify(d.fields)],
+      );
+      return Number(r!.id);
+    },
+
+    async settleWriteDoubts(ids) {
+      if (ids.length === 0) return;
+      await pool.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[])`, [ids]);
+    },
+
+    writeDoubts: (entity, localId, windowSeconds) => writeDoubtQueries(schema).forEntity(pool, entity, localId, windowSeconds),
+
+    async expireWriteDoubts(windowSeconds) {
+      const r = await pool.query(
+        `DELETE FROM ${doubts} WHERE op = 'update' AND sent_at < now() - make_interval(secs => $1)`,
+        [windowSeconds],
+      );
+      return r.rowCount ?? 0;
+    },
+
     async finish(entry, workerId, write: FinishWrite): Promise<FinishResult> {
       return withTransaction(pool, async (tx) => {
+        // The answers arrived, whatever the outcome of the guard below: these writes are no longer in doubt.
+        if (write.settledDoubts && write.settledDoubts.length > 0) {
+          await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[])`, [write.settledDoubts]);
+        }
         if (write.guard) {
           const m = await one<{ base_hash: string | null }>(
             tx,

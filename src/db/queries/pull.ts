@@ -10,7 +10,9 @@ import { auditQueries } from './audit.ts';
 import { mappingQueries, toLinkedMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, type CompanyRow, type ContactRow, type MappingRow } from '../rows.ts';
 import { COMPANY_SNAPSHOT_COLUMNS, CONTACT_COLUMN_TYPES, CONTACT_SNAPSHOT_COLUMNS, jsonColumnValue, localRowQueries } from './local-rows.ts';
+import { OUTBOX_CHANNEL } from '../listen.ts';
 import { syncStateQueries } from './sync-state.ts';
+import { writeDoubtQueries } from './write-doubts.ts';
 import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
 import type { ContactSnapshot } from '../../sync/snapshot.ts';
 
@@ -19,6 +21,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   const mappings = mappingQueries(schema);
   const audit = auditQueries(schema);
   const state = syncStateQueries(schema);
+  const doubts = writeDoubtQueries(schema);
   const dataRows = localRowQueries(schema);
   let savepointSeq = 0;
 
@@ -79,6 +82,15 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       async softDeleteContact(localId) {
         await tx.query(`UPDATE ${s}.contacts SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },
+      async restoreContact(localId) {
+        await tx.query(`UPDATE ${s}.contacts SET deleted_at = NULL WHERE id = $1`, [localId]);
+      },
+      async releaseMappingIntercomId(entity, localId) {
+        await tx.query(
+          `UPDATE ${s}.sync_mappings SET intercom_id = NULL, updated_at = now() WHERE entity_type = $1 AND local_id = $2`,
+          [entity, localId],
+        );
+      },
       async softDeleteCompany(localId) {
         await tx.query(`UPDATE ${s}.companies SET deleted_at = coalesce(deleted_at, now()), intercom_id = NULL WHERE id = $1`, [localId]);
       },
@@ -86,6 +98,12 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       async companyByCompanyId(cid) {
         await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${schema}:company:${cid}`]);
         return one<CompanyRow>(`SELECT ${COMPANY_COLUMNS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
+      },
+      writeDoubts: (entity, localId, windowSeconds) => doubts.forEntity(tx, entity, localId, windowSeconds),
+      writeDoubtsFor: (entity, localIds, windowSeconds) => doubts.forEntities(tx, entity, localIds, windowSeconds),
+      async requestPush(entity, localId, fields) {
+        await tx.query(`SELECT ${s}.enqueue_outbox($1, $2, 0, 'upsert', $3::text[])`, [entity, localId, [...fields]]);
+        await tx.query(`SELECT pg_notify($1, $2)`, [OUTBOX_CHANNEL, schema]);
       },
       insertCompany: (snap) => dataRows.insert(tx, 'companies', snap),
       updateCompany: (localId, patch) => dataRows.patch(tx, 'companies', localId, patch, COMPANY_SNAPSHOT_COLUMNS),

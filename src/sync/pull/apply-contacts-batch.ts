@@ -12,12 +12,12 @@
  */
 import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
-import { contactExternalKey } from '../identity.ts';
+import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromRemote, snapshotHash, type ContactSnapshot } from '../snapshot.ts';
 import { creationChanges, isRecordDataError, pullAudit, type ApplyContext } from './apply-context.ts';
 import { applyContact, isUnchanged, planApplyToLocal, planAssociations, type PulledContact } from './apply-contacts.ts';
-import type { ApplyTx } from './ports.ts';
+import type { ApplyTx, WriteDoubt } from './ports.ts';
 
 export interface Applied {
   contact: PulledContact['contact'];
@@ -101,6 +101,10 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
   const localIds = [...new Set(items.map((c) => mappings.get(c.pulled.contact.id)!.local_id))];
   const locals = new Map((await tx.contactsByIds(localIds)).map((r) => [r.id, r]));
   const pending = await tx.pendingOutboxLocalIds('contact', localIds);
+  const doubts = new Map<number, WriteDoubt[]>();
+  for (const d of await tx.writeDoubtsFor('contact', localIds, ctx.writeDoubtWindowSeconds ?? 900)) {
+    doubts.set(d.localId, [...(doubts.get(d.localId) ?? []), d]);
+  }
   const out: Applied[] = [];
   const patches: { localId: number; patch: Partial<ContactSnapshot> }[] = [];
   const writes: MappingWrite<'contact'>[] = [];
@@ -108,8 +112,10 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
   for (const item of items) {
     const c = item.pulled.contact;
     const mapping = mappings.get(c.id)!;
-    // Re-checked under the lock: another applier may have brought this version in since the page was filtered.
-    if (isUnchanged(mapping, c, item.hash)) {
+    // Re-checked under the lock: another applier may have brought this version in since the page was filtered. A
+    // lead whose external_id Intercom dropped is compared as the base holds it (identity.ts keepLeadExternalId).
+    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(item.remote, mapping.base_snapshot) : item.remote;
+    if (isUnchanged(mapping, c, item.hash) || (agreedLead !== item.remote && isUnchanged(mapping, c, snapshotHash(agreedLead)))) {
       out.push({ contact: c, outcome: 'unchanged' });
       continue;
     }
@@ -120,13 +126,24 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
       continue;
     }
     const plan = planApplyToLocal(
-      { pulled: item.pulled, remote: item.remote, hash: item.hash, local, mapping, link: null, pending: pending.has(local.id) },
+      {
+        pulled: item.pulled,
+        remote: item.remote,
+        hash: item.hash,
+        local,
+        mapping,
+        link: null,
+        pending: pending.has(local.id),
+        doubts: doubts.get(local.id) ?? [],
+      },
       ctx,
     );
     if (plan === 'skipped') {
       out.push({ contact: c, outcome: 'skipped' });
       continue;
     }
+    // Rare (a late echo of a write of ours): one statement each, in the order the per-record path runs it.
+    if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
     if (plan.patch) patches.push({ localId: local.id, patch: plan.patch });
     writes.push(plan.mapping);
     perContact.push({ item, localId: local.id, audits: [...plan.audits] });

@@ -5,11 +5,13 @@
 import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
-import { contactExternalKey, decideLink } from '../identity.ts';
+import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
-import type { ApplyTx } from './ports.ts';
+import type { ApplyTx, WriteDoubt } from './ports.ts';
+import { findEchoes } from './echo.ts';
+import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
 export interface PulledContact {
@@ -49,7 +51,20 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 
   const mapping = await tx.mappingByIntercomId('contact', c.id);
   if (mapping) {
+    const archivedRow = mapping.status === 'archived' ? await tx.contact(mapping.local_id) : undefined;
+    if (archivedRow === null || (archivedRow && archivedRow.deleted_at !== null)) {
+      // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
+      // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
+      const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
+      if ('outcome' in r) return r.outcome;
+      const restored = await tx.contact(mapping.local_id);
+      if (!restored) return applyContact(tx, pulled, ctx, opts);
+      return applyToLocal(tx, pulled, remote, hash, restored, mapping, null, ctx);
+    }
     if (isUnchanged(mapping, c, hash)) return 'unchanged';
+    // A lead whose external_id Intercom dropped: the base holds the local value (identity.ts keepLeadExternalId).
+    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(remote, mapping.base_snapshot) : remote;
+    if (agreedLead !== remote && isUnchanged(mapping, c, snapshotHash(agreedLead))) return 'unchanged';
     const local = await tx.contact(mapping.local_id);
     // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
     if (!local) return 'skipped';
@@ -129,16 +144,19 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
 async function applyToLocal(
   tx: ApplyTx,
   pulled: PulledContact,
-  remote: ContactSnapshot,
-  hash: string,
+  pulledRemote: ContactSnapshot,
+  pulledHash: string,
   local: LocalContactRow,
   mapping: Mapping<'contact'> | null,
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
   const pending = await tx.hasPendingOutbox('contact', local.id);
-  const plan = planApplyToLocal({ pulled, remote, hash, local, mapping, link, pending }, ctx);
+  if (local.deleted_at !== null && pending) return 'skipped';
+  const doubts = await tx.writeDoubts('contact', local.id, ctx.writeDoubtWindowSeconds ?? 900);
+  const plan = planApplyToLocal({ pulled, remote: pulledRemote, hash: pulledHash, local, mapping, link, pending, doubts }, ctx);
   if (plan === 'skipped') return 'skipped';
+  if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
   if (plan.patch) await tx.updateContact(local.id, plan.patch);
   await tx.upsertMapping(plan.mapping);
   await tx.audit(plan.audits);
@@ -148,6 +166,7 @@ async function applyToLocal(
 
 export interface LocalApplyInput {
   pulled: PulledContact;
+  /** The snapshot of the pulled contact, and its hash. */
   remote: ContactSnapshot;
   hash: string;
   local: LocalContactRow;
@@ -155,33 +174,48 @@ export interface LocalApplyInput {
   link: LinkKind;
   /** The local row has a pending outbox entry (a local change not pushed yet). */
   pending: boolean;
+  /** Writes of ours to this entity whose answer was lost (writeDoubts). */
+  doubts: readonly WriteDoubt[];
 }
 
 export interface LocalApplyPlan {
   patch: Partial<ContactSnapshot> | null;
   mapping: MappingWrite<'contact'>;
   audits: AuditEntry[];
+  /** Fields whose local value must be pushed again (a late echo of our own write). */
+  pushAgain: string[];
   outcome: Outcome;
 }
 
 /**
- * What applying a pulled contact to its local row writes: the three-way merge's patch, the mapping, the audit rows
- * and the outcome. Pure, so the per-record path and the batched one (apply-contacts-batch.ts) decide identically.
+ * What applying a pulled contact to its local row writes: the three-way merge's patch, the mapping, the audit rows,
+ * the fields to push again and the outcome. Pure, so the per-record path and the batched one
+ * (apply-contacts-batch.ts) decide identically.
  */
 export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalApplyPlan | 'skipped' {
   const c = i.pulled.contact;
   if (i.local.deleted_at !== null && i.pending) return 'skipped';
+  const localSnap = contactFromLocal(i.local);
+  // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
+  const remote = keepLeadExternalId(i.remote, localSnap);
+  const hash = remote === i.remote ? i.hash : snapshotHash(remote);
+  const agreed = i.mapping?.base_snapshot ?? null;
+  // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
+  const echoes = i.doubts.length > 0 ? findEchoes(agreed, localSnap, remote, [...i.doubts]) : null;
+  const echoed = echoes ? Object.keys(echoes.fields) : [];
   const r = reconcile({
-    local: contactFromLocal(i.local),
-    remote: i.remote,
-    base: i.mapping?.base_snapshot ?? null,
+    local: localSnap,
+    remote: echoes?.remote ?? remote,
+    base: agreed,
     pendingLocalChange: i.pending,
     policy: ctx.policy,
     localUpdatedAtMs: i.local.updated_at.getTime(),
     remoteUpdatedAtMs: c.updatedAt * 1000,
   });
+  // The base takes what Intercom holds, so the push diff sends the local value over our late one.
+  for (const f of echoed) delete r.alreadyPushed[f.startsWith('custom_attributes.') ? 'custom_attributes' : f];
   const changed = Object.keys(r.changes).length > 0;
-  const externalKey = contactExternalKey(i.remote);
+  const externalKey = contactExternalKey(remote);
   const mapping: MappingWrite<'contact'> = {
     entityType: 'contact',
     localId: i.local.id,
@@ -189,8 +223,8 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
     externalKey,
     status: 'active',
     statusReason: i.link === 'relink' ? `relinked from ${i.mapping?.intercom_id ?? 'unknown'}` : null,
-    baseSnapshot: i.remote,
-    baseHash: i.hash,
+    baseSnapshot: remote,
+    baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
   };
   const base = { entityType: 'contact' as const, localId: i.local.id, intercomId: c.id, externalKey };
@@ -206,8 +240,27 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
         }
       : null,
   );
+  if (echoes && echoed.length > 0) {
+    audits.push(
+      pullAudit(ctx, {
+        ...base,
+        action: 'echo',
+        changes: echoes.fields,
+        details: {
+          reason: 'Intercom applied a write of ours whose answer was lost, after a newer one: the newer local value is pushed again',
+          doubts: i.doubts.map((d) => d.id),
+        },
+      }),
+    );
+  }
   const outcome: Outcome = r.conflicts.length > 0 ? 'conflict' : i.link ? 'linked' : changed ? 'updated' : 'unchanged';
-  return { patch: changed ? patchOf(r.target, r.changes) : null, mapping, audits, outcome };
+  return {
+    patch: changed ? patchOf(r.target, r.changes) : null,
+    mapping,
+    audits,
+    pushAgain: [...new Set(echoed.map((f) => f.split('.')[0]!))],
+    outcome,
+  };
 }
 
 /**

@@ -7,6 +7,8 @@ export interface ApplyContext {
   runId: number | null;
   policy: ConflictPolicy;
   logger: Logger;
+  /** WRITE_DOUBT_WINDOW_SECONDS: how long our in-doubt writes may still land late (./echo.ts). Default 900. */
+  writeDoubtWindowSeconds?: number;
 }
 
 export type PullAudit = Omit<AuditEntry, 'direction' | 'runId'>;

@@ -31,7 +31,7 @@ export interface PullDeps {
   gateway: PullGatewayPort;
   store: PullStorePort;
   logger: Logger;
-  config: { lookbackSeconds: number; conflictPolicy: ConflictPolicy; timezone?: string };
+  config: { lookbackSeconds: number; conflictPolicy: ConflictPolicy; timezone?: string; writeDoubtWindowSeconds?: number };
   /** The gateway's in-flight target (Little's law); without it a full pull keeps DEFAULT_IN_FLIGHT searches going. */
   budget?: { inFlightTarget(): number };
   /** Unix ms; only used for bookkeeping timestamps. The search window is built from remote updated_at values. */
@@ -75,7 +75,12 @@ export function createPullEngine(deps: PullDeps) {
       gateway: counted.gateway,
       store: deps.store,
       logger: log.child({ run: opts.runId ?? null, kind }),
-      ctx: { runId: opts.runId ?? null, policy: deps.config.conflictPolicy, logger: log },
+      ctx: {
+        runId: opts.runId ?? null,
+        policy: deps.config.conflictPolicy,
+        logger: log,
+        ...(deps.config.writeDoubtWindowSeconds ? { writeDoubtWindowSeconds: deps.config.writeDoubtWindowSeconds } : {}),
+      },
       inFlight,
       // A dry run writes nothing, not even the time zone it read.
       timezone: () => timezone(counted.gateway, kind === 'backfill', !(opts as FullPullOptions).dryRun),

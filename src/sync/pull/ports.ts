@@ -6,6 +6,9 @@ import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { LinkedMapping, Mapping, MappingEntity, MappingStatus, MappingWrite } from '../../db/queries/mappings.ts';
 import type { StreamState } from '../../db/queries/sync-state.ts';
 import type { IntercomGateway } from '../../intercom/gateway.ts';
+import type { WriteDoubt } from '../push/ports.ts';
+
+export type { WriteDoubt } from '../push/ports.ts';
 import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
 
 export type PullGatewayPort = Pick<
@@ -39,6 +42,10 @@ export interface ApplyTx {
   /** Records on the local lead row which local user it was merged into (merge_into_id), and frees its Intercom id. */
   markContactMerged(localId: number, intoLocalId: number): Promise<void>;
   softDeleteContact(localId: number): Promise<void>;
+  /** Clears deleted_at (a contact revived in Intercom won the conflict with the local delete). */
+  restoreContact(localId: number): Promise<void>;
+  /** Frees the Intercom id a mapping holds (and the row's mirror column), keeping the mapping's status. */
+  releaseMappingIntercomId(entity: MappingEntity, localId: number): Promise<void>;
   softDeleteCompany(localId: number): Promise<void>;
   company(localId: number): Promise<LocalCompanyRow | null>;
   companyByCompanyId(companyId: string): Promise<LocalCompanyRow | null>;
@@ -59,6 +66,12 @@ export interface ApplyTx {
     mergedInto?: string | null,
   ): Promise<void>;
   audit(entries: readonly AuditEntry[]): Promise<void>;
+  /** Our writes to this entity whose answer was lost, sent within the last windowSeconds (creates: any age). */
+  writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
+  /** writeDoubts for many local ids at once (the batched apply). */
+  writeDoubtsFor(entity: MappingEntity, localIds: readonly number[], windowSeconds: number): Promise<WriteDoubt[]>;
+  /** Queues a push of this entity, as a local change to these fields would (the outbox trigger's entry). */
+  requestPush(entity: MappingEntity, localId: number, fields: readonly string[]): Promise<void>;
   invalidAlreadyAudited(entity: MappingEntity, intercomId: string, remoteUpdatedAt: number): Promise<boolean>;
   /**
    * Batch path of a page's new contacts. Takes the advisory locks of these external ids (sorted, one statement: the

@@ -2,9 +2,10 @@
  * Turns Intercom's answer to a contact write into what the finish transaction records: base := the answer, the
  * mapping active under the answering id, the remote-only fields copied onto the row, one audit row.
  */
+import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
-import { contactExternalKey } from '../identity.ts';
+import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
 import {
   contactFromLocal,
   contactFromRemote,
@@ -37,9 +38,13 @@ export function contactFinish(
     outcome: Outcome;
     requestId?: string | null;
     details?: Record<string, unknown>;
+    /** Doubts this answer settles (sync_write_doubts ids). */
+    settledDoubts?: readonly number[];
+    /** More mapping writes in the same transaction (a re-created row taking over its predecessor's contact). */
+    extraMappings?: MappingWrite[];
   },
 ): Step {
-  const snap = contactFromRemote(o.response);
+  const snap = keepLeadExternalId(contactFromRemote(o.response), o.local);
   const sent = sentFields(o.body);
   const changes = fieldChanges(o.auditBase, o.local);
   for (const k of Object.keys(changes)) if (!sent.has(k)) delete changes[k];
@@ -50,6 +55,7 @@ export function contactFinish(
       expectBaseHash: o.expectBaseHash,
       guard: { entity: 'contact', localId: entry.localId },
       mappings: [
+        ...(o.extraMappings ?? []),
         {
           entityType: 'contact',
           localId: entry.localId,
@@ -79,6 +85,7 @@ export function contactFinish(
           details: o.details ?? null,
         },
       ],
+      settledDoubts: o.settledDoubts ?? [],
     },
   };
 }

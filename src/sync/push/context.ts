@@ -21,6 +21,10 @@ export interface PushConfig {
   leaseSeconds?: number;
   /** First retry delay after a failure; doubles per attempt up to 15 minutes. Default 2000. */
   retryBaseMs?: number;
+  /** CREATE_LOOKUP_DELAY_SECONDS: how long a create in doubt waits before an email search may prove it absent. */
+  createLookupDelaySeconds?: number;
+  /** WRITE_DOUBT_WINDOW_SECONDS: how long an update in doubt may still be applied late. */
+  writeDoubtWindowSeconds?: number;
 }
 
 export interface PushContext {

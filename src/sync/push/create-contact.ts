@@ -5,32 +5,33 @@
  *   1. Key: external_id; for leads (and users without one) the lower-cased email. A row with neither cannot be found
  *      again after a crash, so it is refused as invalid instead of being created blindly.
  *   2. Reserve: a sync_mappings row with status 'pending', external_key = the key, no intercom_id, committed in its
- *      own transaction BEFORE the create is sent. From then on, a 'pending' mapping means "a create may have
- *      reached Intercom".
- *   3. Recover (only when the reservation already existed, i.e. an earlier attempt may have created the contact):
- *      with an external_id, GET /contacts/find_by_external_id (immediate, no search lag); found → link (step 6).
- *      Leads and email-keyed users skip this: search may not see a contact created seconds ago, so the create
- *      attempt itself is the lookup (Intercom answers 409 naming the existing id).
- *   4. Create: POST /contacts with the row's non-empty fields.
+ *      own transaction BEFORE the create is sent.
+ *   3. Resolve doubts: every create is recorded in sync_write_doubts before it is sent and settled when its answer is
+ *      recorded, so a create left in doubt (timeout, dropped connection, 5xx, crash) is known. It is resolved by
+ *      lookup before any new create (./doubt.ts): found → link (step 6); not searchable yet → wait; only a lookup that
+ *      positively finds nothing allows step 4. Intercom deduplicates users by external_id but not leads (issue 11),
+ *      so a lead is never re-created on the hope of a 409.
+ *   4. Create: POST /contacts with the row's non-empty fields, sent once (the gateway never resends a write).
  *   5. On 409: the holder's id from the message (GET /contacts/{id}, immediate), else find_by_external_id, else an
  *      email search. Several candidates → ambiguous (mapping status 'ambiguous', dead letter with the candidates);
- *      none visible yet → retry later (never create again); held by another local row → ambiguous; archived →
- *      unarchive first.
+ *      none visible yet → retry later (never create again); held by another live local row → ambiguous; held by a
+ *      local row that was deleted (the key was re-created) → taken over. Unarchived first only when Intercom says
+ *      it is archived (the 409's wording, or the contact) or we archived it ourselves.
  *   6. Link: PUT only the fields the row holds and Intercom lacks or differs on, then in ONE transaction: mapping
- *      active with the Intercom id and base := the answer, remote-only fields copied onto the row, audit row, outbox
- *      entry deleted if its version is unchanged.
- * A crash after 4 leaves a 'pending' mapping, so the retry goes through 3/5 and links the contact made by the lost
- * attempt. A crash after 6 committed leaves nothing to redo.
+ *      active with the Intercom id and base := the answer, remote-only fields copied onto the row, audit row, doubts
+ *      settled, outbox entry deleted if its version is unchanged.
  */
 import { AmbiguousIdentityError, IntercomApiError, ValidationError } from '../../errors.ts';
+import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
 import { contactFromRemote, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { NotYetVisibleError, type PushContext, type Step } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, linkBase } from './diff.ts';
+import { createDoubts, putContact, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
 import { conflictHolderId, getContactOrNull, is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
-import { prepareContactBody } from './prepare.ts';
+import { prepareContactBody, sendLeadTolerant } from './prepare.ts';
 
 export async function createContact(
   ctx: PushContext,
@@ -52,29 +53,47 @@ export async function createContact(
   const reservation = await ctx.store.reservePendingMapping('contact', row.id, key);
   const expectBaseHash = reservation.mapping.base_hash;
 
-  if (!reservation.fresh && local.external_id) {
+  const doubts = await createDoubts(ctx, row.id);
+  const doubtIds = doubts.map((d) => d.id);
+  if (doubts.length > 0) {
+    const r = await resolveCreateDoubts(ctx, row.id, doubts, local);
+    if (r.kind === 'wait') return { kind: 'defer', reason: r.reason, delayMs: r.delayMs };
+    if (r.kind === 'found') return link(ctx, entry, row.id, local, r.contact, expectBaseHash, { via: 'doubt' }, doubtIds);
+    await ctx.store.settleWriteDoubts(doubtIds);
+  } else if (!reservation.fresh && local.external_id) {
+    // A reservation from before creates were recorded as doubts: the same look-up, kept for rows left by older versions.
     const existing = await ctx.gateway.findContactByExternalId(local.external_id, 'push');
-    if (existing) return link(ctx, entry, row.id, local, existing, expectBaseHash, { via: 'recovery' });
+    if (existing) return link(ctx, entry, row.id, local, existing, expectBaseHash, { via: 'recovery' }, []);
   }
 
-  let created: IntercomContact;
+  let sent: { value: IntercomContact; doubtId: number };
   try {
-    created = await ctx.gateway.createContact(body, 'push');
+    sent = await sendInDoubt(ctx, { entityType: 'contact', localId: row.id, intercomId: null, op: 'create', fields: { ...body } }, async () => {
+      const r = await sendLeadTolerant(local.role, body, (b) => ctx.gateway.createContact(b, 'push'));
+      if (r.value === null) throw new Error(`contact ${row.id}: nothing left to create`);
+      return r.value;
+    });
   } catch (err) {
     if (!is(err, 409)) throw err;
     const holder = await findConflictHolder(ctx, row.id, local, err);
-    return link(ctx, entry, row.id, local, holder, expectBaseHash, { via: '409' });
+    return link(ctx, entry, row.id, local, holder.contact, expectBaseHash, { via: '409', archived_409: holder.archived409 }, []);
   }
   return contactFinish(ctx, entry, {
     expectBaseHash,
-    response: created,
+    response: sent.value,
     agreedBase: local,
     auditBase: null,
     local,
     body,
     action: 'create',
     outcome: 'created',
+    settledDoubts: [sent.doubtId],
   });
+}
+
+/** Intercom's 409 for an archived holder says so ("An archived contact matching those details already exists"). */
+export function conflictSaysArchived(err: IntercomApiError): boolean {
+  return /\barchived contact\b/i.test(err.message);
 }
 
 async function findConflictHolder(
@@ -82,7 +101,7 @@ async function findConflictHolder(
   localId: number,
   local: ContactSnapshot,
   err: IntercomApiError,
-): Promise<IntercomContact> {
+): Promise<{ contact: IntercomContact; archived409: boolean }> {
   const id = conflictHolderId(err);
   let holder = id ? await getContactOrNull(ctx.gateway, id) : null;
   if (!holder && local.external_id) holder = await ctx.gateway.findContactByExternalId(local.external_id, 'push');
@@ -113,7 +132,7 @@ async function findConflictHolder(
       `Intercom refused the create (409): its email belongs to a contact with external_id ${holder.externalId}`,
     );
   }
-  return holder;
+  return { contact: holder, archived409: conflictSaysArchived(err) };
 }
 
 async function link(
@@ -124,30 +143,55 @@ async function link(
   holder: IntercomContact,
   expectBaseHash: string | null,
   details: Record<string, unknown>,
+  settledDoubts: readonly number[],
 ): Promise<Step> {
   const owner = await ctx.store.mappingByIntercomId('contact', holder.id);
+  const extraMappings: MappingWrite[] = [];
+  let weArchivedIt = false;
   if (owner && owner.local_id !== localId) {
-    throw new AmbiguousIdentityError(
-      'contact',
-      String(localId),
-      [holder.id],
-      `the Intercom contact holding this key is already linked to local contact ${owner.local_id}`,
-    );
+    // The key was re-created (issue 13): the row that owned this contact was deleted and archived it (or never saw
+    // it confirmed), and a new row carries the same key. The new row takes the contact over; the old mapping ends.
+    const ownerRow = await ctx.store.contact(owner.local_id);
+    const ownerGone = ownerRow === null || ownerRow.deleted_at !== null;
+    if (!ownerGone || !(owner.status === 'archived' || owner.status === 'deleted' || owner.status === 'pending')) {
+      throw new AmbiguousIdentityError(
+        'contact',
+        String(localId),
+        [holder.id],
+        `the Intercom contact holding this key is already linked to local contact ${owner.local_id}`,
+      );
+    }
+    weArchivedIt = owner.status === 'archived';
+    extraMappings.push({
+      entityType: 'contact',
+      localId: owner.local_id,
+      intercomId: null,
+      externalKey: owner.external_key,
+      status: 'deleted',
+      statusReason: `deleted locally; its Intercom contact ${holder.id} now belongs to re-created local contact ${localId}`,
+      baseSnapshot: owner.base_snapshot,
+      baseHash: owner.base_hash,
+      remoteUpdatedAt: owner.remote_updated_at,
+    });
+    details = { ...details, revived_from_local_id: owner.local_id };
   }
   let current = holder;
-  // Intercom keeps an archived contact's key reserved and answers 409: bring it back rather than fight over the key.
-  // Its contact answers do not always say `archived`, and find_by_external_id hides archived contacts, so a 409
-  // holder of unknown state is unarchived too (a no-op for a live one; 409s are rare).
-  if (holder.archived === true || (holder.archived === undefined && details.via === '409')) {
+  // Intercom keeps an archived contact's key reserved and answers 409. Only a holder known to be archived is brought
+  // back (issue 11): its 409 says so, or its answer does, or we archived it ourselves. Unarchiving a live contact
+  // would be harmless, but one archived by someone else is theirs to bring back.
+  if (holder.archived === true || details.archived_409 === true || weArchivedIt) {
     await ctx.gateway.unarchiveContact(holder.id, 'push');
     details = { ...details, unarchived: true };
   }
   const base = linkBase(contactFromRemote(current), local);
   const diff = contactWrite(base, local);
   let body: ContactWrite | null = null;
+  const settled = [...settledDoubts];
   if (diff) {
     body = await prepareContactBody(ctx, localId, diff);
-    current = await ctx.gateway.updateContact(holder.id, body, 'push');
+    const sent = await putContact(ctx, { id: localId, role: local.role }, holder.id, body);
+    current = sent.value;
+    settled.push(sent.doubtId);
   }
   return contactFinish(ctx, entry, {
     expectBaseHash,
@@ -159,5 +203,7 @@ async function link(
     action: 'link',
     outcome: 'linked',
     details: { ...details, intercom_id: holder.id },
+    settledDoubts: settled,
+    extraMappings,
   });
 }

@@ -7,6 +7,7 @@
 import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
+import { createDoubts, resolveCreateDoubts } from './doubt.ts';
 import { is } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 
@@ -21,15 +22,30 @@ export async function deleteContact(
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
   if (mode === 'ignore') return noop('skipped');
-  let target: LinkedMapping<'contact'>;
+  let target: Pick<LinkedMapping<'contact'>, 'intercom_id' | 'external_key' | 'base_snapshot' | 'base_hash' | 'remote_updated_at'>;
+  let settledDoubts: number[] = [];
   if (linked(mapping)) {
     if (mapping.status === 'archived' && mode === 'archive') return noop('unchanged');
     target = mapping;
-  } else if (mapping?.status === 'pending' && externalId) {
-    // A create may have happened before a crash: find what it made rather than leave it behind.
-    const found = await ctx.gateway.findContactByExternalId(externalId, 'push');
-    if (!found) return noop('skipped');
-    target = { ...mapping, intercom_id: found.id };
+  } else if (mapping === null || mapping.status === 'pending') {
+    // Never linked. With no create in doubt the row never reached Intercom, and deleting it is a no-op (issue 13).
+    // Otherwise a lost answer may have made a contact: find it by what was sent, exactly as a new create would.
+    const doubts = await createDoubts(ctx, entry.localId);
+    if (doubts.length === 0) return noop('skipped');
+    settledDoubts = doubts.map((d) => d.id);
+    const r = await resolveCreateDoubts(ctx, entry.localId, doubts, { external_id: externalId, email: null, role: 'user' });
+    if (r.kind === 'wait') return { kind: 'defer', reason: r.reason, delayMs: r.delayMs };
+    if (r.kind === 'absent') {
+      await ctx.store.settleWriteDoubts(settledDoubts);
+      return noop('skipped');
+    }
+    target = {
+      intercom_id: r.contact.id,
+      external_key: mapping?.external_key ?? externalId,
+      base_snapshot: null,
+      base_hash: null,
+      remote_updated_at: new Date(r.contact.updatedAt * 1000),
+    };
   } else {
     return noop('skipped');
   }
@@ -67,6 +83,7 @@ export async function deleteContact(
           action: mode === 'archive' ? 'archive' : 'delete',
         },
       ],
+      settledDoubts,
     },
   };
 }

@@ -47,6 +47,9 @@ const COMPANY_SKIP = new Set(['company_id']);
 
 export function contactWrite(base: ContactSnapshot | null, local: ContactSnapshot): ContactWrite | null {
   const body = diffFields(base, local, NO_SKIP) as ContactWrite;
+  // A lead's external_id may be local-only (Intercom dropped it; identity.ts keepLeadExternalId): a lead becoming a
+  // user needs it in Intercom, whatever the base says.
+  if (base?.role === 'lead' && local.role === 'user' && local.external_id) body.external_id = local.external_id;
   return Object.keys(body).length === 0 ? null : body;
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { IntercomAuthError } from '../../errors.ts';
 import { countOutcome, type RunSummary } from '../outcome.ts';
 import { AttributeCatalog } from './attributes.ts';
+import { DEFAULT_WRITE_DOUBT_WINDOW_SECONDS } from './doubt.ts';
 import type { PushConfig, PushContext } from './context.ts';
 import { planPending, type PushPlan } from './plan.ts';
 import type { OutboxEntry, PushGatewayPort, PushStorePort } from './ports.ts';
@@ -115,6 +116,16 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     log.warn({ workers: dead, entries: n }, 'released outbox leases held by push workers whose process has ended');
   }
 
+  let lastExpiryMs = 0;
+  /** Update doubts older than the window are forgotten (at most once a minute: one small DELETE). */
+  async function expireDoubts(): Promise<void> {
+    const now = Date.now();
+    if (now - lastExpiryMs < 60_000) return;
+    lastExpiryMs = now;
+    const n = await deps.store.expireWriteDoubts(deps.config.writeDoubtWindowSeconds ?? DEFAULT_WRITE_DOUBT_WINDOW_SECONDS);
+    if (n > 0) log.info({ expired: n }, 'forgot update doubts older than WRITE_DOUBT_WINDOW_SECONDS');
+  }
+
   function drainOnce(opts: { signal?: AbortSignal; runId?: number | null; max?: number } = {}): Promise<RunSummary> {
     const p = drain(opts);
     drains.add(p);
@@ -136,6 +147,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     };
     const summary: RunSummary = { counts: {}, requests: 0 };
     await releaseLeasesOfDeadLocalWorkers();
+    await expireDoubts();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
     // PUSH_CONCURRENCY is an upper limit; below it the budget decides: at 10,000/min and 300 ms a round trip, ~50
     // entities must be in flight to spend it, at 500/min about 4 (Little's law, measured latency).

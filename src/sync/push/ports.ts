@@ -46,6 +46,20 @@ export type LocalPatch =
   | { entity: 'contact'; localId: number; compute: (row: LocalContactRow) => Partial<ContactSnapshot> }
   | { entity: 'company'; localId: number; compute: (row: LocalCompanyRow) => Partial<CompanySnapshot> };
 
+/** A write to Intercom whose outcome is unknown (sync_write_doubts; docs/guarantees.md "Writes in doubt"). */
+export interface WriteDoubt {
+  id: number;
+  entityType: MappingEntity;
+  localId: number;
+  intercomId: string | null;
+  op: 'create' | 'update';
+  /** The fields as sent, in snapshot form. */
+  fields: Record<string, unknown>;
+  sentAt: Date;
+}
+
+export type WriteDoubtInput = Omit<WriteDoubt, 'id' | 'sentAt'>;
+
 export interface FinishWrite {
   /**
    * The mapping's base_hash the diff was computed from. If pull moved the base meanwhile, nothing is written and the
@@ -57,6 +71,8 @@ export interface FinishWrite {
   mappings: MappingWrite[];
   localPatches: LocalPatch[];
   audit: AuditEntry[];
+  /** Doubts this step's answers settled (the write was answered, or a lookup found what it made). */
+  settledDoubts?: readonly number[];
 }
 
 export type FinishResult = 'done' | 'stale' | 'superseded';
@@ -92,6 +108,14 @@ export interface PushStorePort {
     externalKey: string | null,
   ): Promise<PendingMappingReservation<E>>;
   setMappingStatus(entity: MappingEntity, localId: number, status: MappingStatus, reason: string | null): Promise<void>;
+  /** Committed before a write is sent: from then on the write is "in doubt" until its answer is recorded. */
+  recordWriteDoubt(d: WriteDoubtInput): Promise<number>;
+  /** Forgets doubts: the write provably did not apply, or a lookup settled it. */
+  settleWriteDoubts(ids: readonly number[]): Promise<void>;
+  /** Doubts of one entity, oldest first: every create, and updates sent within the last windowSeconds. */
+  writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
+  /** Deletes update doubts older than the window (they can no longer be told from remote edits). Returns how many. */
+  expireWriteDoubts(windowSeconds: number): Promise<number>;
   /** One transaction: guard check, mappings, local patches (sync-apply mode), audit, delete entry if version unchanged. */
   finish(entry: OutboxEntry, workerId: string, write: FinishWrite): Promise<FinishResult>;
   /** Leaves the entry pending for a later round. countAttempt=false for "not yet" (dependency, lag), true for failures. */

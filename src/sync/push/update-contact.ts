@@ -9,6 +9,7 @@ import { contactFromRemote, type ContactSnapshot, type LocalContactRow } from '.
 import { type PushContext, type Step, noop } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, threeWayBase } from './diff.ts';
+import { putContact } from './doubt.ts';
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
@@ -36,10 +37,13 @@ export async function updateContact(
   }
   let response: IntercomContact;
   let body: ContactWrite | null = null;
+  const settledDoubts: number[] = [];
   try {
     if (diff) {
       body = await prepareContactBody(ctx, row.id, diff);
-      response = await ctx.gateway.updateContact(mapping.intercom_id, body, 'push');
+      const sent = await putContact(ctx, { id: row.id, role: local.role }, mapping.intercom_id, body);
+      response = sent.value;
+      settledDoubts.push(sent.doubtId);
     } else {
       response = await ctx.gateway.getContact(mapping.intercom_id, 'push');
     }
@@ -56,6 +60,7 @@ export async function updateContact(
     body,
     action: archived ? 'unarchive' : 'update',
     outcome: 'updated',
+    settledDoubts,
   });
 }
 
@@ -108,9 +113,12 @@ async function relink(
   const diff = contactWrite(agreed, local);
   let response = found.contact;
   let body: ContactWrite | null = null;
+  const settledDoubts: number[] = [];
   if (diff) {
     body = await prepareContactBody(ctx, row.id, diff);
-    response = await ctx.gateway.updateContact(found.contact.id, body, 'push');
+    const sent = await putContact(ctx, { id: row.id, role: local.role }, found.contact.id, body);
+    response = sent.value;
+    settledDoubts.push(sent.doubtId);
   }
   return contactFinish(ctx, entry, {
     expectBaseHash: mapping.base_hash,
@@ -122,5 +130,6 @@ async function relink(
     action: 'relink',
     outcome: 'updated',
     details: { previous_intercom_id: mapping.intercom_id, via: found.via },
+    settledDoubts,
   });
 }

@@ -1,0 +1,129 @@
+/**
+ * Writes in doubt (docs/guarantees.md, "Writes in doubt"). Intercom has no idempotency key and no conditional write:
+ * a request whose answer is lost (timeout, dropped connection, 5xx) may have been applied, or may still be applied
+ * after a newer one. So every contact write is recorded in sync_write_doubts before it is sent and settled when its
+ * answer is recorded; whatever is left is "in doubt":
+ *   - a create in doubt is resolved by lookup before any new create, and only a lookup that positively finds nothing
+ *     allows one (users: find_by_external_id, immediate; leads and email-keyed users: an email search once the
+ *     indexing delay has passed — search lags writes by minutes, API-NOTES §5);
+ *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts).
+ */
+import { AmbiguousIdentityError, writeMayHaveApplied } from '../../errors.ts';
+import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
+import type { ContactSnapshot } from '../snapshot.ts';
+import type { PushContext } from './context.ts';
+import { remoteLookup } from './lookup.ts';
+import { sendLeadTolerant } from './prepare.ts';
+import type { WriteDoubt, WriteDoubtInput } from './ports.ts';
+
+export const DEFAULT_CREATE_LOOKUP_DELAY_SECONDS = 300;
+export const DEFAULT_WRITE_DOUBT_WINDOW_SECONDS = 900;
+
+export function doubtWindowSeconds(ctx: PushContext): number {
+  return ctx.config.writeDoubtWindowSeconds ?? DEFAULT_WRITE_DOUBT_WINDOW_SECONDS;
+}
+
+/**
+ * Sends one write with its doubt recorded first. The doubt is dropped at once when the error proves Intercom did not
+ * apply the write; otherwise it stays, and the caller settles it in the transaction that records the answer.
+ */
+export async function sendInDoubt<T>(
+  ctx: PushContext,
+  doubt: WriteDoubtInput,
+  send: () => Promise<T>,
+): Promise<{ value: T; doubtId: number }> {
+  const doubtId = await ctx.store.recordWriteDoubt(doubt);
+  try {
+    return { value: await send(), doubtId };
+  } catch (err) {
+    if (!writeMayHaveApplied(err)) await ctx.store.settleWriteDoubts([doubtId]);
+    else ctx.log.warn({ localId: doubt.localId, op: doubt.op, intercomId: doubt.intercomId }, 'Intercom may have applied this write: it stays in doubt');
+    throw err;
+  }
+}
+
+/** PUT /contacts/{id} with its doubt recorded: the update every contact push path sends. */
+export function putContact(
+  ctx: PushContext,
+  local: { id: number; role: 'user' | 'lead' },
+  intercomId: string,
+  body: ContactWrite,
+): Promise<{ value: IntercomContact; doubtId: number }> {
+  return sendInDoubt(ctx, { entityType: 'contact', localId: local.id, intercomId, op: 'update', fields: { ...body } }, async () => {
+    const r = await sendLeadTolerant(local.role, body, (b) => ctx.gateway.updateContact(intercomId, b, 'push'));
+    // Nothing was left to send once the refused external_id was dropped: the contact as it is is the answer.
+    return r.value ?? ctx.gateway.getContact(intercomId, 'push');
+  });
+}
+
+export async function createDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {
+  return (await ctx.store.writeDoubts('contact', localId, doubtWindowSeconds(ctx))).filter((d) => d.op === 'create');
+}
+
+export type DoubtResolution =
+  | { kind: 'found'; contact: IntercomContact }
+  | { kind: 'absent' }
+  | { kind: 'wait'; delayMs: number; reason: string };
+
+/** What a create in doubt was sent with: the identity to look it up by. */
+function sentIdentity(doubts: readonly WriteDoubt[], local: Pick<ContactSnapshot, 'external_id' | 'email' | 'role'>) {
+  const last = doubts[doubts.length - 1]!.fields;
+  return {
+    externalId: (typeof last.external_id === 'string' ? last.external_id : null) ?? local.external_id,
+    email: (typeof last.email === 'string' ? last.email : null) ?? local.email,
+    role: last.role === 'lead' || last.role === 'user' ? last.role : local.role,
+  };
+}
+
+/**
+ * Did one of these creates in doubt make a contact? `found` names it; `absent` is a positive "nothing there" that
+ * allows a new create; `wait` means search cannot answer yet (it may not index a contact created moments ago).
+ * Contacts already linked to another local row are not ours to claim.
+ */
+export async function resolveCreateDoubts(
+  ctx: PushContext,
+  localId: number,
+  doubts: readonly WriteDoubt[],
+  local: Pick<ContactSnapshot, 'external_id' | 'email' | 'role'>,
+  nowMs: number = Date.now(),
+): Promise<DoubtResolution> {
+  const id = sentIdentity(doubts, local);
+  const notOurs = async (c: IntercomContact) => {
+    const owner = await ctx.store.mappingByIntercomId('contact', c.id);
+    return owner !== null && owner.local_id !== localId && owner.status !== 'archived' && owner.status !== 'deleted';
+  };
+  if (id.externalId && id.role === 'user') {
+    // find_by_external_id reads the live record (no indexing lag) but hides archived contacts; an archived holder
+    // then answers the new create with a 409, which names it.
+    const found = await ctx.gateway.findContactByExternalId(id.externalId, 'push');
+    if (found && !(await notOurs(found))) return { kind: 'found', contact: found };
+    return { kind: 'absent' };
+  }
+  if (!id.email) return { kind: 'absent' };
+  const delaySeconds = ctx.config.createLookupDelaySeconds ?? DEFAULT_CREATE_LOOKUP_DELAY_SECONDS;
+  const searchableAt = Math.max(...doubts.map((d) => d.sentAt.getTime())) + delaySeconds * 1000;
+  if (nowMs < searchableAt) {
+    return {
+      kind: 'wait',
+      delayMs: searchableAt - nowMs,
+      reason: `contact ${localId}: a create whose answer was lost may have made this ${id.role}; searching by email once Intercom has indexed it`,
+    };
+  }
+  const matches = await remoteLookup(ctx.gateway).searchContactsByEmail(id.email);
+  const candidates: IntercomContact[] = [];
+  for (const c of matches) {
+    if (c.role !== id.role) continue;
+    if (id.role === 'user' && c.externalId !== null && c.externalId !== id.externalId) continue;
+    if (await notOurs(c)) continue;
+    candidates.push(c);
+  }
+  if (candidates.length > 1) {
+    throw new AmbiguousIdentityError(
+      'contact',
+      String(localId),
+      candidates.map((c) => c.id).sort(),
+      `a create whose answer was lost may have made one of ${candidates.length} ${id.role}s sharing this email`,
+    );
+  }
+  return candidates[0] ? { kind: 'found', contact: candidates[0] } : { kind: 'absent' };
+}
