@@ -59,9 +59,11 @@ export async function applyContactsBatched(
   const heldExternalIds = await tx.lockExternalIdsHeld(
     unmapped.map((c) => c.remote.external_id).filter((x): x is string => !!x),
   );
-  const linkableEmails = await tx.emailsWithUnlinkedContacts(
-    unmapped.filter((c) => !c.remote.external_id && c.remote.email).map((c) => c.remote.email!),
-  );
+  const byEmail = unmapped.filter((c) => !c.remote.external_id && c.remote.email);
+  const linkableEmails = await tx.emailsWithUnlinkedContacts(byEmail.map((c) => c.remote.email!));
+  // A push may link its row to one of these contacts between the two look-ups above (as in applyContact): asked again
+  // after the email look-up, one of the two answers sees that link, so the contact is never created a second time.
+  for (const id of await tx.mappedIntercomIds('contact', byEmail.map((c) => c.pulled.contact.id))) mapped.add(id);
   const isNew = (c: Candidate): boolean => {
     if (mapped.has(c.pulled.contact.id)) return false;
     const x = c.remote.external_id;

@@ -81,7 +81,14 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       return applyToLocal(tx, pulled, remote, hash, local, m, m?.intercom_id ? 'relink' : 'link', ctx);
     }
   } else if (remote.email) {
-    const decision = decideLink(await tx.unlinkedContactsByEmail(remote.email));
+    const unlinked = await tx.unlinkedContactsByEmail(remote.email);
+    // The push links a local row it created to this very contact in one transaction that may commit between the look-up
+    // by id above (no mapping yet) and this one (the row is linked, so no longer "unlinked"): ask by id again, after,
+    // so that either question sees that link. Without it the pull created a second local row for the contact and
+    // took the Intercom id away from the pushed one (whose mapping became 'merged'). The mapping is now locked by this
+    // transaction, so the second pass takes the mapped branch above: one level of recursion at most.
+    if (await tx.mappingByIntercomId('contact', c.id)) return applyContact(tx, pulled, ctx, opts);
+    const decision = decideLink(unlinked);
     if (decision.kind === 'link') {
       const m = await tx.mappingByLocalId('contact', decision.row.id);
       return applyToLocal(tx, pulled, remote, hash, decision.row, m, 'link', ctx);

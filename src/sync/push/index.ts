@@ -192,6 +192,17 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       notStarted.clear();
       return deps.store.release(entries, workerId);
     };
+    // Everything claimed and not yet finished, queued or in flight. Its leases are renewed while we hold it: a
+    // claim can wait behind the limiter (a 429 pause, a full budget) longer than a lease, and an expired lease lets
+    // another worker write the same entity a second time.
+    const held = new Set<OutboxEntry>();
+    const renewal = setInterval(() => {
+      if (held.size === 0) return;
+      deps.store
+        .extendLeases([...held], workerId, leaseSeconds)
+        .catch((err: unknown) => log.warn({ err }, 'could not renew outbox leases; they may expire and be claimed again'));
+    }, Math.max(250, (leaseSeconds * 1000) / 3));
+    renewal.unref?.();
     let releasing: Promise<void> = Promise.resolve();
     const onAbort = () => {
       releasing = releaseNotStarted().catch((err: unknown) => log.error({ err }, 'could not release unstarted outbox entries'));
@@ -200,17 +211,21 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const abortedP = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 
     const run = async (entry: OutboxEntry) => {
-      if (!notStarted.delete(entry)) return; // released by the abort
-      if (halted || signal.aborted) {
-        await deps.store.release([entry], workerId);
-        return;
-      }
       try {
-        record(await processEntry(ctx, entry));
-      } catch (err) {
-        // The database failed under us (finish, retry bookkeeping): the lease expires and another round retries.
-        log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
-        countOutcome(summary.counts, 'failed');
+        if (!notStarted.delete(entry)) return; // released by the abort
+        if (halted || signal.aborted) {
+          await deps.store.release([entry], workerId);
+          return;
+        }
+        try {
+          record(await processEntry(ctx, entry));
+        } catch (err) {
+          // The database failed under us (finish, retry bookkeeping): the lease expires and another round retries.
+          log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
+          countOutcome(summary.counts, 'failed');
+        }
+      } finally {
+        held.delete(entry);
       }
     };
 
@@ -224,7 +239,10 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       // A batch at least as large as the in-flight target, or the queue would run dry between claims.
       const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
-      for (const e of batch) notStarted.add(e);
+      for (const e of batch) {
+        notStarted.add(e);
+        held.add(e);
+      }
       // A claim that was under way when the signal came: its entries go back with the rest.
       if (signal.aborted) {
         await releaseNotStarted();
@@ -248,6 +266,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     }
     // On shutdown, entries still in flight after the grace are left behind: shutdown() releases their leases.
     await Promise.race([Promise.all(batches).then(() => queue.onIdle()), abandoned]);
+    clearInterval(renewal);
     signal.removeEventListener('abort', onAbort);
     await releasing;
     summary.requests = counted.requests();
