@@ -98,6 +98,7 @@ export function buildEngines(o: EngineOptions): Engines {
   });
   const pull = createPullEngine({
     gateway,
+    budget: gateway,
     store: createPullStore(pool, config.schema),
     logger,
     config: {
@@ -109,6 +110,7 @@ export function buildEngines(o: EngineOptions): Engines {
   const pushStore = createPushStore(pool, config.schema);
   const push = createPushEngine({
     gateway,
+    budget: gateway,
     store: pushStore,
     logger,
     host,

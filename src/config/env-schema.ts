@@ -51,7 +51,7 @@ export const envSchema = z.object({
   CREATE_LOOKUP_DELAY_SECONDS: nonNegativeInt.default(300),
   WRITE_DOUBT_WINDOW_SECONDS: positiveInt.default(900),
   PUSH_BATCH_SIZE: positiveInt.default(50),
-  PUSH_CONCURRENCY: positiveInt.default(8),
+  PUSH_CONCURRENCY: positiveInt.default(64),
   CONTACTS_PULL_CRON: cronExpr.default('*/1 * * * *'),
   COMPANIES_PULL_CRON: cronExpr.default('*/15 * * * *'),
   OUTBOX_SWEEP_CRON: cronExpr.default('*/10 * * * * *'),

@@ -71,7 +71,10 @@ export interface GatewayOptions {
   windowMs?: number;
   timeoutSeconds?: number;
   maxRetries?: number;
-  /** Requests in flight at once (the rate itself is the reservoir's business). Default 10. */
+  /**
+   * Most requests in flight at once (the rate itself is the reservoir's business). Default: enough to spend the
+   * budget at 2 s of latency (Little's law), at least 10 and at most 256.
+   */
   maxConcurrent?: number;
   redisUrl?: string | undefined;
   /** How long a call waits for Redis before failing with RateLimiterUnavailableError. Default 5 s. */
@@ -131,6 +134,12 @@ export interface IntercomGateway {
     p?: Priority,
   ): Promise<void>;
   limiterState(): LimiterState;
+  /**
+   * How many requests a caller should keep in flight to spend the budget rather than wait on latency: budget per
+   * second × observed latency (Little's law), with headroom, bounded by the limiter's concurrency. The reservoir still
+   * caps the rate, so overshooting costs nothing but queue slots; undershooting leaves budget unspent.
+   */
+  inFlightTarget(): number;
   /** authError: the token is refused everywhere (all calls halted until GET /me is accepted again). */
   health(): { authError: IntercomAuthError | null; availability: IntercomAvailability; unreachableSeconds: number };
   /** Stops the limiter (and its Redis connection); idempotent. */
@@ -142,6 +151,16 @@ type SendOptions = IntercomClient.RequestOptions;
 type Ctx = { entity?: EntityKind; intercomId?: string; externalKey?: string };
 
 const SLOW_CALL_MS = 5_000;
+/** Latency assumed before the first answer: generous, since too many in flight only queue in the limiter. */
+const INITIAL_LATENCY_MS = 500;
+/** Weight of the newest answer in the latency average: reacts within ~10 answers, ignores a single outlier. */
+const LATENCY_ALPHA = 0.1;
+/** Little's law gives the average; windows start with a full reservoir, so a margin keeps the burst fed. */
+const IN_FLIGHT_HEADROOM = 1.5;
+
+export function defaultMaxConcurrent(ratePerMinute: number): number {
+  return Math.min(256, Math.max(10, Math.ceil((ratePerMinute / 60) * 2 * IN_FLIGHT_HEADROOM)));
+}
 
 /** GETs and the search POST change nothing in Intercom: resending them is always safe. */
 function isRead(name: EndpointName): boolean {
@@ -170,6 +189,8 @@ class Gateway implements IntercomGateway {
   private readonly retry: typeof DEFAULT_RETRY;
   private readonly access: Availability;
   private tokenProbe: Promise<void> | null = null;
+  private latencyMs: number | null = null;
+  private readonly maxConcurrent: number;
 
   constructor(private readonly opts: GatewayOptions) {
     this.windowMs = opts.windowMs ?? 10_000;
@@ -182,6 +203,7 @@ class Gateway implements IntercomGateway {
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.onAccessChange ? { onChange: opts.onAccessChange } : {}),
     });
+    this.maxConcurrent = opts.maxConcurrent ?? defaultMaxConcurrent(opts.ratePerMinute);
     this.client = new IntercomClient({
       token: opts.token,
       baseUrl: opts.baseUrl,
@@ -196,7 +218,7 @@ class Gateway implements IntercomGateway {
     this.limiter = new WindowLimiter({
       ratePerMinute: opts.ratePerMinute,
       windowMs: this.windowMs,
-      maxConcurrent: opts.maxConcurrent ?? 10,
+      maxConcurrent: this.maxConcurrent,
       jobExpirationMs: this.timeoutSeconds * 1000 + 5_000,
       limiterId: opts.limiterId ?? `intercom-sync-${createHash('sha256').update(opts.token).digest('hex').slice(0, 16)}`,
       redisUrl: opts.redisUrl,
@@ -223,6 +245,10 @@ class Gateway implements IntercomGateway {
       priority,
       at,
     };
+    // Only answers measure latency: a timeout or a refused connection says nothing about a normal round trip.
+    if (outcome.status !== null && outcome.status !== 429) {
+      this.latencyMs = this.latencyMs === null ? durationMs : this.latencyMs + LATENCY_ALPHA * (durationMs - this.latencyMs);
+    }
     if (durationMs > SLOW_CALL_MS) this.log.warn({ endpoint: rec.endpoint, durationMs, status: rec.status }, 'slow Intercom call');
     else this.log.debug({ endpoint: rec.endpoint, durationMs, status: rec.status }, 'Intercom call');
     try {
@@ -638,6 +664,12 @@ class Gateway implements IntercomGateway {
 
   limiterState(): LimiterState {
     return this.limiter.state();
+  }
+
+  inFlightTarget(): number {
+    const perSecond = this.limiter.windowBudget() / (this.windowMs / 1000);
+    const latencySeconds = (this.latencyMs ?? INITIAL_LATENCY_MS) / 1000;
+    return Math.max(1, Math.min(this.maxConcurrent, Math.ceil(perSecond * latencySeconds * IN_FLIGHT_HEADROOM) + 1));
   }
 
   health() {

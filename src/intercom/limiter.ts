@@ -229,6 +229,11 @@ export class WindowLimiter {
     }
   }
 
+  /** Requests this window allows us (configured rate, corrected by Intercom's X-RateLimit-Limit). */
+  windowBudget(): number {
+    return this.budget;
+  }
+
   state(): LimiterState {
     const c = this.bottleneck.counts();
     return {

@@ -8,6 +8,10 @@ export interface RunDeps {
   store: PullStorePort;
   ctx: ApplyContext;
   logger: Logger;
+  /** Requests to keep in flight for this run's searches (the gateway's Little's-law target). */
+  inFlight: () => number;
+  /** The workspace time zone (where Intercom's search days begin), kept in sync_state. */
+  timezone: () => Promise<string>;
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -39,6 +39,13 @@ export interface PushDeps {
    * while the token is refused is reported halted too, so no run during a halt reads as a success.
    */
   tokenRefused?: () => string | null;
+  /** The gateway's Little's-law estimate; without it the engine runs `config.concurrency` entities at once. */
+  budget?: BudgetPort;
+}
+
+/** What the push needs to size its concurrency from the budget: the gateway's in-flight target. */
+export interface BudgetPort {
+  inFlightTarget(): number;
 }
 
 export interface PushEngine {
@@ -149,7 +156,10 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     await releaseLeasesOfDeadLocalWorkers();
     await expireDoubts();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
-    const queue = new PQueue({ concurrency: Math.max(1, deps.config.concurrency) });
+    // PUSH_CONCURRENCY is an upper limit; below it the budget decides: at 10,000/min and 300 ms a round trip, ~50
+    // entities must be in flight to spend it, at 500/min about 4 (Little's law, measured latency).
+    const concurrency = () => Math.max(1, Math.min(deps.config.concurrency, deps.budget?.inFlightTarget() ?? deps.config.concurrency));
+    const queue = new PQueue({ concurrency: concurrency() });
     const max = opts.max ?? Number.POSITIVE_INFINITY;
 
     const record = (r: EntryResult) => {
@@ -229,10 +239,12 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const batches: Promise<unknown>[] = [];
     while (!halted && !signal.aborted && tally.claimed < max) {
       // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
+      queue.concurrency = concurrency();
       // Waiting for room must not outlast an abort: in-flight entries may be stuck behind the limiter.
-      if (queue.size >= deps.config.concurrency) await Promise.race([queue.onSizeLessThan(deps.config.concurrency), abortedP]);
+      if (queue.size >= queue.concurrency) await Promise.race([queue.onSizeLessThan(queue.concurrency), abortedP]);
       if (halted || signal.aborted) break;
-      const room = Math.min(deps.config.batchSize, max - tally.claimed);
+      // A batch at least as large as the in-flight target, or the queue would run dry between claims.
+      const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
       for (const e of batch) {
         notStarted.add(e);
