@@ -11,6 +11,7 @@ import { dedicatedClient, type Pool } from './db/client.ts';
 import { createOutboxListen, type Listen } from './db/listen.ts';
 import { createApiUsageRecorder, type ApiUsageRecorder } from './db/queries/api-usage.ts';
 import { createBackfillStore } from './db/queries/backfill.ts';
+import { createIntercomAccessRecorder } from './db/queries/intercom-access.ts';
 import { createPushStore, type PushStore } from './db/queries/outbox.ts';
 import { createPullStore } from './db/queries/pull.ts';
 import { createVerifyStore } from './db/queries/verify.ts';
@@ -72,6 +73,14 @@ export function buildEngines(o: EngineOptions): Engines {
     o.recordUsage === false
       ? null
       : createApiUsageRecorder(pool, config.schema, { onError: (err) => logger.warn({ err }, 'could not record API usage') });
+  // What Intercom refuses us goes to Postgres, so `status` and `report errors` show it from any process. A dry run
+  // (recordUsage false) writes nothing.
+  const access =
+    o.recordUsage === false
+      ? null
+      : createIntercomAccessRecorder(pool, config.schema, {
+          onError: (err) => logger.warn({ err }, 'could not record an Intercom refusal'),
+        });
   const gateway = createGateway({
     token,
     baseUrl: config.intercom.baseUrl,
@@ -85,9 +94,11 @@ export function buildEngines(o: EngineOptions): Engines {
       usage?.record(r);
       o.onRequest?.(r);
     },
+    ...(access ? { onAccessChange: (c) => access.record(c) } : {}),
   });
   const pull = createPullEngine({
     gateway,
+    budget: gateway,
     store: createPullStore(pool, config.schema),
     logger,
     config: {
@@ -99,13 +110,16 @@ export function buildEngines(o: EngineOptions): Engines {
   const pushStore = createPushStore(pool, config.schema);
   const push = createPushEngine({
     gateway,
+    budget: gateway,
     store: pushStore,
     logger,
     host,
+    tokenRefused: () => gateway.health().authError?.message ?? null,
     config: {
       batchSize: config.sync.pushBatchSize,
       concurrency: config.sync.pushConcurrency,
       maxAttempts: config.sync.maxAttempts,
+      retryCapMs: config.sync.retryMaxDelaySeconds * 1000,
       deleteMode: config.sync.deleteMode,
       autoCreateAttributes: config.sync.autoCreateAttributes,
       createLookupDelaySeconds: config.sync.createLookupDelaySeconds,
@@ -140,6 +154,7 @@ export function buildEngines(o: EngineOptions): Engines {
     close: () =>
       (closed ??= (async () => {
         await gateway.close();
+        await access?.flush();
         await usage?.close();
       })()),
   };

@@ -33,6 +33,8 @@ export interface IntercomErrorDetails {
   entity?: EntityKind | undefined;
   intercomId?: string | undefined;
   externalKey?: string | undefined;
+  /** Overrides the status-based verdict: an HTML 403 from a load balancer is transient although 403 is not. */
+  retryable?: boolean | undefined;
 }
 
 /** A non-2xx answer (or no answer) from Intercom. */
@@ -57,7 +59,7 @@ export class IntercomApiError extends SyncError {
     this.entity = details.entity;
     this.intercomId = details.intercomId;
     this.externalKey = details.externalKey;
-    this.retryable = isRetryableStatus(details.status);
+    this.retryable = details.retryable ?? isRetryableStatus(details.status);
   }
 
   toJSON(): Record<string, unknown> {
@@ -80,9 +82,34 @@ export class IntercomApiError extends SyncError {
 /** 429 after our own retries ran out. */
 export class RateLimitedError extends IntercomApiError {}
 
-/** 401/403: the token is wrong or lacks scope. Retrying cannot help; the sync must stop and say so. */
+/**
+ * 401 on everything: Intercom refuses the token itself. Every call stops until a probe (GET /me) is accepted again;
+ * retrying one call cannot help.
+ */
 export class IntercomAuthError extends IntercomApiError {
   override readonly retryable = false;
+}
+
+/**
+ * One endpoint refused for a missing permission (`token_unauthorized`, 401 or 403 with Intercom's error body) while
+ * the token works elsewhere. Only the work that needs this endpoint waits; the gateway probes it again on a back-off.
+ * https://community.intercom.com/messages-series-11/messages-api-endpoint-access-8951
+ */
+export class IntercomPermissionError extends IntercomApiError {
+  override readonly retryable = false;
+  constructor(
+    message: string,
+    details: IntercomErrorDetails,
+    /** The Intercom permission the endpoint needs, as the Developer Hub names it; null when we do not know it. */
+    readonly permission: string | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, details, options);
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), permission: this.permission };
+  }
 }
 
 /** Intercom answered 2xx with a body we could not parse into the shape we rely on. */

@@ -78,6 +78,8 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
           mappings: await dbGauges.mappings(database.pool),
         }),
         limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
+        intercomAvailability: () =>
+          gatewayRef?.health() ?? { availability: { halted: null, denied: [], unreachableSince: null }, unreachableSeconds: 0 },
         authHalted: () => gatewayRef?.health().authError != null,
         role,
       },
@@ -167,7 +169,12 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       webhooks,
       readiness: {
         pingDatabase: () => pingDatabase(database.pool),
-        intercomAuth: createIntercomAuthCheck({ me: () => gateway.me(), authError: () => gateway.health().authError }),
+        intercomAuth: createIntercomAuthCheck({
+          me: () => gateway.me(),
+          authError: () => gateway.health().authError,
+          availability: () => gateway.health(),
+          unreachableAlertSeconds: config.intercom.unreachableAlertSeconds,
+        }),
         role,
       },
       statusPage: config.statusPage.enabled

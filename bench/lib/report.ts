@@ -50,6 +50,8 @@ export const EXPECTED_FIGURES: readonly string[] = [
   'throughput.pull_contacts_per_second',
   'throughput.copy_rows_per_second',
   'throughput.pull_vs_copy',
+  'throughput.changed_contacts_per_second',
+  'throughput.changed_vs_copy',
   'memory.peak_rss_1000',
   'latency.p50_ms',
   'latency.p95_ms',

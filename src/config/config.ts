@@ -13,6 +13,8 @@ export interface Config {
     timeoutSeconds: number;
     maxRetries: number;
     clientSecret: string | undefined;
+    /** /readyz and the metric report Intercom unreachable past this many seconds. */
+    unreachableAlertSeconds: number;
   };
   redisUrl: string | undefined;
   schema: string;
@@ -22,6 +24,8 @@ export interface Config {
     deleteMode: RawEnv['DELETE_MODE'];
     autoCreateAttributes: boolean;
     maxAttempts: number;
+    /** Cap of the push retry back-off; transient failures retry at this pace forever. */
+    retryMaxDelaySeconds: number;
     pullLookbackSeconds: number;
     /** How long a create in doubt waits before an email search may prove it absent (search indexing lag). */
     createLookupDelaySeconds: number;
@@ -59,6 +63,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       timeoutSeconds: e.INTERCOM_TIMEOUT_SECONDS,
       maxRetries: e.INTERCOM_MAX_RETRIES,
       clientSecret: e.INTERCOM_CLIENT_SECRET,
+      unreachableAlertSeconds: e.INTERCOM_UNREACHABLE_ALERT_SECONDS,
     },
     redisUrl: e.REDIS_URL,
     schema: e.SYNC_SCHEMA,
@@ -68,6 +73,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       deleteMode: e.DELETE_MODE,
       autoCreateAttributes: e.AUTO_CREATE_ATTRIBUTES,
       maxAttempts: e.MAX_ATTEMPTS,
+      retryMaxDelaySeconds: e.RETRY_MAX_DELAY_SECONDS,
       pullLookbackSeconds: e.PULL_LOOKBACK_SECONDS,
       createLookupDelaySeconds: e.CREATE_LOOKUP_DELAY_SECONDS,
       writeDoubtWindowSeconds: e.WRITE_DOUBT_WINDOW_SECONDS,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../db/client.ts';
+import { IntercomAuthError } from '../errors.ts';
 import { runQueries } from '../db/queries/runs.ts';
 import type { RunKind, RunSummary } from '../sync/outcome.ts';
 
@@ -7,7 +8,8 @@ import type { RunKind, RunSummary } from '../sync/outcome.ts';
  * Records every piece of daemon work in sync_runs: a row when it starts, its counts or error when it ends. The
  * replica id goes into the row's details, so an operator (and the leader tests) can see which process did the work.
  */
-export type RunStatus = 'succeeded' | 'failed' | 'aborted';
+/** 'halted': Intercom refused the access token, so the run could not work (it is neither a success nor a bug). */
+export type RunStatus = 'succeeded' | 'failed' | 'aborted' | 'halted';
 
 export interface RunContext {
   runId: number;
@@ -61,8 +63,9 @@ export function createRunTracker(opts: RunTrackerOptions): RunTracker {
       try {
         const runId = await runs.start(opts.pool, kind, { ...details, replica: opts.replicaId });
         const failed = (summary.counts.failed ?? 0) > 0 && Object.keys(summary.counts).length === 1;
-        await runs.finish(opts.pool, runId, failed ? 'failed' : 'succeeded', summary);
-        const run: FinishedRun = { kind, runId, status: failed ? 'failed' : 'succeeded', durationSeconds: null, summary };
+        const status: RunStatus = summary.halted ? 'halted' : failed ? 'failed' : 'succeeded';
+        await runs.finish(opts.pool, runId, status, summary, summary.halted);
+        const run: FinishedRun = { kind, runId, status, durationSeconds: null, summary };
         opts.onFinished?.(run);
       } catch (err) {
         opts.logger.error({ err, kind }, 'could not record a completed run');
@@ -86,11 +89,16 @@ export function createRunTracker(opts: RunTrackerOptions): RunTracker {
       try {
         summary = await work({ runId, signal });
         if (signal.aborted) status = 'aborted';
+        else if (summary.halted) {
+          status = 'halted';
+          error = summary.halted;
+        }
       } catch (err) {
-        status = signal.aborted ? 'aborted' : 'failed';
+        status = signal.aborted ? 'aborted' : err instanceof IntercomAuthError ? 'halted' : 'failed';
         cause = err;
         error = err instanceof Error ? err.message : String(err);
         if (status === 'failed') runLog.error({ err }, 'run failed');
+        else if (status === 'halted') runLog.warn({ error }, 'run halted: Intercom refuses the access token');
         else runLog.warn({ err }, 'run aborted by shutdown');
       }
       try {

@@ -244,7 +244,8 @@ export function defineTables(schemaName: string) {
     },
     (t) => [
       index('sync_runs_kind_started_idx').on(t.kind, t.startedAt),
-      check('sync_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'aborted')`),
+      // 'halted': the run could not work because Intercom refused the access token (issue 13 point 4).
+      check('sync_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'aborted', 'halted')`),
     ],
   );
 
@@ -285,6 +286,22 @@ export function defineTables(schemaName: string) {
   );
 
   /**
+   * What Intercom refuses us right now: one row per endpoint refused for a missing permission, and '*' while the
+   * token itself is refused. Written by the gateway's observer (src/engines.ts), read by `status` and `report errors`.
+   */
+  const intercomAccess = s.table('intercom_access', {
+    endpoint: text('endpoint').primaryKey(),
+    status: integer('status'),
+    code: text('code'),
+    permission: text('permission'),
+    message: text('message').notNull(),
+    requestId: text('request_id'),
+    since: tz('since').notNull(),
+    lastSeenAt: tz('last_seen_at').notNull(),
+    nextProbeAt: tz('next_probe_at'),
+  });
+
+  /**
    * One row per UTC minute for the status page's 24-hour charts: Intercom requests and 429s (added by every replica's
    * API usage recorder) and the outbox depth sampled once a minute. Pruned after two days
    * by the recorder that writes it (src/db/queries/status.ts), so it stays at a few thousand rows.
@@ -309,6 +326,7 @@ export function defineTables(schemaName: string) {
     auditLog,
     apiUsage,
     statusSamples,
+    intercomAccess,
   };
 }
 
@@ -327,5 +345,6 @@ export const {
   syncRuns,
   auditLog,
   apiUsage,
+  intercomAccess,
   statusSamples,
 } = defaults;

@@ -46,21 +46,44 @@ async function guard(check: () => Promise<CheckResult>, timeoutMs: number): Prom
 }
 
 /**
- * Whether Intercom accepts the token, without spending budget on every probe: until one `me()` call succeeds it is
- * retried at most once per `recheckMs`; afterwards the gateway's own health (it records any 401/403) is enough.
+ * Whether Intercom accepts the token and answers, without spending budget on every probe: until one `me()` call
+ * succeeds it is retried at most once per `recheckMs`; afterwards the gateway's own health is enough. Not ready while
+ * the token is refused (the gateway re-probes it by itself), or while Intercom has not answered for longer than
+ * `unreachableAlertSeconds`. Endpoints refused for a missing permission are listed but leave the replica ready:
+ * everything else keeps syncing.
  */
 export function createIntercomAuthCheck(opts: {
   me: () => Promise<unknown>;
   authError: () => Error | null;
   recheckMs?: number;
+  availability?: () => {
+    availability: { denied: { endpoint: string; permission: string | null; since: Date }[] };
+    unreachableSeconds: number;
+  };
+  unreachableAlertSeconds?: number;
 }): () => Promise<CheckResult> {
   let verified = false;
   let last: { at: number; result: CheckResult } | null = null;
   let inFlight: Promise<CheckResult> | null = null;
   return async () => {
-    const authError = opts.authError();
-    if (authError) return { ok: false, detail: `Intercom rejected the access token: ${authError.message}` };
-    if (verified) return { ok: true };
+    if (opts.authError()) {
+      // The gateway sends this GET /me only when its back-off says a re-check is due, else refuses it at once; so
+      // readiness probes also bring a standby (which has no other calls to make) back once the token works.
+      await opts.me().catch(() => undefined);
+      const still = opts.authError();
+      if (still) return { ok: false, detail: `Intercom rejected the access token: ${still.message}` };
+    }
+    const a = opts.availability?.();
+    const threshold = opts.unreachableAlertSeconds ?? 300;
+    if (a && a.unreachableSeconds > threshold) {
+      return { ok: false, detail: `Intercom unreachable for ${Math.round(a.unreachableSeconds)} s (threshold ${threshold} s); pending changes wait and resume by themselves` };
+    }
+    if (verified) {
+      const denied = a?.availability.denied ?? [];
+      if (denied.length === 0) return { ok: true };
+      const list = denied.map((d) => `${d.endpoint}${d.permission ? ` (needs "${d.permission}")` : ''}`);
+      return { ok: true, detail: `endpoints refused for a missing permission, work needing them waits: ${list.join('; ')}` };
+    }
     if (last && Date.now() - last.at < (opts.recheckMs ?? 60_000)) return last.result;
     inFlight ??= opts
       .me()

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { MappingCountRow, OutboxGaugeRow, StreamLagRow } from '../db/queries/daemon-metrics.ts';
 import type { RequestRecord } from '../intercom/gateway.ts';
 import type { LimiterState } from '../intercom/limiter.ts';
+import type { IntercomAvailability } from '../intercom/availability.ts';
 import type { Role } from '../daemon/leader-lock.ts';
 import type { FinishedRun } from '../daemon/run-tracker.ts';
 import { within } from '../sleep.ts';
@@ -22,7 +23,9 @@ export interface MetricsSources {
   readDb?: () => Promise<DbGauges>;
   limiterState?: () => LimiterState;
   role?: () => Role;
-  /** True once Intercom answered 401/403: the gateway stops all calls until the token is fixed and it restarts. */
+  /** What the gateway knows about reaching Intercom (token refused, endpoints denied, outage clock). */
+  intercomAvailability?: () => { availability: IntercomAvailability; unreachableSeconds: number };
+  /** True while Intercom refuses the access token (used when intercomAvailability is not given). */
   authHalted?: () => boolean;
 }
 
@@ -152,10 +155,22 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
     help: '1 while this replica holds the leader lock',
     registers,
   });
+  // Bounded: the label is one of the endpoint templates of src/intercom/endpoints.ts.
+  const endpointDenied = new Gauge({
+    name: `${P}intercom_endpoint_denied`,
+    help: '1 per Intercom endpoint refused for a missing permission (work needing it waits; the rest syncs)',
+    labelNames: ['endpoint', 'permission'] as const,
+    registers,
+  });
+  const unreachable = new Gauge({
+    name: `${P}intercom_unreachable_seconds`,
+    help: 'Seconds since Intercom last answered, while calls fail with no answer, 5xx or a non-Intercom 403; 0 when reachable',
+    registers,
+  });
   const role = new Gauge({ name: `${P}role`, help: 'Current role of this replica', labelNames: ['role'] as const, registers });
   const authHalted = new Gauge({
     name: `${P}intercom_authorization_halted`,
-    help: '1 while Intercom calls are halted because the token was refused (401/403)',
+    help: '1 while Intercom refuses the access token: every call halted until GET /me, re-checked on a back-off, is accepted',
     registers,
   });
   const dbUp = new Gauge({
@@ -215,7 +230,14 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
       limiterRunning.set(s.running);
       limiterRemaining.set(s.reservoir ?? -1);
     }
-    if (sources.authHalted) authHalted.set(sources.authHalted() ? 1 : 0);
+    if (sources.intercomAvailability) {
+      const { availability, unreachableSeconds } = sources.intercomAvailability();
+      authHalted.set(availability.halted ? 1 : 0);
+      endpointDenied.reset();
+      for (const d of availability.denied) endpointDenied.set({ endpoint: d.endpoint, permission: d.permission ?? 'unknown' }, 1);
+      unreachable.set(Math.round(unreachableSeconds));
+    }
+    if (sources.authHalted && !sources.intercomAvailability) authHalted.set(sources.authHalted() ? 1 : 0);
     if (sources.role) {
       const current = sources.role();
       leader.set(current === 'leader' ? 1 : 0);

@@ -27,6 +27,38 @@ export const ENDPOINTS = {
 } as const satisfies Record<string, { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string }>;
 
 export type EndpointName = keyof typeof ENDPOINTS;
+
+/**
+ * The permission each endpoint needs, as Intercom's Developer Hub names them
+ * (https://developers.intercom.com/docs/build-an-integration/learn-more/authentication/oauth-scopes). Intercom's
+ * `token_unauthorized` error does not say which permission is missing; this is our reading of the scope list, so the
+ * operator knows which box to tick. GET /me works with any valid token.
+ */
+const READ = 'Read and list users and companies';
+const WRITE = 'Write users and companies';
+export const PERMISSIONS: Record<EndpointName, string | null> = {
+  me: null,
+  searchContacts: READ,
+  listContacts: READ,
+  getContact: READ,
+  findContactByExternalId: READ,
+  createContact: WRITE,
+  updateContact: WRITE,
+  deleteContact: WRITE,
+  archiveContact: WRITE,
+  unarchiveContact: WRITE,
+  mergeContacts: WRITE,
+  listContactCompanies: READ,
+  attachCompany: WRITE,
+  detachCompany: WRITE,
+  upsertCompany: WRITE,
+  findCompanyByCompanyId: READ,
+  getCompany: READ,
+  deleteCompany: WRITE,
+  scrollCompanies: READ,
+  listDataAttributes: READ,
+  createDataAttribute: WRITE,
+};
 export type Endpoint = (typeof ENDPOINTS)[EndpointName];
 
 /** 'POST /contacts/search': the label used in RequestRecord.endpoint and in error messages. */

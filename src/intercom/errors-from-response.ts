@@ -7,6 +7,7 @@ import { IntercomError, IntercomTimeoutError } from 'intercom-client';
 import {
   IntercomApiError,
   IntercomAuthError,
+  IntercomPermissionError,
   RateLimitedError,
   type EntityKind,
 } from '../errors.ts';
@@ -24,6 +25,8 @@ export interface CallContext {
   entity?: EntityKind | undefined;
   intercomId?: string | undefined;
   externalKey?: string | undefined;
+  /** The permission the endpoint needs (endpoints.ts), named in a scoped refusal. */
+  permission?: string | null | undefined;
 }
 
 /** The answer (or lack of one) of a single HTTP attempt. */
@@ -117,6 +120,18 @@ function noAnswerReason(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Whether an answer came from Intercom's API rather than something in front of it. Intercom's answers carry an
+ * X-Request-Id and an `error.list` body; a load balancer's 403 is an HTML page with neither ("a HTML body - also
+ * there are no other usual Intercom response headers (x-request-id, x-ratelimit-limit, etc.)",
+ * https://community.intercom.com/api-webhooks-23/api-requests-are-returning-403-4656).
+ */
+export function isIntercomAnswer(headers: HeaderBag, body: unknown): boolean {
+  if (headers?.get('x-request-id') || headers?.get('request-id')) return true;
+  const b = body as { type?: unknown; errors?: unknown } | null | undefined;
+  return typeof b === 'object' && b !== null && (b.type === 'error.list' || Array.isArray(b.errors));
+}
+
 /** Maps one failed attempt to the typed error callers see. */
 export function toApiError(err: unknown, ctx: CallContext): IntercomApiError {
   if (err instanceof IntercomApiError) return err;
@@ -140,7 +155,21 @@ export function toApiError(err: unknown, ctx: CallContext): IntercomApiError {
       ? `no answer: ${noAnswerReason(err)}`
       : `${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
   const text = `Intercom ${ctx.endpoint} failed with ${what}${requestId ? ` (request_id ${requestId})` : ''}`;
-  if (status === 401 || status === 403) return new IntercomAuthError(text, details, { cause: err });
+  if (status === 401 || status === 403) {
+    // Not Intercom speaking (an edge proxy's HTML page): says nothing about our token, and passes like a 5xx.
+    if (!isIntercomAnswer(headers, body)) {
+      return new IntercomApiError(`${text}; not an Intercom answer (no X-Request-Id, no error body): transient`, { ...details, retryable: true }, { cause: err });
+    }
+    // `token_unauthorized` names a permission this token lacks for this endpoint only; Intercom answers it as 401 or
+    // 403 (unverified which, so both). A 403 from Intercom is likewise about this endpoint. Any other 401 is the
+    // token itself ("Access Token Invalid"): nothing will work.
+    if (code === 'token_unauthorized' || status === 403) {
+      const permission = ctx.permission ?? null;
+      const why = permission ? `; the token lacks the "${permission}" permission` : '';
+      return new IntercomPermissionError(`${text}${why}`, details, permission, { cause: err });
+    }
+    return new IntercomAuthError(text, details, { cause: err });
+  }
   if (status === 429) return new RateLimitedError(text, details, { cause: err });
   return new IntercomApiError(text, details, { cause: err });
 }

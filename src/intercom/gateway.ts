@@ -4,18 +4,21 @@
  * errors of src/errors.ts and answers as the parsed values of payloads.ts.
  */
 import { createHash } from 'node:crypto';
-import { IntercomClient, type Intercom } from 'intercom-client';
+import { IntercomClient, IntercomError, type Intercom } from 'intercom-client';
 import type { Logger } from 'pino';
 import {
   IntercomApiError,
   IntercomAuthError,
   IntercomPayloadError,
+  IntercomPermissionError,
   writeMayHaveApplied,
   type EntityKind,
 } from '../errors.ts';
+import { Availability, type AccessChange, type IntercomAvailability } from './availability.ts';
 import { bufferedFetch } from './buffered-fetch.ts';
-import { ENDPOINTS, endpointLabel, type EndpointName } from './endpoints.ts';
+import { ENDPOINTS, PERMISSIONS, endpointLabel, type EndpointName } from './endpoints.ts';
 import {
+  isIntercomAnswer,
   outcomeOfError,
   readRateHeaders,
   requestIdFrom,
@@ -44,6 +47,7 @@ import {
 import { DEFAULT_RETRY, withRetries } from './retry.ts';
 
 export type { Priority } from './limiter.ts';
+export type { AccessChange, EndpointDenial, IntercomAvailability } from './availability.ts';
 export type { CompanyWrite, ContactWrite, IntercomCompany, IntercomContact, Page } from './payloads.ts';
 
 export interface RequestRecord {
@@ -67,7 +71,10 @@ export interface GatewayOptions {
   windowMs?: number;
   timeoutSeconds?: number;
   maxRetries?: number;
-  /** Requests in flight at once (the rate itself is the reservoir's business). Default 10. */
+  /**
+   * Most requests in flight at once (the rate itself is the reservoir's business). Default: enough to spend the
+   * budget at 2 s of latency (Little's law), at least 10 and at most 256.
+   */
   maxConcurrent?: number;
   redisUrl?: string | undefined;
   /** How long a call waits for Redis before failing with RateLimiterUnavailableError. Default 5 s. */
@@ -76,6 +83,14 @@ export interface GatewayOptions {
   limiterId?: string;
   logger: Logger;
   onRequest?: (r: RequestRecord) => void;
+  /** First re-probe of a refused token or endpoint; doubles per refusal. Default 10 s. */
+  authProbeBaseMs?: number;
+  /** Longest wait between re-probes. Default 5 min. */
+  authProbeCapMs?: number;
+  /** Clock for the re-probe back-off (tests move it); Date.now by default. */
+  now?: () => number;
+  /** A token or endpoint was refused, or works again (persisted by the caller for `status` and reports). */
+  onAccessChange?: (c: AccessChange) => void;
 }
 
 export interface IntercomGateway {
@@ -119,7 +134,14 @@ export interface IntercomGateway {
     p?: Priority,
   ): Promise<void>;
   limiterState(): LimiterState;
-  health(): { authError: IntercomAuthError | null };
+  /**
+   * How many requests a caller should keep in flight to spend the budget rather than wait on latency: budget per
+   * second × observed latency (Little's law), with headroom, bounded by the limiter's concurrency. The reservoir still
+   * caps the rate, so overshooting costs nothing but queue slots; undershooting leaves budget unspent.
+   */
+  inFlightTarget(): number;
+  /** authError: the token is refused everywhere (all calls halted until GET /me is accepted again). */
+  health(): { authError: IntercomAuthError | null; availability: IntercomAvailability; unreachableSeconds: number };
   /** Stops the limiter (and its Redis connection); idempotent. */
   close(): Promise<void>;
 }
@@ -129,6 +151,16 @@ type SendOptions = IntercomClient.RequestOptions;
 type Ctx = { entity?: EntityKind; intercomId?: string; externalKey?: string };
 
 const SLOW_CALL_MS = 5_000;
+/** Latency assumed before the first answer: generous, since too many in flight only queue in the limiter. */
+const INITIAL_LATENCY_MS = 500;
+/** Weight of the newest answer in the latency average: reacts within ~10 answers, ignores a single outlier. */
+const LATENCY_ALPHA = 0.1;
+/** Little's law gives the average; windows start with a full reservoir, so a margin keeps the burst fed. */
+const IN_FLIGHT_HEADROOM = 1.5;
+
+export function defaultMaxConcurrent(ratePerMinute: number): number {
+  return Math.min(256, Math.max(10, Math.ceil((ratePerMinute / 60) * 2 * IN_FLIGHT_HEADROOM)));
+}
 
 /** GETs and the search POST change nothing in Intercom: resending them is always safe. */
 function isRead(name: EndpointName): boolean {
@@ -155,13 +187,23 @@ class Gateway implements IntercomGateway {
   private readonly windowMs: number;
   private readonly timeoutSeconds: number;
   private readonly retry: typeof DEFAULT_RETRY;
-  private authError: IntercomAuthError | null = null;
+  private readonly access: Availability;
+  private tokenProbe: Promise<void> | null = null;
+  private latencyMs: number | null = null;
+  private readonly maxConcurrent: number;
 
   constructor(private readonly opts: GatewayOptions) {
     this.windowMs = opts.windowMs ?? 10_000;
     this.timeoutSeconds = opts.timeoutSeconds ?? 20;
     this.retry = { ...DEFAULT_RETRY, maxRetries: opts.maxRetries ?? DEFAULT_RETRY.maxRetries };
     this.log = opts.logger.child({ module: 'intercom' });
+    this.access = new Availability({
+      probeBaseMs: opts.authProbeBaseMs ?? 10_000,
+      probeCapMs: opts.authProbeCapMs ?? 300_000,
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.onAccessChange ? { onChange: opts.onAccessChange } : {}),
+    });
+    this.maxConcurrent = opts.maxConcurrent ?? defaultMaxConcurrent(opts.ratePerMinute);
     this.client = new IntercomClient({
       token: opts.token,
       baseUrl: opts.baseUrl,
@@ -176,7 +218,7 @@ class Gateway implements IntercomGateway {
     this.limiter = new WindowLimiter({
       ratePerMinute: opts.ratePerMinute,
       windowMs: this.windowMs,
-      maxConcurrent: opts.maxConcurrent ?? 10,
+      maxConcurrent: this.maxConcurrent,
       jobExpirationMs: this.timeoutSeconds * 1000 + 5_000,
       limiterId: opts.limiterId ?? `intercom-sync-${createHash('sha256').update(opts.token).digest('hex').slice(0, 16)}`,
       redisUrl: opts.redisUrl,
@@ -203,6 +245,10 @@ class Gateway implements IntercomGateway {
       priority,
       at,
     };
+    // Only answers measure latency: a timeout or a refused connection says nothing about a normal round trip.
+    if (outcome.status !== null && outcome.status !== 429) {
+      this.latencyMs = this.latencyMs === null ? durationMs : this.latencyMs + LATENCY_ALPHA * (durationMs - this.latencyMs);
+    }
     if (durationMs > SLOW_CALL_MS) this.log.warn({ endpoint: rec.endpoint, durationMs, status: rec.status }, 'slow Intercom call');
     else this.log.debug({ endpoint: rec.endpoint, durationMs, status: rec.status }, 'Intercom call');
     try {
@@ -212,50 +258,97 @@ class Gateway implements IntercomGateway {
     }
   }
 
-  private markUnhealthy(err: IntercomAuthError): void {
-    if (this.authError) return;
-    this.authError = err;
-    this.log.error(
-      { status: err.status, code: err.code, requestId: err.requestId, endpoint: err.endpoint },
-      'Intercom rejected our credentials: stopping all calls until the gateway is recreated',
-    );
+  /** Files a refusal under the token or the endpoint, and says so once per change. */
+  private noteRefusal(err: IntercomApiError): void {
+    if (err instanceof IntercomAuthError) {
+      const first = this.access.authError() === null;
+      this.access.halted(err);
+      const next = this.access.snapshot().halted?.nextProbeAt.toISOString();
+      if (first) {
+        this.log.error(
+          { status: err.status, code: err.code, requestId: err.requestId, endpoint: err.endpoint, nextProbeAt: next },
+          'Intercom refuses the access token: every call is halted; GET /me re-checks it on a back-off',
+        );
+      } else this.log.warn({ nextProbeAt: next }, 'Intercom still refuses the access token');
+    } else if (err instanceof IntercomPermissionError) {
+      this.access.denied(err);
+      this.log.error(
+        { endpoint: err.endpoint, permission: err.permission, code: err.code, requestId: err.requestId },
+        'Intercom refuses one endpoint for a missing permission: only work that needs it waits',
+      );
+    }
+  }
+
+  /** GET /me, single-flight, while the token is refused. Resolves when it is accepted again. */
+  private probeToken(): Promise<void> {
+    this.tokenProbe ??= this.attempt('me', 'push', {}, (o) => this.client.admins.identify(o).withRawResponse())
+      .then(() => undefined)
+      .finally(() => {
+        this.tokenProbe = null;
+      });
+    return this.tokenProbe;
   }
 
   /** One HTTP attempt, inside the limiter. */
-  private attempt(
+  private async attempt(
     name: EndpointName,
     priority: Priority,
     ctx: Ctx,
     send: (o: SendOptions) => Promise<RawAnswer>,
   ): Promise<{ body: unknown; status: number; requestId: string | null }> {
-    if (this.authError) return Promise.reject(this.authError);
+    const { method } = ENDPOINTS[name];
     const label = endpointLabel(ENDPOINTS[name]);
-    return this.limiter.schedule(priority, async () => {
-      // Another caller may have hit a 401 while this one was queued.
-      if (this.authError) throw this.authError;
-      const at = new Date();
-      const started = performance.now();
-      try {
-        const raw = await send(this.sendOptions());
-        const headers = raw.rawResponse.headers;
-        const outcome: AttemptOutcome = {
-          status: raw.rawResponse.status,
-          requestId: requestIdFrom(headers, raw.data),
-          rate: readRateHeaders(headers, this.windowMs),
-        };
-        this.record(name, priority, outcome, started, at);
-        await this.limiter.observe(outcome.rate);
-        return { body: raw.data, status: raw.rawResponse.status, requestId: outcome.requestId };
-      } catch (err) {
-        const outcome = outcomeOfError(err, this.windowMs);
-        this.record(name, priority, outcome, started, at);
-        const apiErr = toApiError(err, { method: ENDPOINTS[name].method, endpoint: label, ...ctx });
-        if (apiErr.status === 429) await this.limiter.rateLimited(outcome.rate.resetAtMs);
-        else if (outcome.status !== null) await this.limiter.observe(outcome.rate);
-        if (apiErr instanceof IntercomAuthError) this.markUnhealthy(apiErr);
-        throw apiErr;
-      }
-    });
+    let gate = this.access.gate(label, method, name === 'me');
+    if (gate.kind === 'probe-token') {
+      // The probe's own failure names GET /me; the caller gets a refusal naming its own request instead.
+      await this.probeToken().catch(() => undefined);
+      gate = this.access.gate(label, method, name === 'me');
+    }
+    if (gate.kind === 'refuse') throw gate.error;
+    if (gate.kind === 'probe-token') throw this.access.haltRefusal(label, method);
+    const probe = gate.probe;
+    try {
+      return await this.limiter.schedule(priority, async () => {
+        // The token may have been refused while this call was queued: a 401 elsewhere stops it here too.
+        const again = name === 'me' ? null : this.access.authError() ? this.access.haltRefusal(label, method) : null;
+        if (again) throw again;
+        const at = new Date();
+        const started = performance.now();
+        try {
+          const raw = await send(this.sendOptions());
+          const headers = raw.rawResponse.headers;
+          const outcome: AttemptOutcome = {
+            status: raw.rawResponse.status,
+            requestId: requestIdFrom(headers, raw.data),
+            rate: readRateHeaders(headers, this.windowMs),
+          };
+          this.record(name, priority, outcome, started, at);
+          await this.limiter.observe(outcome.rate);
+          this.access.answered(label, true);
+          if (name === 'me' && this.access.authError()) {
+            this.access.tokenAccepted();
+            this.log.warn('Intercom accepts the access token again: calls resume');
+          }
+          return { body: raw.data, status: raw.rawResponse.status, requestId: outcome.requestId };
+        } catch (err) {
+          const outcome = outcomeOfError(err, this.windowMs);
+          this.record(name, priority, outcome, started, at);
+          const apiErr = toApiError(err, { method, endpoint: label, permission: PERMISSIONS[name], ...ctx });
+          if (apiErr.status === 429) await this.limiter.rateLimited(outcome.rate.resetAtMs);
+          else if (outcome.status !== null) await this.limiter.observe(outcome.rate);
+          const fromIntercom =
+            outcome.status !== null &&
+            outcome.status < 500 &&
+            isIntercomAnswer(err instanceof IntercomError ? err.rawResponse?.headers : undefined, err instanceof IntercomError ? err.body : undefined);
+          if (fromIntercom) this.access.answered(label, false);
+          else this.access.unanswered();
+          this.noteRefusal(apiErr);
+          throw apiErr;
+        }
+      });
+    } finally {
+      if (probe) this.access.probeUnsettled(label);
+    }
   }
 
   private async call<T>(
@@ -531,7 +624,8 @@ class Gateway implements IntercomGateway {
   scrollCompanies(scrollParam: string | null, p: Priority = 'pull') {
     return this.call(
       'scrollCompanies',
-      p,
+      // Once a scroll is open its next page jumps the queue, whatever the caller's priority (limiter.ts).
+      scrollParam ? 'scroll' : p,
       { entity: 'company' },
       async (o) => {
         const page = await this.client.companies.scroll(scrollParam ? { scroll_param: scrollParam } : {}, o);
@@ -572,8 +666,18 @@ class Gateway implements IntercomGateway {
     return this.limiter.state();
   }
 
-  health(): { authError: IntercomAuthError | null } {
-    return { authError: this.authError };
+  inFlightTarget(): number {
+    const perSecond = this.limiter.windowBudget() / (this.windowMs / 1000);
+    const latencySeconds = (this.latencyMs ?? INITIAL_LATENCY_MS) / 1000;
+    return Math.max(1, Math.min(this.maxConcurrent, Math.ceil(perSecond * latencySeconds * IN_FLIGHT_HEADROOM) + 1));
+  }
+
+  health() {
+    return {
+      authError: this.access.authError(),
+      availability: this.access.snapshot(),
+      unreachableSeconds: this.access.unreachableSeconds(),
+    };
   }
 
   close(): Promise<void> {

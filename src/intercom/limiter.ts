@@ -12,10 +12,13 @@ import type { Logger } from 'pino';
 import { RateLimiterUnavailableError } from '../errors.ts';
 import type { RateHeaders } from './errors-from-response.ts';
 
-export type Priority = 'push' | 'pull' | 'backfill' | 'verify';
+export type Priority = 'scroll' | 'push' | 'pull' | 'backfill' | 'verify';
 
-// Bottleneck runs lower numbers first. Pushes carry local edits users wait for; verification sweeps can always wait.
-const PRIORITY: Record<Priority, number> = { push: 1, pull: 3, backfill: 5, verify: 7 };
+// Bottleneck runs lower numbers first. The next page of an open company scroll goes before everything: the scroll
+// dies after about a minute idle (API-NOTES §14) and there is one per workspace, so pushes filling the budget must
+// not starve it; it is one request per page, so it costs pushes little. Pushes carry local edits users wait for;
+// verification sweeps can always wait.
+const PRIORITY: Record<Priority, number> = { scroll: 0, push: 1, pull: 3, backfill: 5, verify: 7 };
 
 const PAUSED: unique symbol = Symbol('paused');
 
@@ -224,6 +227,11 @@ export class WindowLimiter {
     } catch (err) {
       this.log.warn({ err }, 'could not pause rate limiter');
     }
+  }
+
+  /** Requests this window allows us (configured rate, corrected by Intercom's X-RateLimit-Limit). */
+  windowBudget(): number {
+    return this.budget;
   }
 
   state(): LimiterState {

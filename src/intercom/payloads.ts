@@ -45,7 +45,16 @@ export type IntercomCompany = {
   raw: unknown;
 };
 
-export type Page<T> = { data: T[]; totalCount: number | null; nextCursor: string | null };
+/** A record of a page that did not parse (Intercom's schema moved under us): kept aside so the page goes on. */
+export type InvalidRecord = { id: string | null; updatedAt: number | null; reason: string };
+
+export type Page<T> = {
+  data: T[];
+  totalCount: number | null;
+  nextCursor: string | null;
+  /** Records that did not parse; the pull audits each one as `invalid` and applies the rest. */
+  invalid: InvalidRecord[];
+};
 
 export type DataAttribute = {
   name: string;
@@ -215,7 +224,9 @@ export function parseContact(body: unknown): IntercomContact {
     updatedAt: c.updated_at,
     companies: {
       ids: (c.companies?.data ?? []).map((r) => r.id),
-      hasMore: c.companies?.has_more ?? false,
+      // No list object at all says nothing about the contact's companies: treated as a list with more to fetch, so
+      // nothing is detached on its account.
+      hasMore: c.companies ? (c.companies.has_more ?? false) : true,
       totalCount: c.companies?.total_count ?? c.companies?.data?.length ?? 0,
     },
     tags: (c.tags?.data ?? []).map((t) => t.id),
@@ -256,11 +267,37 @@ function itemsOf<T>(items: unknown[], parse: (x: unknown) => T, what: string): T
   });
 }
 
+/**
+ * Parses each item on its own: one record of an unexpected shape (a field of another type, a role we do not know) must
+ * not cost the page, the watermark or the records beside it. What can be read of a bad record (its id and updated_at)
+ * goes with the reason, for the audit row.
+ */
+function partitionItems<T>(items: unknown[], parse: (x: unknown) => T, what: string): { data: T[]; invalid: InvalidRecord[] } {
+  const data: T[] = [];
+  const invalid: InvalidRecord[] = [];
+  items.forEach((item, i) => {
+    try {
+      data.push(parse(item));
+    } catch (err) {
+      if (!(err instanceof PayloadShapeError)) throw err;
+      const r = (typeof item === 'object' && item !== null ? item : {}) as { id?: unknown; updated_at?: unknown };
+      invalid.push({
+        id: typeof r.id === 'string' && r.id !== '' ? r.id : null,
+        updatedAt: typeof r.updated_at === 'number' ? r.updated_at : null,
+        reason: `${what}[${i}] ${err.message}`,
+      });
+    }
+  });
+  return { data, invalid };
+}
+
 export function parseContactPage(body: unknown): Page<IntercomContact> {
   const l = check(listSchema, body, 'contact list');
   const next = l.pages?.next;
+  const items = partitionItems(l.data ?? [], parseContact, 'data');
   return {
-    data: itemsOf(l.data ?? [], parseContact, 'data'),
+    data: items.data,
+    invalid: items.invalid,
     totalCount: l.total_count ?? null,
     // An empty cursor means "no more pages" on some answers; treat it like an absent one.
     nextCursor: typeof next === 'object' && next?.starting_after ? next.starting_after : null,

@@ -129,6 +129,10 @@ export function controlRouter(): Router<ControlHandler> {
     return { ok: true };
   });
 
+  r.add('POST', '/__sim/search/expire-cursors', ({ state }) => {
+    state.search.expireCursors();
+    return { ok: true };
+  });
   r.add('GET', '/__sim/stats', ({ state }) => state.stats.snapshot());
   r.add('DELETE', '/__sim/stats', ({ state }) => {
     state.stats.reset();

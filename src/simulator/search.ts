@@ -22,6 +22,7 @@ interface CachedResult {
 }
 
 interface Cursor {
+  g?: number; // cursor generation (search): cursors of an older generation have expired
   k?: string; // cache entry (search)
   o: number; // offset into the result (search) or into creation order (list)
   p: number; // page number of the page the cursor leads to
@@ -68,6 +69,8 @@ export class ContactSearch {
   private cache = new Map<string, CachedResult>();
   private nextCacheId = 1;
   private countCache: { version: number; validUntilMs: number; total: number } | null = null;
+  /** Bumped by expireCursors(): Intercom forgets search cursors (API-NOTES §14), so clients must cope. */
+  private generation = 0;
 
   constructor(
     private readonly contacts: ContactStore,
@@ -87,6 +90,12 @@ export class ContactSearch {
   clear(): void {
     this.cache.clear();
     this.countCache = null;
+  }
+
+  /** Every search cursor handed out so far now answers 400, as an expired or unknown cursor does. */
+  expireCursors(): void {
+    this.generation++;
+    this.cache.clear();
   }
 
   search(body: unknown, nowMs: number, tz: string): PageOf {
@@ -109,6 +118,7 @@ export class ContactSearch {
     if (startingAfter !== undefined && startingAfter !== null) {
       if (typeof startingAfter !== 'string') throw invalidParam('starting_after must be a string', 'starting_after');
       cursor = this.decode(startingAfter, nowMs);
+      if ((cursor.g ?? 0) !== this.generation) throw staleCursor();
     }
     let entryId = cursor.k;
     let entry = entryId !== undefined ? this.cache.get(entryId) : undefined;
@@ -137,7 +147,7 @@ export class ContactSearch {
       total: entry.recs.length,
       page: cursor.p,
       perPage,
-      next: more ? encodeCursor({ k: entryId!, o: i, p: cursor.p + 1, t: nowMs }) : null,
+      next: more ? encodeCursor({ g: this.generation, k: entryId!, o: i, p: cursor.p + 1, t: nowMs }) : null,
     };
   }
 

@@ -42,6 +42,11 @@ export interface RunningSimulator {
   port: number;
   token: string;
   state: SimulatorState;
+  /**
+   * The tokens the API accepts, live: deleting one makes every request with it answer 401 "Access Token Invalid"
+   * (a revoked token), adding it back restores it, without restarting anything.
+   */
+  tokens: Set<string>;
   close(): Promise<void>;
 }
 
@@ -124,6 +129,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     port,
     token,
     state,
+    tokens,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -21,6 +21,8 @@ export interface RunSummary {
   /** Intercom requests this run spent (including retries). */
   requests: number;
   details?: Record<string, unknown>;
+  /** Set when the run could not work because Intercom refuses the token: the reason, recorded as a 'halted' run. */
+  halted?: string;
 }
 
 export function countOutcome(counts: RunCounts, outcome: Outcome, by = 1): void {

@@ -120,6 +120,15 @@ export async function contactProblems(input: CheckInput, driftInvalid: ReadonlyS
   }
   // Nothing exists on one side only, beyond what the log knows about.
   for (const r of rows) if (r.email && !log.contacts.has(r.email.toLowerCase())) out.push(`contact ${r.email}: unexpected local row`);
+  // One live local row per contact (a merged lead keeps its row, pointing at the survivor): the check above keys rows
+  // by email, so a second row would otherwise hide behind the first.
+  const idsByEmail = new Map<string, number[]>();
+  for (const r of rows) {
+    if (!r.email || r.merge_into_id !== null) continue;
+    const k = r.email.toLowerCase();
+    idsByEmail.set(k, [...(idsByEmail.get(k) ?? []), r.id]);
+  }
+  for (const [email, ids] of idsByEmail) if (ids.length > 1) out.push(`contact ${email}: ${ids.length} live local rows (${ids.join(', ')})`);
   return out;
 }
 

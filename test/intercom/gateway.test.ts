@@ -204,14 +204,14 @@ describe('errors', () => {
     expect((err as IntercomPayloadError).requestId).toMatch(/[0-9a-f-]{36}/);
   });
 
-  it('stops on 401: unhealthy, and later calls reject without a request', async () => {
+  it('stops on 401: unhealthy, and later calls reject without a request, naming themselves', async () => {
     const g = h.gateway({ token: 'wrong-token' });
     const err = await g.me().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IntercomAuthError);
     expect(err).toMatchObject({ status: 401, code: 'unauthorized', retryable: false });
     expect(g.health().authError).toBe(err);
     const before = h.records.length;
-    await expect(g.getContact('x')).rejects.toBe(err);
+    await expect(g.getContact('x')).rejects.toMatchObject({ name: 'IntercomAuthError', endpoint: 'GET /contacts/{id}', status: 401 });
     expect(h.records.length).toBe(before);
     expect(gw.health().authError).toBeNull();
   });

@@ -51,7 +51,13 @@ describe('payloads', () => {
   it('refuses wrong types with the path of the problem', () => {
     expect(() => parseContact({ ...contact, updated_at: 'yesterday' })).toThrow(/updated_at/);
     expect(() => parseContact({ ...contact, role: 'visitor' })).toThrow(PayloadShapeError);
-    expect(() => parseContactPage({ data: [contact, { ...contact, id: 5 }] })).toThrow(/data\[1\]/);
+    // In a page, a record that does not parse is set aside with its reason; the rest of the page is read.
+    const page = parseContactPage({ data: [contact, { ...contact, id: 5 }, { ...contact, id: 'c2', role: 'visitor_v3' }] });
+    expect(page.data.map((c) => c.id)).toEqual([contact.id]);
+    expect(page.invalid).toEqual([
+      { id: null, updatedAt: contact.updated_at, reason: expect.stringMatching(/^data\[1\] contact: id/) },
+      { id: 'c2', updatedAt: contact.updated_at, reason: expect.stringMatching(/^data\[2\] contact: role/) },
+    ]);
   });
 
   it('reads plan names from objects, strings and empty plans', () => {

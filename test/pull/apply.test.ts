@@ -27,6 +27,8 @@ describe('apply', () => {
       store: createPullStore(h.db.pool, h.db.schema),
       logger: silent,
       ctx: { runId: null, policy: 'newest_wins' as const, logger: silent },
+      inFlight: () => 1,
+      timezone: async () => 'UTC',
     };
     expect(await applyContactPage(deps, page.data)).toEqual({ created: 2 });
     const audits = await auditCount();

@@ -14,18 +14,19 @@ afterAll(async () => {
 const WORKER = fileURLToPath(new URL('./fixtures/full-pull-worker.ts', import.meta.url));
 
 describe('crash and resume', () => {
-  it('a full pull killed with SIGKILL mid-way resumes from its committed cursor without loss or duplication', async () => {
+  it('a partitioned full pull killed with SIGKILL mid-way resumes each partition from its committed cursor without loss or duplication', async () => {
     await h.resetAll();
     await h.control('POST', '/seed', { contacts: 1200, companies: 30 });
-    // Slow list pages so the kill lands in the middle of the run.
-    await h.control('POST', '/faults', { method: 'GET', path: '/contacts', kind: 'latency', latency_ms: 250 });
+    // Slow search pages so the kill lands in the middle of the run.
+    await h.control('POST', '/faults', { method: 'POST', path: '/contacts/search', kind: 'latency', latency_ms: 250 });
     const child = spawn(process.execPath, ['--import', 'tsx', WORKER, h.db.url, h.sim.url, h.sim.token], { stdio: ['ignore', 'pipe', 'inherit'] });
     const killedAt = await new Promise<number>((resolve, reject) => {
       let buf = '';
       child.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         const m = [...buf.matchAll(/progress (\d+)/g)];
-        if (m.length >= 3) {
+        // A third of the workspace committed: partitions are mid-way, each at its own cursor.
+        if (m.length > 0 && Number(m.at(-1)![1]) >= 400) {
           child.kill('SIGKILL');
           resolve(Number(m.at(-1)![1]));
         }
@@ -38,9 +39,13 @@ describe('crash and resume', () => {
 
     const [state] = await h.q(`SELECT cursor, details FROM intercom.sync_state WHERE stream = 'backfill:contacts'`);
     expect(state.details.status).toBe('running');
-    expect(state.cursor).not.toBeNull();
+    // Each partition's cursor and progress were committed with its pages.
+    const parts = await h.q(`SELECT cursor, details FROM intercom.sync_state WHERE stream LIKE 'backfill:contacts:p:%'`);
+    expect(parts.some((p) => p.details.status === "running" && p.cursor !== null), JSON.stringify(parts)).toBe(true);
+    const applied = parts.reduce((n, p) => n + (p.details.status === 'split' ? 0 : p.details.items), 0);
     const committed = (await h.q(`SELECT count(*)::int AS n FROM intercom.contacts`))[0].n;
     expect(committed).toBeGreaterThanOrEqual(killedAt);
+    expect(committed).toBe(applied);
     expect(committed).toBeLessThan(1200);
 
     const r = await h.engine().fullPullContacts({ resume: true });
@@ -51,6 +56,7 @@ describe('crash and resume', () => {
     expect((await h.q(`SELECT count(DISTINCT intercom_id)::int AS n FROM intercom.sync_mappings WHERE entity_type = 'contact'`))[0].n).toBe(1200);
     expect((await h.q(`SELECT count(*)::int AS n FROM intercom.audit_log WHERE action = 'create' AND entity_type = 'contact'`))[0].n).toBe(1200);
     expect((await h.q(`SELECT details->>'status' AS s, cursor FROM intercom.sync_state WHERE stream = 'backfill:contacts'`))[0]).toEqual({ s: 'done', cursor: null });
+    expect((await h.q(`SELECT count(*)::int AS n FROM intercom.sync_state WHERE stream LIKE 'backfill:contacts:p:%'`))[0].n).toBe(0);
   });
 
   it('an incremental pull aborted mid-run keeps its watermark, and the next run brings everything in once', async () => {

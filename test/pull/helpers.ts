@@ -58,6 +58,7 @@ export async function pullHarness(simOpts: SimulatorOptions = {}): Promise<PullH
     engine: (config = {}, gw = gateway) =>
       createPullEngine({
         gateway: gw,
+        budget: gw,
         store,
         logger: silent,
         config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins', ...config },

@@ -46,24 +46,48 @@ describe('injected faults', () => {
     }
   });
 
-  it('failures past MAX_ATTEMPTS become dead letters with the last error; requeue delivers them', async () => {
-    const [id] = await insertUsers(w, 1, 1, 'f-dead-');
-    await w.control('POST', '/__sim/faults', { method: 'POST', path: '/contacts', kind: 'status', status: 502 });
-    const engine = w.engineWith({ maxAttempts: 2 });
+  it('an outage never dead-letters: retries go past MAX_ATTEMPTS at a capped pace and resume by themselves', async () => {
+    const [id] = await insertUsers(w, 1, 1, 'f-out-');
+    await drainAll(w);
+    await w.sql(`UPDATE intercom.contacts SET name = 'After the outage' WHERE id = $1`, [id]);
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'status', status: 502 });
+    const engine = w.engineWith({ maxAttempts: 2, retryBaseMs: 20, retryCapMs: 100 });
+    const entry = async () =>
+      (await w.sql<{ status: string; attempts: number; wait_ms: number; last_error: string }>(
+        `SELECT status, attempts, (extract(epoch FROM next_attempt_at - now()) * 1000)::float8 AS wait_ms, last_error
+           FROM intercom.sync_outbox WHERE entity_type = 'contact' AND local_id = $1`,
+        [id],
+      ))[0]!;
+    for (let round = 0; round < 200 && (await entry()).attempts < 6; round++) {
+      await engine.drainOnce();
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const during = await entry();
+    expect(during.status).toBe('pending');
+    expect(during.attempts).toBeGreaterThanOrEqual(6);
+    expect(during.wait_ms).toBeLessThanOrEqual(100);
+    expect(during.last_error).toMatch(/^Intercom PUT \/contacts\/\{id\} failed with 502/);
+    await w.control('DELETE', '/__sim/faults');
+    await drainAll(w, engine);
+    const m = await mappingOf(w, 'contact', id!);
+    expect((await simContact(w, m!.intercom_id!)).contact.name).toBe('After the outage');
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_outbox WHERE status = 'dead'`)).toEqual([]);
+  });
+
+  it('a permanent refusal (400) is a dead letter at once, however high MAX_ATTEMPTS', async () => {
+    // A custom attribute Intercom does not know (400 parameter_invalid, or our own check refuses it first).
+    const [row] = await w.sql<{ id: number }>(
+      `INSERT INTO intercom.contacts (external_id, role, email, name, custom_attributes)
+       VALUES ('f-perm-1', 'user', 'perm@example.com', 'Perm', '{"no_such_attribute": "x"}') RETURNING id`,
+    );
+    const engine = w.engineWith({ maxAttempts: 50 });
     await drainAll(w, engine);
     const [dead] = await w.sql<{ attempts: number; last_error: string }>(
       `SELECT attempts, last_error FROM intercom.sync_outbox WHERE local_id = $1 AND status = 'dead'`,
-      [id],
+      [row!.id],
     );
-    expect(dead!.attempts).toBe(2);
-    expect(dead!.last_error).toMatch(/^gave up after 2 attempts: Intercom POST \/contacts failed with 502/);
-    await w.control('DELETE', '/__sim/faults');
-    expect(await engine.requeueDead({ entityType: 'contact' })).toBe(1);
-    await drainAll(w, engine);
-    expect(await simContactsByExternalId(w, 'f-dead-000001')).toHaveLength(1);
-    const actions = await w.sql<{ action: string }>(`SELECT action FROM intercom.audit_log WHERE local_id = $1 ORDER BY id`, [id]);
-    // The 502s never reached Intercom's store, so the reservation's lookup finds nothing and the create goes out.
-    expect(actions.map((a) => a.action)).toEqual(['dead', 'requeue', 'create']);
+    expect(dead!.attempts).toBeLessThanOrEqual(1);
+    expect(dead!.last_error).toMatch(/no_such_attribute/);
   });
 
   it('401 halts the push loop and leaves the entry pending', async () => {
@@ -73,16 +97,24 @@ describe('injected faults', () => {
     const bad = createGateway({ token: 'wrong', baseUrl: w.sim.url, apiVersion: '2.14', ratePerMinute: 10_000, logger: silent });
     const engine = createPushEngine({ host: processHost(), gateway: bad, store: w.store, logger: silent, config: baseConfig });
     const [id] = await insertUsers(w, 1, 1, 'f-auth-');
-    await engine.drainOnce();
+    const round = await engine.drainOnce();
     expect(engine.isHalted()?.status).toBe(401);
+    expect(round.halted).toMatch(/401/);
     const [entry] = await w.sql<{ status: string; attempts: number }>(
       `SELECT status, attempts FROM intercom.sync_outbox WHERE local_id = $1`,
       [id],
     );
     expect(entry).toEqual({ status: 'pending', attempts: 0 });
+    // A refused token does not end the loop (the gateway re-probes it); it polls, refused without a request, until
+    // stopped.
     const ac = new AbortController();
-    // A halted engine's loop returns at once instead of spinning.
-    await engine.runLoop({ signal: ac.signal, listen: async () => async () => undefined, pollIntervalMs: 10 });
+    const sent = (await w.stats()).total;
+    const loop = engine.runLoop({ signal: ac.signal, listen: async () => async () => undefined, pollIntervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    await loop;
+    // Refused by the gateway without a request until its GET /me re-check is due (10 s).
+    expect((await w.stats()).total).toBe(sent);
     await bad.close();
     await drainAll(w);
   });

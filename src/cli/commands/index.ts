@@ -8,6 +8,7 @@ import { registerStatusCommand } from './status.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerVerifyCommand } from './verify.ts';
 import { registerRequeueCommand } from './requeue.ts';
+import { registerSyncCommand } from './sync.ts';
 
 /** Every subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerStatusCommand(program);
   registerReportCommand(program);
   registerBackfillCommand(program);
+  registerSyncCommand(program);
   registerVerifyCommand(program);
   registerRequeueCommand(program);
 }

@@ -31,6 +31,28 @@ function columnValue(field: string, v: unknown): unknown {
   return v;
 }
 
+/** Column types of the contact snapshot fields, for set-based statements that read rows from JSON or arrays. */
+export const CONTACT_COLUMN_TYPES: Readonly<Record<string, string>> = {
+  external_id: 'text',
+  role: 'text',
+  email: 'text',
+  phone: 'text',
+  name: 'text',
+  owner_id: 'bigint',
+  unsubscribed_from_emails: 'boolean',
+  signed_up_at: 'timestamptz',
+  last_seen_at: 'timestamptz',
+  custom_attributes: 'jsonb',
+};
+CONTACT_FIELDS satisfies readonly (keyof typeof CONTACT_COLUMN_TYPES)[];
+
+/** A snapshot value as a JSON record field read by jsonb_to_recordset: what columnValue gives a single statement. */
+export function jsonColumnValue(field: string, v: unknown): unknown {
+  if (TIME_FIELDS.has(field)) return v === null || v === undefined ? null : new Date((v as number) * 1000).toISOString();
+  if (JSON_FIELDS.has(field)) return v ?? {};
+  return v ?? null;
+}
+
 const param = (field: string, n: number) => `$${n}${JSON_FIELDS.has(field) ? '::jsonb' : ''}`;
 
 type SnapshotPatch = Partial<ContactSnapshot> | Partial<CompanySnapshot>;

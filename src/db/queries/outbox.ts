@@ -230,6 +230,15 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
       );
     },
 
+    async extendLeases(entries, workerId, leaseSeconds) {
+      if (entries.length === 0) return;
+      await pool.query(
+        `UPDATE ${outbox} SET locked_until = now() + make_interval(secs => $3)
+          WHERE id = ANY($1::bigint[]) AND locked_by = $2`,
+        [entries.map((e) => e.id), workerId, leaseSeconds],
+      );
+    },
+
     async leaseHolders() {
       const { rows } = await pool.query<{ locked_by: string }>(
         `SELECT DISTINCT locked_by FROM ${outbox} WHERE status = 'pending' AND locked_until > now()`,

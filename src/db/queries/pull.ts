@@ -9,7 +9,7 @@ import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
 import { auditQueries } from './audit.ts';
 import { mappingQueries, toLinkedMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, type CompanyRow, type ContactRow, type MappingRow } from '../rows.ts';
-import { COMPANY_SNAPSHOT_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, localRowQueries } from './local-rows.ts';
+import { COMPANY_SNAPSHOT_COLUMNS, CONTACT_COLUMN_TYPES, CONTACT_SNAPSHOT_COLUMNS, jsonColumnValue, localRowQueries } from './local-rows.ts';
 import { OUTBOX_CHANNEL } from '../listen.ts';
 import { syncStateQueries } from './sync-state.ts';
 import { writeDoubtQueries } from './write-doubts.ts';
@@ -100,6 +100,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return one<CompanyRow>(`SELECT ${COMPANY_COLUMNS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
       },
       writeDoubts: (entity, localId, windowSeconds) => doubts.forEntity(tx, entity, localId, windowSeconds),
+      writeDoubtsFor: (entity, localIds, windowSeconds) => doubts.forEntities(tx, entity, localIds, windowSeconds),
       async requestPush(entity, localId, fields) {
         await tx.query(`SELECT ${s}.enqueue_outbox($1, $2, 0, 'upsert', $3::text[])`, [entity, localId, [...fields]]);
         await tx.query(`SELECT pg_notify($1, $2)`, [OUTBOX_CHANNEL, schema]);
@@ -264,6 +265,96 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         );
         return rows;
       },
+      mappingsByIntercomIdsForUpdate: (entity, ids) => mappings.byIntercomIds(tx, entity, ids, true),
+      async contactsByIds(ids) {
+        if (ids.length === 0) return [];
+        const { rows } = await tx.query<ContactRow>(
+          `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+          [ids],
+        );
+        return rows;
+      },
+      async pendingOutboxLocalIds(entity, ids) {
+        if (ids.length === 0) return new Set();
+        const { rows } = await tx.query<{ local_id: string | number }>(
+          `SELECT local_id FROM ${s}.sync_outbox
+            WHERE entity_type = $1 AND local_id = ANY($2::bigint[]) AND related_id = 0 AND status = 'pending'`,
+          [entity, ids],
+        );
+        return new Set(rows.map((r) => Number(r.local_id)));
+      },
+      async updateContacts(rows) {
+        // One statement per set of changed fields (a page of remote edits has few: usually one or two shapes).
+        const groups = new Map<string, { localId: number; patch: Record<string, unknown> }[]>();
+        for (const r of rows) {
+          const fields = Object.keys(r.patch).filter((f) => CONTACT_SNAPSHOT_COLUMNS.has(f)).sort();
+          if (fields.length === 0) continue;
+          const key = fields.join(',');
+          groups.set(key, [...(groups.get(key) ?? []), { localId: r.localId, patch: r.patch }]);
+        }
+        for (const [key, group] of groups) {
+          const fields = key.split(',');
+          await tx.query(
+            `UPDATE ${s}.contacts c SET ${fields.map((f) => `${f} = x.${f}`).join(', ')}
+               FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, ${fields.map((f) => `${f} ${CONTACT_COLUMN_TYPES[f]}`).join(', ')})
+              WHERE c.id = x.id`,
+            [JSON.stringify(group.map((g) => ({ id: g.localId, ...Object.fromEntries(fields.map((f) => [f, jsonColumnValue(f, g.patch[f])])) })))],
+          );
+        }
+      },
+      async refreshLinkedMappings(rows) {
+        if (rows.length === 0) return;
+        const localIds = rows.map((r) => r.localId);
+        const ids = rows.map((r) => r.intercomId);
+        const updatedAt = rows.map((r) => r.remoteUpdatedAt);
+        // As upsertMapping: another data row still carrying one of these Intercom ids lets go first.
+        await tx.query(
+          `UPDATE ${s}.contacts c SET intercom_id = NULL FROM unnest($1::text[], $2::bigint[]) AS t(intercom_id, local_id)
+            WHERE c.intercom_id = t.intercom_id AND c.id <> t.local_id`,
+          [ids, localIds],
+        );
+        await tx.query(
+          `UPDATE ${s}.sync_mappings m SET external_key = t.external_key, status = 'active', status_reason = NULL,
+                  merged_into = NULL, base_snapshot = t.base_snapshot::jsonb, base_hash = t.base_hash,
+                  remote_updated_at = t.remote_updated_at, last_synced_at = now(), updated_at = now()
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                  AS t(local_id, intercom_id, external_key, base_snapshot, base_hash, remote_updated_at)
+            WHERE m.entity_type = 'contact' AND m.local_id = t.local_id AND m.intercom_id = t.intercom_id`,
+          [localIds, ids, rows.map((r) => r.externalKey), rows.map((r) => JSON.stringify(r.baseSnapshot)), rows.map((r) => r.baseHash), updatedAt],
+        );
+        await tx.query(
+          `UPDATE ${s}.contacts c SET intercom_id = t.intercom_id, remote_updated_at = t.remote_updated_at
+             FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS t(local_id, intercom_id, remote_updated_at)
+            WHERE c.id = t.local_id
+              AND (c.intercom_id IS DISTINCT FROM t.intercom_id OR c.remote_updated_at IS DISTINCT FROM t.remote_updated_at)`,
+          [localIds, ids, updatedAt],
+        );
+      },
+      async contactCompanyPairs(contactIds) {
+        if (contactIds.length === 0) return [];
+        const { rows } = await tx.query<{ contact_id: string | number; company_id: string | number }>(
+          `SELECT contact_id, company_id FROM ${s}.contact_companies WHERE contact_id = ANY($1::bigint[]) ORDER BY contact_id, company_id`,
+          [contactIds],
+        );
+        return rows.map((r) => ({ contactId: Number(r.contact_id), companyId: Number(r.company_id) }));
+      },
+      async pendingAssociationPairs(contactIds) {
+        if (contactIds.length === 0) return [];
+        const { rows } = await tx.query<{ local_id: string | number; related_id: string | number }>(
+          `SELECT local_id, related_id FROM ${s}.sync_outbox
+            WHERE entity_type = 'contact_company' AND local_id = ANY($1::bigint[]) AND status = 'pending'`,
+          [contactIds],
+        );
+        return rows.map((r) => ({ contactId: Number(r.local_id), companyId: Number(r.related_id) }));
+      },
+      async detachMany(pairs) {
+        if (pairs.length === 0) return;
+        await tx.query(
+          `DELETE FROM ${s}.contact_companies cc USING unnest($1::bigint[], $2::bigint[]) AS t(contact_id, company_id)
+            WHERE cc.contact_id = t.contact_id AND cc.company_id = t.company_id`,
+          [pairs.map((p) => p.contactId), pairs.map((p) => p.companyId)],
+        );
+      },
       async attachMany(pairs) {
         if (pairs.length === 0) return;
         await tx.query(
@@ -340,6 +431,8 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       return rows.map((r) => toLinkedMapping(entity, r));
     },
     getStream: (stream) => state.get(pool, stream),
+    listStreams: (prefix) => state.list(pool, prefix),
+    deleteStreams: (prefix) => state.deleteWithPrefix(pool, prefix),
     setStream: (stream, patch) => state.set(pool, stream, patch),
     tryAdvisoryLock: (name) => tryAdvisoryLock(pool, `${schema}:${name}`),
   };

@@ -18,7 +18,7 @@ export function runQueries(schema: string) {
     async finish(
       db: Queryable,
       id: number,
-      status: 'succeeded' | 'failed' | 'aborted',
+      status: 'succeeded' | 'failed' | 'aborted' | 'halted',
       summary: RunSummary,
       error?: string,
     ): Promise<void> {

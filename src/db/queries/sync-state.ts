@@ -18,6 +18,18 @@ export function syncStateQueries(schema: string) {
       const { rows } = await db.query<StreamState>(`SELECT stream, watermark, cursor, details FROM ${t} WHERE stream = $1`, [stream]);
       return rows[0] ?? null;
     },
+    /** Every stream whose name starts with `prefix` (the partitions of a partitioned pull). */
+    async list(db: Queryable, prefix: string): Promise<StreamState[]> {
+      const { rows } = await db.query<StreamState>(
+        `SELECT stream, watermark, cursor, details FROM ${t} WHERE starts_with(stream, $1) ORDER BY stream`,
+        [prefix],
+      );
+      return rows;
+    },
+    async deleteWithPrefix(db: Queryable, prefix: string): Promise<number> {
+      const { rowCount } = await db.query(`DELETE FROM ${t} WHERE starts_with(stream, $1)`, [prefix]);
+      return rowCount ?? 0;
+    },
     /** Locks the stream's row for the caller's transaction, creating it if needed. */
     async lock(db: Pick<pg.PoolClient, 'query'>, stream: string): Promise<StreamState> {
       await db.query(`INSERT INTO ${t} (stream) VALUES ($1) ON CONFLICT (stream) DO NOTHING`, [stream]);

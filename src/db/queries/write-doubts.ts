@@ -13,11 +13,21 @@ export function writeDoubtQueries(schema: string) {
       localId: number,
       windowSeconds: number,
     ): Promise<WriteDoubt[]> {
+      return this.forEntities(db, entity, [localId], windowSeconds);
+    },
+    /** forEntity for many local ids in one statement (the pull's batched apply), ordered by id. */
+    async forEntities(
+      db: Pick<pg.Pool | pg.PoolClient, 'query'>,
+      entity: 'contact' | 'company',
+      localIds: readonly number[],
+      windowSeconds: number,
+    ): Promise<WriteDoubt[]> {
+      if (localIds.length === 0) return [];
       const { rows } = await db.query<WriteDoubtRow>(
         `SELECT ${WRITE_DOUBT_COLUMNS} FROM ${t}
-          WHERE entity_type = $1 AND local_id = $2 AND (op = 'create' OR sent_at >= now() - make_interval(secs => $3))
+          WHERE entity_type = $1 AND local_id = ANY($2::bigint[]) AND (op = 'create' OR sent_at >= now() - make_interval(secs => $3))
           ORDER BY id`,
-        [entity, localId, windowSeconds],
+        [entity, localIds, windowSeconds],
       );
       return rows.map((r) => ({
         id: r.id,

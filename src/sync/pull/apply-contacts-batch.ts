@@ -1,18 +1,23 @@
 /**
- * The batch path of a page's contacts. Most contacts of a page are either unchanged (filtered before the
- * transaction) or new to us: no mapping, no local row with their external_id, no unlinked local row with their email.
- * Those are created together in a few set-based statements (rows, mappings, audit rows, associations). Everything
- * else — identity questions, existing mappings, pending local changes, duplicates within the page — goes through
- * applyContact one record at a time under its savepoint, exactly as before. If a batched statement fails on bad data,
- * the batch is rolled back and redone record by record, so the bad row is audited `invalid` and the others still land.
+ * The batch path of a page's contacts. Most contacts of a page are unchanged (filtered before the transaction), new
+ * to us (no mapping, no local row with their external_id, no unlinked local row with their email) or changed
+ * contacts we already hold under an active mapping. New ones are created together in a few set-based statements
+ * (rows, mappings, audit rows, associations); changed ones are merged together: one locked read of their rows,
+ * mappings and pending outbox entries, the field-level three-way merge per record in memory (the same pure
+ * planApplyToLocal the per-record path uses), then one UPDATE per set of changed fields, one mapping refresh, one
+ * audit insert and one attach/detach each. Everything else — identity questions (links, relinks, ambiguous
+ * emails), mappings in another status, duplicates within the page — goes through applyContact one record at a time
+ * under its savepoint, exactly as before. If a batched statement fails on bad data, that batch is rolled back and
+ * redone record by record, so the bad row is audited `invalid` and the others still land.
  */
 import type { AuditEntry } from '../../db/queries/audit.ts';
-import { contactExternalKey } from '../identity.ts';
+import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
+import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromRemote, snapshotHash, type ContactSnapshot } from '../snapshot.ts';
 import { creationChanges, isRecordDataError, pullAudit, type ApplyContext } from './apply-context.ts';
-import { applyContact, type PulledContact } from './apply-contacts.ts';
-import type { ApplyTx } from './ports.ts';
+import { applyContact, isUnchanged, planApplyToLocal, planAssociations, type PulledContact } from './apply-contacts.ts';
+import type { ApplyTx, WriteDoubt } from './ports.ts';
 
 export interface Applied {
   contact: PulledContact['contact'];
@@ -54,9 +59,11 @@ export async function applyContactsBatched(
   const heldExternalIds = await tx.lockExternalIdsHeld(
     unmapped.map((c) => c.remote.external_id).filter((x): x is string => !!x),
   );
-  const linkableEmails = await tx.emailsWithUnlinkedContacts(
-    unmapped.filter((c) => !c.remote.external_id && c.remote.email).map((c) => c.remote.email!),
-  );
+  const byEmail = unmapped.filter((c) => !c.remote.external_id && c.remote.email);
+  const linkableEmails = await tx.emailsWithUnlinkedContacts(byEmail.map((c) => c.remote.email!));
+  // A push may link its row to one of these contacts between the two look-ups above (as in applyContact): asked again
+  // after the email look-up, one of the two answers sees that link, so the contact is never created a second time.
+  for (const id of await tx.mappedIntercomIds('contact', byEmail.map((c) => c.pulled.contact.id))) mapped.add(id);
   const isNew = (c: Candidate): boolean => {
     if (mapped.has(c.pulled.contact.id)) return false;
     const x = c.remote.external_id;
@@ -64,19 +71,123 @@ export async function applyContactsBatched(
     return !c.remote.email || !linkableEmails.has(c.remote.email.toLowerCase());
   };
   const fresh = candidates.filter(isNew);
-  const rest = candidates.filter((c) => !isNew(c)).map((c) => c.pulled);
+  const linkedIds = candidates.filter((c) => mapped.has(c.pulled.contact.id)).map((c) => c.pulled.contact.id);
+  // Locked as mappingByIntercomId locks one, in local_id order (the same order every applier locks in).
+  const linked = new Map(
+    (await tx.mappingsByIntercomIdsForUpdate('contact', linkedIds))
+      .filter((m) => m.status === 'active' && m.intercom_id !== null)
+      .map((m) => [m.intercom_id!, m as Mapping<'contact'>]),
+  );
+  const changed = candidates.filter((c) => linked.has(c.pulled.contact.id));
+  const rest = candidates.filter((c) => !isNew(c) && !linked.has(c.pulled.contact.id)).map((c) => c.pulled);
 
-  let applied: Applied[];
-  if (fresh.length === 0) applied = [];
-  else {
+  const batched = async (group: readonly Candidate[], fn: () => Promise<Applied[]>): Promise<Applied[]> => {
+    if (group.length === 0) return [];
     try {
-      applied = await tx.savepoint(() => createAll(tx, fresh, ctx));
+      return await tx.savepoint(fn);
     } catch (err) {
       if (!isRecordDataError(err)) throw err;
-      applied = await perRecord(fresh.map((c) => c.pulled));
+      return perRecord(group.map((c) => c.pulled));
+    }
+  };
+  const created = await batched(fresh, () => createAll(tx, fresh, ctx));
+  const updated = await batched(changed, () => updateAll(tx, changed, linked, ctx));
+  return [...created, ...updated, ...(await perRecord(rest))];
+}
+
+/**
+ * What applyContact does for contacts it holds under an active mapping (applyToLocal without a link), for many at
+ * once: the decisions are planApplyToLocal's and planAssociations', only the reads and writes are set-based.
+ */
+async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: ReadonlyMap<string, Mapping<'contact'>>, ctx: ApplyContext): Promise<Applied[]> {
+  const localIds = [...new Set(items.map((c) => mappings.get(c.pulled.contact.id)!.local_id))];
+  const locals = new Map((await tx.contactsByIds(localIds)).map((r) => [r.id, r]));
+  const pending = await tx.pendingOutboxLocalIds('contact', localIds);
+  const doubts = new Map<number, WriteDoubt[]>();
+  for (const d of await tx.writeDoubtsFor('contact', localIds, ctx.writeDoubtWindowSeconds ?? 900)) {
+    doubts.set(d.localId, [...(doubts.get(d.localId) ?? []), d]);
+  }
+  const out: Applied[] = [];
+  const patches: { localId: number; patch: Partial<ContactSnapshot> }[] = [];
+  const writes: MappingWrite<'contact'>[] = [];
+  const perContact: { item: Candidate; localId: number; audits: AuditEntry[] }[] = [];
+  for (const item of items) {
+    const c = item.pulled.contact;
+    const mapping = mappings.get(c.id)!;
+    // Re-checked under the lock: another applier may have brought this version in since the page was filtered. A
+    // lead whose external_id Intercom dropped is compared as the base holds it (identity.ts keepLeadExternalId).
+    const agreedLead = mapping.base_snapshot ? keepLeadExternalId(item.remote, mapping.base_snapshot) : item.remote;
+    if (isUnchanged(mapping, c, item.hash) || (agreedLead !== item.remote && isUnchanged(mapping, c, snapshotHash(agreedLead)))) {
+      out.push({ contact: c, outcome: 'unchanged' });
+      continue;
+    }
+    const local = locals.get(mapping.local_id);
+    // The local row is gone: a local delete is on its way to Intercom; the push decides, not the pull.
+    if (!local) {
+      out.push({ contact: c, outcome: 'skipped' });
+      continue;
+    }
+    const plan = planApplyToLocal(
+      {
+        pulled: item.pulled,
+        remote: item.remote,
+        hash: item.hash,
+        local,
+        mapping,
+        link: null,
+        pending: pending.has(local.id),
+        doubts: doubts.get(local.id) ?? [],
+      },
+      ctx,
+    );
+    if (plan === 'skipped') {
+      out.push({ contact: c, outcome: 'skipped' });
+      continue;
+    }
+    // Rare (a late echo of a write of ours): one statement each, in the order the per-record path runs it.
+    if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
+    if (plan.patch) patches.push({ localId: local.id, patch: plan.patch });
+    writes.push(plan.mapping);
+    perContact.push({ item, localId: local.id, audits: [...plan.audits] });
+    out.push({ contact: c, outcome: plan.outcome });
+  }
+  await tx.updateContacts(patches);
+  await tx.refreshLinkedMappings(writes);
+
+  const withCompanies = perContact.filter((p) => p.item.pulled.companyIds !== null);
+  const attach: { contactId: number; companyId: number }[] = [];
+  const detach: { contactId: number; companyId: number }[] = [];
+  if (withCompanies.length > 0) {
+    const contactIds = withCompanies.map((p) => p.localId);
+    const wantedAll = (await tx.mappingsByIntercomIds('company', [...new Set(withCompanies.flatMap((p) => p.item.pulled.companyIds!))]))
+      .filter((m) => m.status === 'active');
+    const current = groupPairs(await tx.contactCompanyPairs(contactIds));
+    const pendingPairs = groupPairs(await tx.pendingAssociationPairs(contactIds));
+    const currentMapped = (await tx.mappingsByLocalIds('company', [...new Set([...current.values()].flat())])).filter((m) => m.intercom_id !== null);
+    for (const p of withCompanies) {
+      const ids = new Set(p.item.pulled.companyIds);
+      const mine = current.get(p.localId) ?? [];
+      const plan = planAssociations(ctx, p.localId, p.item.pulled.contact.id, {
+        wanted: wantedAll.filter((m) => m.intercom_id !== null && ids.has(m.intercom_id)),
+        current: mine,
+        pending: pendingPairs.get(p.localId) ?? [],
+        currentMapped: currentMapped.filter((m) => mine.includes(m.local_id)),
+      });
+      for (const companyId of plan.attach) attach.push({ contactId: p.localId, companyId });
+      for (const companyId of plan.detach) detach.push({ contactId: p.localId, companyId });
+      p.audits.push(...plan.audits);
     }
   }
-  return [...applied, ...(await perRecord(rest))];
+  await tx.attachMany(attach);
+  await tx.detachMany(detach);
+  await tx.audit(perContact.flatMap((p) => p.audits));
+  return out;
+}
+
+function groupPairs(pairs: readonly { contactId: number; companyId: number }[]): Map<number, number[]> {
+  const m = new Map<number, number[]>();
+  for (const p of pairs) m.set(p.contactId, [...(m.get(p.contactId) ?? []), p.companyId]);
+  return m;
 }
 
 /** What applyContact does for a contact it finds nowhere locally: insert, map, audit `create`, attach its companies. */

@@ -2,13 +2,14 @@
  * Applies one pulled Intercom contact to Postgres inside the page's apply transaction: find (or link, or create) its
  * local row, reconcile, write the row, the mapping and the audit, then the company associations.
  */
-import type { Mapping } from '../../db/queries/mappings.ts';
+import type { AuditEntry } from '../../db/queries/audit.ts';
+import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
-import type { ApplyTx } from './ports.ts';
+import type { ApplyTx, WriteDoubt } from './ports.ts';
 import { findEchoes } from './echo.ts';
 import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
@@ -80,7 +81,14 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       return applyToLocal(tx, pulled, remote, hash, local, m, m?.intercom_id ? 'relink' : 'link', ctx);
     }
   } else if (remote.email) {
-    const decision = decideLink(await tx.unlinkedContactsByEmail(remote.email));
+    const unlinked = await tx.unlinkedContactsByEmail(remote.email);
+    // The push links a local row it created to this very contact in one transaction that may commit between the look-up
+    // by id above (no mapping yet) and this one (the row is linked, so no longer "unlinked"): ask by id again, after,
+    // so that either question sees that link. Without it the pull created a second local row for the contact and
+    // took the Intercom id away from the pushed one (whose mapping became 'merged'). The mapping is now locked by this
+    // transaction, so the second pass takes the mapped branch above: one level of recursion at most.
+    if (await tx.mappingByIntercomId('contact', c.id)) return applyContact(tx, pulled, ctx, opts);
+    const decision = decideLink(unlinked);
     if (decision.kind === 'link') {
       const m = await tx.mappingByLocalId('contact', decision.row.id);
       return applyToLocal(tx, pulled, remote, hash, decision.row, m, 'link', ctx);
@@ -150,76 +158,116 @@ async function applyToLocal(
   link: LinkKind,
   ctx: ApplyContext,
 ): Promise<Outcome> {
-  const c = pulled.contact;
-  // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
-  const remote = keepLeadExternalId(pulledRemote, contactFromLocal(local));
-  const hash = remote === pulledRemote ? pulledHash : snapshotHash(remote);
   const pending = await tx.hasPendingOutbox('contact', local.id);
   if (local.deleted_at !== null && pending) return 'skipped';
-  const agreed = mapping?.base_snapshot ?? null;
-  const localSnap = contactFromLocal(local);
-  // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
   const doubts = await tx.writeDoubts('contact', local.id, ctx.writeDoubtWindowSeconds ?? 900);
-  const echoes = doubts.length > 0 ? findEchoes(agreed, localSnap, remote, doubts) : null;
+  const plan = planApplyToLocal({ pulled, remote: pulledRemote, hash: pulledHash, local, mapping, link, pending, doubts }, ctx);
+  if (plan === 'skipped') return 'skipped';
+  if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
+  if (plan.patch) await tx.updateContact(local.id, plan.patch);
+  await tx.upsertMapping(plan.mapping);
+  await tx.audit(plan.audits);
+  await syncAssociations(tx, local.id, pulled, ctx);
+  return plan.outcome;
+}
+
+export interface LocalApplyInput {
+  pulled: PulledContact;
+  /** The snapshot of the pulled contact, and its hash. */
+  remote: ContactSnapshot;
+  hash: string;
+  local: LocalContactRow;
+  mapping: Mapping<'contact'> | null;
+  link: LinkKind;
+  /** The local row has a pending outbox entry (a local change not pushed yet). */
+  pending: boolean;
+  /** Writes of ours to this entity whose answer was lost (writeDoubts). */
+  doubts: readonly WriteDoubt[];
+}
+
+export interface LocalApplyPlan {
+  patch: Partial<ContactSnapshot> | null;
+  mapping: MappingWrite<'contact'>;
+  audits: AuditEntry[];
+  /** Fields whose local value must be pushed again (a late echo of our own write). */
+  pushAgain: string[];
+  outcome: Outcome;
+}
+
+/**
+ * What applying a pulled contact to its local row writes: the three-way merge's patch, the mapping, the audit rows,
+ * the fields to push again and the outcome. Pure, so the per-record path and the batched one
+ * (apply-contacts-batch.ts) decide identically.
+ */
+export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalApplyPlan | 'skipped' {
+  const c = i.pulled.contact;
+  if (i.local.deleted_at !== null && i.pending) return 'skipped';
+  const localSnap = contactFromLocal(i.local);
+  // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
+  const remote = keepLeadExternalId(i.remote, localSnap);
+  const hash = remote === i.remote ? i.hash : snapshotHash(remote);
+  const agreed = i.mapping?.base_snapshot ?? null;
+  // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
+  const echoes = i.doubts.length > 0 ? findEchoes(agreed, localSnap, remote, [...i.doubts]) : null;
   const echoed = echoes ? Object.keys(echoes.fields) : [];
   const r = reconcile({
     local: localSnap,
     remote: echoes?.remote ?? remote,
     base: agreed,
-    pendingLocalChange: pending,
+    pendingLocalChange: i.pending,
     policy: ctx.policy,
-    localUpdatedAtMs: local.updated_at.getTime(),
+    localUpdatedAtMs: i.local.updated_at.getTime(),
     remoteUpdatedAtMs: c.updatedAt * 1000,
   });
-  if (echoed.length > 0) {
-    // The base takes what Intercom holds, so the push diff sends the local value over our late one.
-    for (const f of echoed) delete r.alreadyPushed[f.startsWith('custom_attributes.') ? 'custom_attributes' : f];
-    await tx.requestPush('contact', local.id, [...new Set(echoed.map((f) => f.split('.')[0]!))]);
-  }
-  if (Object.keys(r.changes).length > 0) await tx.updateContact(local.id, patchOf(r.target, r.changes));
+  // The base takes what Intercom holds, so the push diff sends the local value over our late one.
+  for (const f of echoed) delete r.alreadyPushed[f.startsWith('custom_attributes.') ? 'custom_attributes' : f];
+  const changed = Object.keys(r.changes).length > 0;
   const externalKey = contactExternalKey(remote);
-  await tx.upsertMapping({
+  const mapping: MappingWrite<'contact'> = {
     entityType: 'contact',
-    localId: local.id,
+    localId: i.local.id,
     intercomId: c.id,
     externalKey,
     status: 'active',
-    statusReason: link === 'relink' ? `relinked from ${mapping?.intercom_id ?? 'unknown'}` : null,
+    statusReason: i.link === 'relink' ? `relinked from ${i.mapping?.intercom_id ?? 'unknown'}` : null,
     baseSnapshot: remote,
     baseHash: hash,
     remoteUpdatedAt: new Date(c.updatedAt * 1000),
-  });
-  const base = { entityType: 'contact' as const, localId: local.id, intercomId: c.id, externalKey };
+  };
+  const base = { entityType: 'contact' as const, localId: i.local.id, intercomId: c.id, externalKey };
   const audits = reconcileAudits(
     ctx,
     base,
     r,
-    link
+    i.link
       ? {
-          kind: link,
-          previousIntercomId: mapping?.intercom_id ?? null,
+          kind: i.link,
+          previousIntercomId: i.mapping?.intercom_id ?? null,
           details: { reason: 'external_id seen with a new Intercom id' },
         }
       : null,
   );
-  if (echoed.length > 0) {
+  if (echoes && echoed.length > 0) {
     audits.push(
       pullAudit(ctx, {
         ...base,
         action: 'echo',
-        changes: echoes!.fields,
+        changes: echoes.fields,
         details: {
           reason: 'Intercom applied a write of ours whose answer was lost, after a newer one: the newer local value is pushed again',
-          doubts: doubts.map((d) => d.id),
+          doubts: i.doubts.map((d) => d.id),
         },
       }),
     );
   }
-  await tx.audit(audits);
-  await syncAssociations(tx, local.id, pulled, ctx);
-  if (r.conflicts.length > 0) return 'conflict';
-  if (link) return 'linked';
-  return Object.keys(r.changes).length > 0 ? 'updated' : 'unchanged';
+  const outcome: Outcome = r.conflicts.length > 0 ? 'conflict' : i.link ? 'linked' : changed ? 'updated' : 'unchanged';
+  return {
+    patch: changed ? patchOf(r.target, r.changes) : null,
+    mapping,
+    audits,
+    pushAgain: [...new Set(echoed.map((f) => f.split('.')[0]!))],
+    outcome,
+  };
 }
 
 /**
@@ -228,44 +276,63 @@ async function applyToLocal(
  */
 async function syncAssociations(tx: ApplyTx, contactId: number, pulled: PulledContact, ctx: ApplyContext): Promise<void> {
   if (pulled.companyIds === null) return;
-  const wanted = new Map(
-    (await tx.mappingsByIntercomIds('company', pulled.companyIds))
-      .filter((m) => m.status === 'active')
-      .map((m) => [m.local_id, m.intercom_id]),
-  );
+  const wanted = (await tx.mappingsByIntercomIds('company', pulled.companyIds)).filter((m) => m.status === 'active');
   const current = await tx.contactCompanyIds(contactId);
-  const pending = new Set(await tx.pendingAssociationCompanyIds(contactId));
-  const currentMapped = new Map(
-    (await tx.mappingsByLocalIds('company', current)).filter((m) => m.intercom_id !== null).map((m) => [m.local_id, m.intercom_id]),
-  );
-  const audits = [];
+  const pending = await tx.pendingAssociationCompanyIds(contactId);
+  const currentMapped = (await tx.mappingsByLocalIds('company', current)).filter((m) => m.intercom_id !== null);
+  const plan = planAssociations(ctx, contactId, pulled.contact.id, { wanted, current, pending, currentMapped });
+  for (const companyId of plan.attach) await tx.attach(contactId, companyId);
+  for (const companyId of plan.detach) await tx.detach(contactId, companyId);
+  await tx.audit(plan.audits);
+}
+
+/** The attaches, detaches and audit rows that bring one contact's companies in line with Intercom. Pure. */
+export function planAssociations(
+  ctx: ApplyContext,
+  contactId: number,
+  intercomId: string,
+  s: {
+    /** Active mappings of the companies Intercom lists for the contact. */
+    wanted: readonly { local_id: number; intercom_id: string | null }[];
+    /** Local company ids attached now, ascending. */
+    current: readonly number[];
+    /** Local company ids with a pending association change. */
+    pending: readonly number[];
+    /** Mappings (with an Intercom id) of the companies attached now. */
+    currentMapped: readonly { local_id: number; intercom_id: string | null }[];
+  },
+): { attach: number[]; detach: number[]; audits: AuditEntry[] } {
+  const wanted = new Map(s.wanted.map((m) => [m.local_id, m.intercom_id]));
+  const pending = new Set(s.pending);
+  const currentMapped = new Map(s.currentMapped.map((m) => [m.local_id, m.intercom_id]));
+  const out = { attach: [] as number[], detach: [] as number[], audits: [] as AuditEntry[] };
   for (const [companyId, intercomCompanyId] of wanted) {
-    if (current.includes(companyId) || pending.has(companyId)) continue;
-    await tx.attach(contactId, companyId);
-    audits.push(
+    if (s.current.includes(companyId) || pending.has(companyId)) continue;
+    out.attach.push(companyId);
+    out.audits.push(
       pullAudit(ctx, {
         entityType: 'contact_company',
         localId: contactId,
-        intercomId: pulled.contact.id,
+        intercomId,
         externalKey: null,
         action: 'attach',
         details: { company_local_id: companyId, company_intercom_id: intercomCompanyId },
       }),
     );
   }
-  for (const companyId of current) {
+  for (const companyId of s.current) {
     if (wanted.has(companyId) || pending.has(companyId) || !currentMapped.has(companyId)) continue;
-    await tx.detach(contactId, companyId);
-    audits.push(
+    out.detach.push(companyId);
+    out.audits.push(
       pullAudit(ctx, {
         entityType: 'contact_company',
         localId: contactId,
-        intercomId: pulled.contact.id,
+        intercomId,
         externalKey: null,
         action: 'detach',
         details: { company_local_id: companyId, company_intercom_id: currentMapped.get(companyId) ?? null },
       }),
     );
   }
-  await tx.audit(audits);
+  return out;
 }

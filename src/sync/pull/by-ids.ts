@@ -1,6 +1,7 @@
 /** Targeted pulls (webhooks): fetch each id directly; a 404 goes to identity resolution, never to a blind create. */
 import PQueue from 'p-queue';
-import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
+import type { IntercomCompany, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
+import { IntercomPayloadError } from '../../errors.ts';
 import { countOutcome, mergeCounts, type RunCounts } from '../outcome.ts';
 import { pullAudit } from './apply-context.ts';
 import { applyCompanyPage } from './company-page.ts';
@@ -16,6 +17,7 @@ export async function pullContactsByIds(deps: RunDeps, ids: readonly string[], s
   const queue = new PQueue({ concurrency: CONCURRENCY });
   const found: IntercomContact[] = [];
   const missing: string[] = [];
+  const invalid: InvalidRecord[] = [];
   await Promise.all(
     unique.map((id) =>
       queue.add(async () => {
@@ -23,13 +25,18 @@ export async function pullContactsByIds(deps: RunDeps, ids: readonly string[], s
         try {
           found.push(await deps.gateway.getContact(id, 'pull'));
         } catch (err) {
+          // One contact that does not parse is recorded and does not cost the others of the notification batch.
+          if (err instanceof IntercomPayloadError) {
+            invalid.push({ id, updatedAt: null, reason: err.message });
+            return;
+          }
           if (!isNotFound(err)) throw err;
           missing.push(id);
         }
       }),
     ),
   );
-  mergeCounts(counts, await applyContactPage(deps, found, { detectMerges: true }));
+  mergeCounts(counts, await applyContactPage(deps, found, { detectMerges: true, invalid }));
   const mapped = await deps.store.mappingsByIntercomIds('contact', missing);
   for (const m of mapped) {
     if (m.status === 'active') countOutcome(counts, await resolveMissingContactMapping(deps, m));

@@ -8,11 +8,12 @@
 import { IntercomApiError } from '../../errors.ts';
 import { countOutcome, mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import { applyCompanyPage } from './company-page.ts';
-import type { RunDeps } from './run-deps.ts';
+import { isNotFound, type RunDeps } from './run-deps.ts';
 
 export const COMPANIES_STREAM = 'companies';
 export const SCROLL_LOCK = 'companies-scroll';
 const MAX_RESTARTS = 3;
+const MAX_404_RESTARTS = 10;
 
 export interface ScrollOptions {
   /** Unix seconds: companies updated before this are skipped on the client. 0 = all. */
@@ -42,7 +43,10 @@ export async function scrollCompanies(deps: RunDeps, opts: ScrollOptions): Promi
           countOutcome(counts, 'skipped');
           return { counts, details: { restarts, reason: 'scroll_exists' }, completed: false, newest: 0 };
         }
-        if (!isRestartable(err) || restarts >= MAX_RESTARTS) throw err;
+        // An expired or lost scroll_param (404) restarts more often than a 5xx before giving up: a 404 on any page is a
+        // known behaviour (airbyte issue #9339), and each restart only re-reads committed pages as unchanged.
+        const limit = isNotFound(err) ? MAX_404_RESTARTS : MAX_RESTARTS;
+        if (!isRestartable(err) || restarts >= limit) throw err;
         restarts++;
         deps.logger.warn({ err: (err as Error).message, restarts }, 'company scroll broke; restarting it from the beginning');
       }

@@ -5,7 +5,7 @@
  * (apply-contacts-batch.ts), so one bad row is audited as invalid and the page goes on.
  */
 import PQueue from 'p-queue';
-import type { IntercomCompany, IntercomContact } from '../../intercom/payloads.ts';
+import type { IntercomCompany, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
 import { countOutcome, type Outcome, type RunCounts } from '../outcome.ts';
 import { contactFromRemote, snapshotHash } from '../snapshot.ts';
 import { errorText, isRecordDataError, pullAudit } from './apply-context.ts';
@@ -24,6 +24,8 @@ export interface ContactPageOptions {
   touchSeen?: boolean;
   /** Look for leads merged into the users of this page (incremental and targeted pulls). */
   detectMerges?: boolean;
+  /** Records of the page that did not parse: audited `invalid` with the reason, in the page's transaction. */
+  invalid?: readonly InvalidRecord[];
 }
 
 const FETCH_CONCURRENCY = 4;
@@ -48,9 +50,15 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
   const companies = opts.dryRun ? [] : await unknownCompanies(deps, pulled);
   const applied: { contact: IntercomContact; outcome: Outcome }[] = [];
 
-  if (pulled.length > 0 || opts.stream || (opts.touchSeen && byId.size > 0)) {
+  const invalid = opts.invalid ?? [];
+  for (const r of invalid) {
+    countOutcome(counts, 'invalid');
+    deps.logger.warn({ entity: 'contact', intercomId: r.id, reason: r.reason }, 'pulled record does not parse; recorded as invalid');
+  }
+  if (pulled.length > 0 || opts.stream || (opts.touchSeen && byId.size > 0) || invalid.length > 0) {
     await deps.store.applyTransaction(
       async (tx) => {
+        await auditUnparsed(tx, deps, invalid);
         for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, deps.ctx));
         const guard = (p: PulledContact, fn: () => Promise<Outcome>) => guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, fn);
         for (const a of await applyContactsBatched(tx, pulled, deps.ctx, guard)) {
@@ -74,7 +82,8 @@ async function withCompanyLists(deps: RunDeps, contacts: IntercomContact[]): Pro
   return Promise.all(
     contacts.map((c) =>
       queue.add(async (): Promise<PulledContact> => {
-        if (!c.companies.hasMore) return { contact: c, companyIds: c.companies.ids };
+        const embedded = embeddedCompanyIds(c);
+        if (embedded) return { contact: c, companyIds: embedded };
         try {
           const all = await deps.gateway.listContactCompanies(c.id, 'pull');
           return { contact: c, companyIds: all.map((co) => co.id) };
@@ -86,6 +95,17 @@ async function withCompanyLists(deps: RunDeps, contacts: IntercomContact[]): Pro
       }),
     ),
   );
+}
+
+/**
+ * A contact's embedded company list, when it is known to be complete: `has_more` false AND `total_count` equal to the
+ * items. `has_more` alone lies: a recorded live contact says `has_more: false, total_count: 14` with 11 items
+ * (https://github.com/estuary/connectors/blob/main/source-intercom-native/tests/snapshots/snapshots__capture_v2_16__capture.stdout.json).
+ * null = incomplete: fetch GET /contacts/{id}/companies, and never detach anything on what the payload showed.
+ */
+export function embeddedCompanyIds(c: IntercomContact): string[] | null {
+  const l = c.companies;
+  return !l.hasMore && l.totalCount === l.ids.length ? l.ids : null;
 }
 
 /** Companies a contact belongs to that we have no mapping for: fetched so the association can be stored now. */
@@ -143,6 +163,25 @@ export async function guarded(
     }
     return 'invalid';
   }
+}
+
+/** One `invalid` audit row per unparsable remote version (a re-read of the same version is not audited again). */
+async function auditUnparsed(tx: ApplyTx, deps: RunDeps, invalid: readonly InvalidRecord[]): Promise<void> {
+  const rows = [];
+  for (const r of invalid) {
+    if (r.id && r.updatedAt !== null && (await tx.invalidAlreadyAudited('contact', r.id, r.updatedAt))) continue;
+    rows.push(
+      pullAudit(deps.ctx, {
+        entityType: 'contact',
+        localId: null,
+        intercomId: r.id,
+        externalKey: null,
+        action: 'invalid',
+        details: { remote_updated_at: r.updatedAt, reason: r.reason, error: `Intercom record does not parse: ${r.reason}` },
+      }),
+    );
+  }
+  if (rows.length > 0) await tx.audit(rows);
 }
 
 /**

@@ -1,16 +1,20 @@
 /**
- * Full contacts pull through the list endpoint (backfill, and the first incremental run). The list cursor is
- * committed with each page in sync_state 'backfill:contacts', so a killed run resumes after its last committed
- * page; re-applying a page is a no-op, so the overlap a crash can cause never duplicates anything. A finished pass
- * then asks Intercom about mapped contacts the list never showed (merged, deleted).
+ * Full contacts pull (backfill, and the first incremental run): the workspace as disjoint created_at partitions
+ * paged concurrently (partitioned-pull.ts), each committing its cursor with its pages in sync_state, so a killed run
+ * resumes each partition after its last committed page; re-applying a page is a no-op, so the overlap a crash can
+ * cause never duplicates anything. A finished pass then asks Intercom about mapped contacts it never showed (merged,
+ * deleted), and leaves the incremental stream's watermark where an incremental pull would: at the newest updated_at
+ * noted before the pass began, so the next cycle reads only what changed since (⌈changes/150⌉ requests).
  */
 import { countOutcome, mergeCounts, type Outcome, type RunCounts, type RunSummary } from '../outcome.ts';
-import { applyContactPage } from './contact-page.ts';
 import { resolveMissingContactMapping } from './missing-contacts.ts';
+import { runPartitionedPull } from './partitioned-pull.ts';
+import { nextLocalDay } from './partitions.ts';
 import { isNotFound, type RunDeps } from './run-deps.ts';
 
 export const BACKFILL_CONTACTS_STREAM = 'backfill:contacts';
-const LIST_PAGE_SIZE = 150;
+export const CONTACTS_STREAM = 'contacts';
+const PARTITIONS_CURSOR = 'partitions';
 /** Bounds the post-pass checks (one request each) so a huge gap does not turn into an unbounded run. */
 const MAX_VANISHED_CHECKS = 500;
 
@@ -24,63 +28,91 @@ export interface FullPullOptions {
 
 interface Progress {
   status: 'running' | 'done';
+  mode: 'partitioned';
   started_at: string;
-  done: number;
-  max_updated_at: number;
+  /** Newest remote updated_at before the pass began: the incremental watermark it leaves. */
+  initial_watermark: number;
 }
 
 export async function fullPullContacts(deps: RunDeps, now: () => number, opts: FullPullOptions): Promise<Omit<RunSummary, 'requests'>> {
-  const counts: RunCounts = {};
   const dryRun = opts.dryRun ?? false;
+  const prefix = `${BACKFILL_CONTACTS_STREAM}:p:`;
   const prior = await deps.store.getStream(BACKFILL_CONTACTS_STREAM);
   const priorProgress = prior?.details as Partial<Progress> | undefined;
-  const resuming = (opts.resume ?? true) && priorProgress?.status === 'running';
-  let cursor = resuming ? (prior?.cursor ?? null) : null;
-  const progress: Progress = resuming
-    ? {
-        status: 'running',
-        started_at: priorProgress?.started_at ?? new Date().toISOString(),
-        done: priorProgress?.done ?? 0,
-        max_updated_at: priorProgress?.max_updated_at ?? 0,
-      }
-    : { status: 'running', started_at: new Date().toISOString(), done: 0, max_updated_at: 0 };
-  if (!dryRun) await deps.store.setStream(BACKFILL_CONTACTS_STREAM, { cursor, details: { ...progress } });
-
-  const fetchPage = (after: string | null) => {
-    const p = deps.gateway.listContacts({ perPage: LIST_PAGE_SIZE, startingAfter: after }, 'backfill');
-    // Awaited below unless the run stops first; a page nobody waits for must not become an unhandled rejection.
-    p.catch(() => undefined);
-    return p;
+  const resuming =
+    (opts.resume ?? true) && priorProgress?.status === 'running' && priorProgress.mode === 'partitioned' &&
+    typeof priorProgress.initial_watermark === 'number';
+  if (!resuming && !dryRun) await deps.store.deleteStreams(prefix);
+  const progress: Progress = {
+    status: 'running',
+    mode: 'partitioned',
+    started_at: resuming ? (priorProgress?.started_at ?? new Date(now()).toISOString()) : new Date(now()).toISOString(),
+    initial_watermark: resuming ? priorProgress.initial_watermark! : await newestUpdatedAt(deps),
   };
-  let next = fetchPage(cursor);
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    const page = await next;
-    // The next page is read while this one is applied; the cursor committed with each page is unchanged by this.
-    if (page.nextCursor && page.data.length > 0) next = fetchPage(page.nextCursor);
-    progress.done += page.data.length;
-    for (const c of page.data) progress.max_updated_at = Math.max(progress.max_updated_at, c.updatedAt);
-    mergeCounts(
-      counts,
-      await applyContactPage(deps, page.data, {
-        dryRun,
-        touchSeen: true,
-        stream: { name: BACKFILL_CONTACTS_STREAM, patch: { cursor: page.nextCursor, details: { ...progress } } },
-      }),
-    );
-    opts.onProgress?.({ done: progress.done, total: page.totalCount });
-    if (!page.nextCursor || page.data.length === 0) break;
-    cursor = page.nextCursor;
-  }
+  // The cursors live in the partitions' rows; this one says a resumable listing exists (report_overview's
+  // in_progress reads it) until the pass is done.
+  if (!dryRun) await deps.store.setStream(BACKFILL_CONTACTS_STREAM, { cursor: PARTITIONS_CURSOR, details: { ...progress } });
+
+  const timezone = await deps.timezone();
+  // One root: everything created before the local day after tomorrow (Intercom sets created_at itself, so only clock
+  // skew could put one later). A contact created after the pass began is the next incremental cycle's anyway: its
+  // updated_at is past the watermark this pass leaves.
+  const edge = nextLocalDay(Math.max(Math.floor(now() / 1000), progress.initial_watermark) + 86_400, timezone);
+  const r = await runPartitionedPull(deps, {
+    stream: BACKFILL_CONTACTS_STREAM,
+    order: 'ascending',
+    floor: null,
+    priority: 'backfill',
+    timezone,
+    now,
+    dryRun,
+    signal: opts.signal,
+    page: { touchSeen: true },
+    roots: [{ field: 'created_at', from: null, to: edge, suffix: '' }],
+    newestHint: progress.initial_watermark,
+    inFlight: deps.inFlight,
+    onPage: (p) => opts.onProgress?.({ done: p.items, total: p.total }),
+  });
+  const counts: RunCounts = r.counts;
 
   if (!dryRun) {
     mergeCounts(counts, await checkVanished(deps, new Date(progress.started_at), opts.signal));
-    await deps.store.setStream(BACKFILL_CONTACTS_STREAM, {
-      cursor: null,
-      details: { ...progress, status: 'done', finished_at: new Date(now()).toISOString() },
+    const state = await deps.store.getStream(CONTACTS_STREAM);
+    const wm = state?.watermark ? Math.floor(state.watermark.getTime() / 1000) : null;
+    await deps.store.applyTransaction(async (tx) => {
+      if (wm === null || wm < progress.initial_watermark) {
+        await tx.setStream(CONTACTS_STREAM, { watermark: new Date(progress.initial_watermark * 1000) });
+      }
+      await tx.setStream(BACKFILL_CONTACTS_STREAM, {
+        cursor: null,
+        details: { ...progress, status: 'done', done: r.items, max_updated_at: r.newest, finished_at: new Date(now()).toISOString() },
+      });
     });
+    await deps.store.deleteStreams(prefix);
   }
-  return { counts, details: { done: progress.done, max_updated_at: progress.max_updated_at, resumed: resuming } };
+  return {
+    counts,
+    details: {
+      done: r.items,
+      max_updated_at: r.newest,
+      resumed: resuming,
+      pages: r.pages,
+      partitions: r.partitions,
+      splits: r.splits,
+      rereads: r.rereads,
+      cursor_restarts: r.cursorRestarts,
+      watermark: progress.initial_watermark,
+    },
+  };
+}
+
+/** The newest updated_at Intercom reports (one search of one record); 0 for an empty workspace. */
+async function newestUpdatedAt(deps: RunDeps): Promise<number> {
+  const probe = await deps.gateway.searchContacts(
+    { query: { field: 'updated_at', operator: '>', value: 0 }, perPage: 1, sort: { field: 'updated_at', order: 'descending' } },
+    'backfill',
+  );
+  return probe.data[0]?.updatedAt ?? 0;
 }
 
 async function checkVanished(deps: RunDeps, since: Date, signal: AbortSignal | undefined): Promise<RunCounts> {

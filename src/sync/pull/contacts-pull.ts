@@ -3,46 +3,121 @@
  * remote updated_at committed, the search asks for everything from the local day before (watermark − lookback),
  * newest first, and stops at the first page that reaches below that floor. Lookback ≥ Intercom's indexing delay
  * catches changes that became searchable after newer ones. The watermark moves once every page is committed.
+ *
+ * A large backlog (the first page's total_count says more than a few pages) is not paged through one cursor at
+ * latency speed: the window is cut into disjoint partitions (whole days, then id suffixes within a day) paged
+ * concurrently (partitioned-pull.ts), with the same floor, the same apply and the same watermark rule. Their rows in
+ * sync_state make a killed cycle resume them: the watermark has not moved, so the window is the same.
  */
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import { applyContactPage } from './contact-page.ts';
+import { CONTACTS_STREAM } from './contacts-full-pull.ts';
+import { PAGE_SIZE, runPartitionedPull } from './partitioned-pull.ts';
+import { isHexId, splitPartition, type Partition } from './partitions.ts';
 import { isLastPage, searchWindow } from './pull-window.ts';
-import type { RunDeps } from './run-deps.ts';
+import { isExpiredCursor, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.ts';
 
-export const CONTACTS_STREAM = 'contacts';
-export const SEARCH_PAGE_SIZE = 150;
+export { CONTACTS_STREAM } from './contacts-full-pull.ts';
+export const SEARCH_PAGE_SIZE = PAGE_SIZE;
+export const BACKLOG_STREAM = 'contacts:backlog';
+/**
+ * A backlog of at most this many pages is paged through one cursor (at 300 ms a page, 2.4 s): cutting one day into
+ * 16 id-suffix parts costs a probe and up to 16 partial last pages, more than such a backlog saves.
+ */
+const SEQUENTIAL_PAGES = 8;
 
 export async function pullContactsIncremental(
   deps: RunDeps,
-  timezone: () => Promise<string>,
   watermark: Date,
   lookbackSeconds: number,
   signal: AbortSignal | undefined,
+  now: () => number,
 ): Promise<Omit<RunSummary, 'requests'>> {
   const counts: RunCounts = {};
   const wm = Math.floor(watermark.getTime() / 1000);
-  const win = searchWindow(wm, lookbackSeconds, await timezone());
+  const timezone = await deps.timezone();
+  const win = searchWindow(wm, lookbackSeconds, timezone);
+  const details = { floor: win.floor, query_value: win.queryValue };
+  const partitioned = (roots: Partition[]) =>
+    runPartitionedPull(deps, {
+      stream: BACKLOG_STREAM,
+      order: 'descending',
+      floor: win.floor,
+      priority: 'pull',
+      timezone,
+      now,
+      dryRun: false,
+      signal,
+      page: { detectMerges: true },
+      roots,
+      inFlight: deps.inFlight,
+    });
+  const finish = async (newest: number, extra: Record<string, unknown>) => {
+    await deps.store.deleteStreams(`${BACKLOG_STREAM}:p:`);
+    if (newest > wm) await deps.store.setStream(CONTACTS_STREAM, { watermark: new Date(newest * 1000) });
+    return { counts, details: { ...details, ...extra, watermark: Math.max(newest, wm) } };
+  };
+
+  // A partitioned backlog a killed cycle left behind: the watermark did not move, so its window is this one.
+  if ((await deps.store.listStreams(`${BACKLOG_STREAM}:p:`)).length > 0) {
+    const r = await partitioned([]);
+    mergeCounts(counts, r.counts);
+    return finish(r.newest, { pages: r.pages, partitions: r.partitions, resumed: true });
+  }
+
   let newest = wm;
   let cursor: string | null = null;
   let pages = 0;
+  let restarts = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const page = await deps.gateway.searchContacts(
-      {
-        query: { field: 'updated_at', operator: '>', value: win.queryValue },
-        perPage: SEARCH_PAGE_SIZE,
-        sort: { field: 'updated_at', order: 'descending' },
-        startingAfter: cursor,
-      },
-      'pull',
-    );
+    let page;
+    try {
+      page = await deps.gateway.searchContacts(
+        {
+          query: { field: 'updated_at', operator: '>', value: win.queryValue },
+          perPage: SEARCH_PAGE_SIZE,
+          sort: { field: 'updated_at', order: 'descending' },
+          startingAfter: cursor,
+        },
+        'pull',
+      );
+    } catch (err) {
+      // The watermark moves only once the whole window is read, so the window itself is the last committed position:
+      // search it again from its first page. Pages already applied come back unchanged and are skipped.
+      if (!isExpiredCursor(err) || cursor === null || restarts >= MAX_CURSOR_RESTARTS) throw err;
+      restarts++;
+      deps.logger.warn({ restarts, pages }, 'search cursor expired; searching the window again from the watermark');
+      cursor = null;
+      continue;
+    }
     pages++;
+    if (pages === 1 && !isLastPage(page, win.floor) && page.totalCount !== null && Math.ceil(page.totalCount / PAGE_SIZE) > SEQUENTIAL_PAGES) {
+      const roots = backlogPartitions(deps, page.totalCount, win.queryValue + 1, now, timezone, page.data.every((c) => isHexId(c.id)));
+      if (roots) {
+        // This first page is re-read by the partition that holds it: one request, against minutes of latency.
+        const r = await partitioned(roots);
+        mergeCounts(counts, r.counts);
+        return finish(Math.max(newest, r.newest), { pages: pages + r.pages, partitions: r.partitions, splits: r.splits });
+      }
+    }
     const inWindow = page.data.filter((c) => c.updatedAt >= win.floor);
-    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true }));
-    for (const c of inWindow) newest = Math.max(newest, c.updatedAt);
-    if (isLastPage(page, win.floor)) break;
+    const invalid = page.invalid.filter((r) => r.updatedAt === null || r.updatedAt >= win.floor);
+    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true, invalid }));
+    // A record that did not parse is audited, and moves the watermark past it like any other: it is not retried
+    // forever, and it does not hold back the records after it.
+    const stamps = [...page.data.map((c) => c.updatedAt), ...page.invalid.flatMap((r) => (r.updatedAt === null ? [] : [r.updatedAt]))];
+    for (const t of stamps) if (t >= win.floor) newest = Math.max(newest, t);
+    if (isLastPage({ data: stamps.sort((a, b) => b - a).map((updatedAt) => ({ updatedAt })), nextCursor: page.nextCursor }, win.floor)) break;
     cursor = page.nextCursor;
   }
-  if (newest > wm) await deps.store.setStream(CONTACTS_STREAM, { watermark: new Date(newest * 1000) });
-  return { counts, details: { pages, floor: win.floor, query_value: win.queryValue, watermark: newest } };
+  return finish(newest, { pages, restarts });
+}
+
+/** The search window [its first local day, open end) cut into about 2 × in-flight parts, or null if it cannot be. */
+function backlogPartitions(deps: RunDeps, total: number, from: number, now: () => number, timezone: string, hexIds: boolean): Partition[] | null {
+  const pages = Math.ceil(total / PAGE_SIZE);
+  const parts = Math.max(2, Math.min(Math.ceil(pages / 3), 2 * deps.inFlight()));
+  const nowS = Math.floor(now() / 1000);
+  return splitPartition({ field: 'updated_at', from, to: null, suffix: '' }, parts, { lo: from, hi: nowS, timezone, hexIds });
 }

@@ -3,10 +3,12 @@
  * (counts and the requests it spent) and leaves sync_runs to the caller, which passes its runId for audit rows.
  *
  * Streams in sync_state: 'contacts' (watermark = newest remote updated_at committed), 'companies' (same, via
- * scroll), 'backfill:contacts' (list cursor of a resumable full pull), 'backfill:companies' (last full scroll).
- * First incremental contacts run (no watermark): the newest updated_at Intercom reports is noted first, then a full
- * pull runs, then the watermark is set to the noted value — so changes made during a long full pull are still
- * inside the next search window.
+ * scroll), 'backfill:contacts' (a resumable full pull; its partitions are 'backfill:contacts:p:…'),
+ * 'contacts:backlog:p:…' (partitions of a large incremental backlog), 'backfill:companies' (last full scroll) and
+ * 'workspace' (the workspace time zone, read once with GET /me and kept, so a cycle costs only its searches).
+ * First incremental contacts run (no watermark): a full pull, which notes the newest updated_at Intercom reports
+ * before it starts and leaves the watermark there — so changes made during a long full pull are still inside the
+ * next search window.
  */
 import type { Logger } from '../../logger.ts';
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
@@ -30,6 +32,8 @@ export interface PullDeps {
   store: PullStorePort;
   logger: Logger;
   config: { lookbackSeconds: number; conflictPolicy: ConflictPolicy; timezone?: string; writeDoubtWindowSeconds?: number };
+  /** The gateway's in-flight target (Little's law); without it a full pull keeps DEFAULT_IN_FLIGHT searches going. */
+  budget?: { inFlightTarget(): number };
   /** Unix ms; only used for bookkeeping timestamps. The search window is built from remote updated_at values. */
   now?: () => number;
 }
@@ -40,6 +44,8 @@ export interface RunOptions {
 }
 
 export const BACKFILL_COMPANIES_STREAM = 'backfill:companies';
+export const WORKSPACE_STREAM = 'workspace';
+const DEFAULT_IN_FLIGHT = 4;
 
 const PULL_METHODS = {
   me: true,
@@ -56,6 +62,7 @@ export function createPullEngine(deps: PullDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ module: 'pull' });
   let tzCache: Promise<string> | null = deps.config.timezone ? Promise.resolve(deps.config.timezone) : null;
+  const inFlight = () => deps.budget?.inFlightTarget() ?? DEFAULT_IN_FLIGHT;
 
   /** Runs fn with a request-counting gateway and returns its counts as a RunSummary. */
   async function run(
@@ -74,6 +81,9 @@ export function createPullEngine(deps: PullDeps) {
         logger: log,
         ...(deps.config.writeDoubtWindowSeconds ? { writeDoubtWindowSeconds: deps.config.writeDoubtWindowSeconds } : {}),
       },
+      inFlight,
+      // A dry run writes nothing, not even the time zone it read.
+      timezone: () => timezone(counted.gateway, kind === 'backfill', !(opts as FullPullOptions).dryRun),
     };
     const out = await fn(runDeps);
     const summary: RunSummary = { counts: out.counts, requests: counted.requests() };
@@ -82,9 +92,21 @@ export function createPullEngine(deps: PullDeps) {
     return summary;
   }
 
-  const timezone = (d: RunDeps) => () => {
-    // The workspace time zone decides where search days begin; it changes rarely, so one /me per engine.
-    tzCache ??= d.gateway.me().then((m) => m.timezone);
+  /**
+   * The workspace time zone decides where search days begin. It changes rarely, so it is kept in sync_state: a
+   * daemon's cycle costs only its searches, not a GET /me per process. A backfill (the re-sync) reads it afresh.
+   */
+  const timezone = (gateway: RunDeps['gateway'], refresh: boolean, persist: boolean): Promise<string> => {
+    if (refresh && !deps.config.timezone) tzCache = null;
+    tzCache ??= (async () => {
+      if (!refresh) {
+        const kept = (await deps.store.getStream(WORKSPACE_STREAM))?.details.timezone;
+        if (typeof kept === 'string' && kept !== '') return kept;
+      }
+      const tz = (await gateway.me()).timezone;
+      if (persist) await deps.store.setStream(WORKSPACE_STREAM, { details: { timezone: tz, read_at: new Date(now()).toISOString() } });
+      return tz;
+    })();
     tzCache.catch(() => (tzCache = null));
     return tzCache;
   };
@@ -94,20 +116,11 @@ export function createPullEngine(deps: PullDeps) {
       return run('pull_contacts', opts, async (d) => {
         const state = await d.store.getStream(CONTACTS_STREAM);
         if (state?.watermark) {
-          return pullContactsIncremental(d, timezone(d), state.watermark, deps.config.lookbackSeconds, opts.signal);
+          return pullContactsIncremental(d, state.watermark, deps.config.lookbackSeconds, opts.signal, now);
         }
-        let initial = state?.details.initial_watermark;
-        if (typeof initial !== 'number') {
-          const probe = await d.gateway.searchContacts(
-            { query: { field: 'updated_at', operator: '>', value: 0 }, perPage: 1, sort: { field: 'updated_at', order: 'descending' } },
-            'pull',
-          );
-          initial = probe.data[0]?.updatedAt ?? 0;
-          await d.store.setStream(CONTACTS_STREAM, { details: { initial_watermark: initial } });
-        }
+        // The full pull leaves the watermark where the next incremental cycle should start.
         const full = await fullPullContacts(d, now, { ...withSignal(opts), resume: true });
-        await d.store.setStream(CONTACTS_STREAM, { watermark: new Date((initial as number) * 1000) });
-        return { counts: full.counts, details: { ...full.details, first_run: true, watermark: initial } };
+        return { counts: full.counts, details: { ...full.details, first_run: true } };
       });
     },
 

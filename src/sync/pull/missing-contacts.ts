@@ -2,6 +2,7 @@
  * A mapped contact answered 404: find who it became (identity.ts decides), then apply that decision in one
  * transaction — merged into another local contact, relinked to its new id, marked ambiguous, or marked deleted.
  */
+import { embeddedCompanyIds } from './contact-page.ts';
 import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import { actionForFound, contactExternalKey, resolveMissingContact, type RemoteLookupPort } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
@@ -35,7 +36,8 @@ export async function resolveMissingContactMapping(deps: RunDeps, mapping: Linke
     const c = res.contact;
     const owner = (await store.mappingsByIntercomIds('contact', [c.id])).find((m) => m.status === 'active') ?? null;
     const action = actionForFound(mapping.local_id, owner?.local_id ?? null);
-    const pulled = { contact: c, companyIds: c.companies.hasMore ? null : c.companies.ids };
+    // An incomplete embedded list leaves associations as they are (null); the next pull of the contact fetches them.
+    const pulled = { contact: c, companyIds: embeddedCompanyIds(c) };
     return store.applyTransaction(async (tx) => {
       if (action.kind === 'relink') return applyContact(tx, pulled, ctx, { forceLocalId: mapping.local_id });
       await tx.markContactMerged(mapping.local_id, action.intoLocalId);

@@ -7,6 +7,8 @@ import type { LinkedMapping, Mapping, MappingEntity, MappingStatus, MappingWrite
 import type { StreamState } from '../../db/queries/sync-state.ts';
 import type { IntercomGateway } from '../../intercom/gateway.ts';
 import type { WriteDoubt } from '../push/ports.ts';
+
+export type { WriteDoubt } from '../push/ports.ts';
 import type { CompanySnapshot, ContactSnapshot, LocalCompanyRow, LocalContactRow } from '../snapshot.ts';
 
 export type PullGatewayPort = Pick<
@@ -66,6 +68,8 @@ export interface ApplyTx {
   audit(entries: readonly AuditEntry[]): Promise<void>;
   /** Our writes to this entity whose answer was lost, sent within the last windowSeconds (creates: any age). */
   writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
+  /** writeDoubts for many local ids at once (the batched apply). */
+  writeDoubtsFor(entity: MappingEntity, localIds: readonly number[], windowSeconds: number): Promise<WriteDoubt[]>;
   /** Queues a push of this entity, as a local change to these fields would (the outbox trigger's entry). */
   requestPush(entity: MappingEntity, localId: number, fields: readonly string[]): Promise<void>;
   invalidAlreadyAudited(entity: MappingEntity, intercomId: string, remoteUpdatedAt: number): Promise<boolean>;
@@ -86,6 +90,21 @@ export interface ApplyTx {
   /** Active mappings of these Intercom ids as (local_id, intercom_id), ordered by local_id. */
   activeMappingIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<{ local_id: number; intercom_id: string }[]>;
   attachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
+  /** Batch path of a page's linked contacts: their mappings, locked as mappingByIntercomId locks one. */
+  mappingsByIntercomIdsForUpdate(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  /** Local contacts by id, locked (FOR UPDATE), ordered by id. */
+  contactsByIds(localIds: readonly number[]): Promise<LocalContactRow[]>;
+  /** Which of these local ids have a pending outbox entry for the entity itself (what hasPendingOutbox answers). */
+  pendingOutboxLocalIds(entity: MappingEntity, localIds: readonly number[]): Promise<Set<number>>;
+  /** updateContact for many rows, in one statement per set of changed fields. */
+  updateContacts(rows: readonly { localId: number; patch: Partial<ContactSnapshot> }[]): Promise<void>;
+  /** upsertMapping for active mappings that keep their local and Intercom ids (the batch path's only case). */
+  refreshLinkedMappings(rows: readonly MappingWrite<'contact'>[]): Promise<void>;
+  /** contact_companies rows of these contacts, ordered by contact, then company. */
+  contactCompanyPairs(contactIds: readonly number[]): Promise<{ contactId: number; companyId: number }[]>;
+  /** Pending association outbox entries of these contacts (what pendingAssociationCompanyIds answers per contact). */
+  pendingAssociationPairs(contactIds: readonly number[]): Promise<{ contactId: number; companyId: number }[]>;
+  detachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
   /** Runs fn inside a SAVEPOINT: a failing row rolls back alone and the page goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
@@ -113,6 +132,9 @@ export interface PullStorePort {
   staleActiveMappings<E extends MappingEntity>(entity: E, since: Date, limit: number): Promise<LinkedMapping<E>[]>;
   getStream(stream: string): Promise<StreamState | null>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
+  /** Streams whose name starts with prefix (a partitioned pull's partitions). */
+  listStreams(prefix: string): Promise<StreamState[]>;
+  deleteStreams(prefix: string): Promise<number>;
   /** A session-level advisory lock held on a dedicated connection until release(); null if another holder has it. */
   tryAdvisoryLock(name: string): Promise<{ release(): Promise<void> } | null>;
 }

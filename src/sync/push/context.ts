@@ -19,8 +19,10 @@ export interface PushConfig {
   workerId?: string;
   /** How long a claim is ours; a worker that dies holds its entries this long. Default 120. */
   leaseSeconds?: number;
-  /** First retry delay after a failure; doubles per attempt up to 15 minutes. Default 2000. */
+  /** First retry delay after a failure; doubles per attempt up to retryCapMs. Default 2000. */
   retryBaseMs?: number;
+  /** Longest retry delay (RETRY_MAX_DELAY_SECONDS). Default 5 minutes. */
+  retryCapMs?: number;
   /** CREATE_LOOKUP_DELAY_SECONDS: how long a create in doubt waits before an email search may prove it absent. */
   createLookupDelaySeconds?: number;
   /** WRITE_DOUBT_WINDOW_SECONDS: how long an update in doubt may still be applied late. */

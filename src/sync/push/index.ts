@@ -34,6 +34,18 @@ export interface PushDeps {
   logger: Logger;
   config: PushConfig;
   host: WorkerHost;
+  /**
+   * Why Intercom refuses the token right now, if it does (the gateway's own state). A round that had nothing to send
+   * while the token is refused is reported halted too, so no run during a halt reads as a success.
+   */
+  tokenRefused?: () => string | null;
+  /** The gateway's Little's-law estimate; without it the engine runs `config.concurrency` entities at once. */
+  budget?: BudgetPort;
+}
+
+/** What the push needs to size its concurrency from the budget: the gateway's in-flight target. */
+export interface BudgetPort {
+  inFlightTarget(): number;
 }
 
 export interface PushEngine {
@@ -139,10 +151,15 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       attributes,
     };
     const summary: RunSummary = { counts: {}, requests: 0 };
+    // Each round asks the gateway again: it refuses without a request until its GET /me probe finds the token works.
+    halted = null;
     await releaseLeasesOfDeadLocalWorkers();
     await expireDoubts();
     const tally = { dead: 0, deferred: 0, retried: 0, stale: 0, claimed: 0 };
-    const queue = new PQueue({ concurrency: Math.max(1, deps.config.concurrency) });
+    // PUSH_CONCURRENCY is an upper limit; below it the budget decides: at 10,000/min and 300 ms a round trip, ~50
+    // entities must be in flight to spend it, at 500/min about 4 (Little's law, measured latency).
+    const concurrency = () => Math.max(1, Math.min(deps.config.concurrency, deps.budget?.inFlightTarget() ?? deps.config.concurrency));
+    const queue = new PQueue({ concurrency: concurrency() });
     const max = opts.max ?? Number.POSITIVE_INFINITY;
 
     const record = (r: EntryResult) => {
@@ -168,7 +185,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
         case 'halt':
           if (!halted) {
             halted = r.error;
-            log.error({ err: r.error }, 'Intercom refused our credentials: push halted until restart');
+            log.warn({ err: r.error.message }, 'Intercom refuses the access token: push round halted; the next round re-checks');
           }
           break;
       }
@@ -182,6 +199,17 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       notStarted.clear();
       return deps.store.release(entries, workerId);
     };
+    // Everything claimed and not yet finished, queued or in flight. Its leases are renewed while we hold it: a
+    // claim can wait behind the limiter (a 429 pause, a full budget) longer than a lease, and an expired lease lets
+    // another worker write the same entity a second time.
+    const held = new Set<OutboxEntry>();
+    const renewal = setInterval(() => {
+      if (held.size === 0) return;
+      deps.store
+        .extendLeases([...held], workerId, leaseSeconds)
+        .catch((err: unknown) => log.warn({ err }, 'could not renew outbox leases; they may expire and be claimed again'));
+    }, Math.max(250, (leaseSeconds * 1000) / 3));
+    renewal.unref?.();
     let releasing: Promise<void> = Promise.resolve();
     const onAbort = () => {
       releasing = releaseNotStarted().catch((err: unknown) => log.error({ err }, 'could not release unstarted outbox entries'));
@@ -190,29 +218,38 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const abortedP = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 
     const run = async (entry: OutboxEntry) => {
-      if (!notStarted.delete(entry)) return; // released by the abort
-      if (halted || signal.aborted) {
-        await deps.store.release([entry], workerId);
-        return;
-      }
       try {
-        record(await processEntry(ctx, entry));
-      } catch (err) {
-        // The database failed under us (finish, retry bookkeeping): the lease expires and another round retries.
-        log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
-        countOutcome(summary.counts, 'failed');
+        if (!notStarted.delete(entry)) return; // released by the abort
+        if (halted || signal.aborted) {
+          await deps.store.release([entry], workerId);
+          return;
+        }
+        try {
+          record(await processEntry(ctx, entry));
+        } catch (err) {
+          // The database failed under us (finish, retry bookkeeping): the lease expires and another round retries.
+          log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
+          countOutcome(summary.counts, 'failed');
+        }
+      } finally {
+        held.delete(entry);
       }
     };
 
     const batches: Promise<unknown>[] = [];
     while (!halted && !signal.aborted && tally.claimed < max) {
       // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
+      queue.concurrency = concurrency();
       // Waiting for room must not outlast an abort: in-flight entries may be stuck behind the limiter.
-      if (queue.size >= deps.config.concurrency) await Promise.race([queue.onSizeLessThan(deps.config.concurrency), abortedP]);
+      if (queue.size >= queue.concurrency) await Promise.race([queue.onSizeLessThan(queue.concurrency), abortedP]);
       if (halted || signal.aborted) break;
-      const room = Math.min(deps.config.batchSize, max - tally.claimed);
+      // A batch at least as large as the in-flight target, or the queue would run dry between claims.
+      const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
       const batch = await deps.store.claim(workerId, room, leaseSeconds);
-      for (const e of batch) notStarted.add(e);
+      for (const e of batch) {
+        notStarted.add(e);
+        held.add(e);
+      }
       // A claim that was under way when the signal came: its entries go back with the rest.
       if (signal.aborted) {
         await releaseNotStarted();
@@ -236,10 +273,13 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     }
     // On shutdown, entries still in flight after the grace are left behind: shutdown() releases their leases.
     await Promise.race([Promise.all(batches).then(() => queue.onIdle()), abandoned]);
+    clearInterval(renewal);
     signal.removeEventListener('abort', onAbort);
     await releasing;
     summary.requests = counted.requests();
     summary.details = { ...tally, workerId };
+    const refused = halted ? (halted as IntercomAuthError).message : (deps.tokenRefused?.() ?? null);
+    if (refused) summary.halted = refused;
     return summary;
   }
 
@@ -282,7 +322,9 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const onAbort = () => wake?.();
     opts.signal.addEventListener('abort', onAbort);
     try {
-      while (!opts.signal.aborted && !halted) {
+      // A refused token does not end the loop: each round is refused by the gateway without a request until its probe
+      // finds the token accepted again, so a restored token resumes pushing without a restart.
+      while (!opts.signal.aborted) {
         woken = false;
         try {
           const s = await drainOnce({ signal: opts.signal });
@@ -299,7 +341,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
           continue;
         }
         // A notification that arrived while we drained means there may be work we did not claim yet.
-        if (woken || opts.signal.aborted || halted) continue;
+        if ((woken && !halted) || opts.signal.aborted) continue;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, pollMs);
           wake = () => {

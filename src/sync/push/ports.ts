@@ -128,6 +128,11 @@ export interface PushStorePort {
   dead(entry: OutboxEntry, workerId: string, error: string, details: Record<string, unknown>, audit: AuditEntry): Promise<void>;
   /** Gives back the lease of entries this worker claimed but never started (shutdown). */
   release(entries: readonly OutboxEntry[], workerId: string): Promise<void>;
+  /**
+   * Pushes the lease of entries this worker still holds (claimed, queued or in flight) to now + leaseSeconds. An entry
+   * whose lease ran out while it waited behind the limiter would be claimed by another worker and written twice.
+   */
+  extendLeases(entries: readonly OutboxEntry[], workerId: string, leaseSeconds: number): Promise<void>;
   /** Workers holding unexpired leases right now (to find those whose process has died). */
   leaseHolders(): Promise<string[]>;
   /** Ends every lease held by these workers, so their entries are claimable now instead of at lease expiry. */

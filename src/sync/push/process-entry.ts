@@ -6,7 +6,7 @@ import { IntercomAuthError } from '../../errors.ts';
 import type { Outcome } from '../outcome.ts';
 import { pushAssociation } from './associations.ts';
 import { auditBase, type PushContext, type Step } from './context.ts';
-import { classify, retryDelayMs } from './failures.ts';
+import { DEFAULT_RETRY_CAP_MS, classify, retryDelayMs } from './failures.ts';
 import type { OutboxEntry } from './ports.ts';
 import { pushCompany } from './push-company.ts';
 import { pushContact } from './push-contact.ts';
@@ -74,8 +74,16 @@ async function fail(ctx: PushContext, entry: OutboxEntry, err: unknown): Promise
     await ctx.store.release([entry], ctx.workerId);
     return { kind: 'halt', error: v.error };
   }
-  if (v.kind === 'retry' && entry.attempts + 1 < ctx.config.maxAttempts) {
-    const delayMs = retryDelayMs(entry.attempts, ctx.config.retryBaseMs ?? 2000);
+  const capMs = ctx.config.retryCapMs ?? DEFAULT_RETRY_CAP_MS;
+  if (v.kind === 'denied') {
+    // The gateway re-probes the endpoint on its own back-off; until then a retry is refused without a request.
+    const delayMs = Math.min(capMs, 60_000);
+    log.warn({ err, delayMs }, 'push waits for an Intercom permission');
+    await ctx.store.retryLater(entry, ctx.workerId, { delayMs, countAttempt: false, error: v.message, details: v.details });
+    return { kind: 'deferred' };
+  }
+  if (v.kind === 'transient' || (v.kind === 'retry' && entry.attempts + 1 < ctx.config.maxAttempts)) {
+    const delayMs = retryDelayMs(entry.attempts, ctx.config.retryBaseMs ?? 2000, Math.random, capMs);
     log.warn({ err, attempt: entry.attempts + 1, delayMs }, 'push failed; retrying later');
     await ctx.store.retryLater(entry, ctx.workerId, { delayMs, countAttempt: true, error: v.message, details: v.details });
     return { kind: 'retry' };

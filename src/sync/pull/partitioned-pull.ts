@@ -1,0 +1,315 @@
+/**
+ * Runs a contacts search as many disjoint partitions at once (partitions.ts), so a pull spends the budget instead of
+ * waiting on latency: about budget/s × latency partitions are paged concurrently (Little's law, the gateway's
+ * in-flight target), each with its own cursor. Pages are applied one at a time in arrival order, exactly as a single
+ * cursor's pages were, so exactly-once apply and conflict handling are unchanged; only the fetching is parallel.
+ *
+ * Restart-safe: every partition has a sync_state row `<stream>:p:<key>` whose cursor and progress are committed in
+ * the same transaction as its page. A split commits its children and marks the parent 'split' in one transaction.
+ * A rerun continues the unfinished rows; a cursor that died meanwhile (or mid-run: Intercom answers 400 to a cursor
+ * it no longer knows) restarts its partition from the local day of the last applied record, so the overlap is at
+ * most one day of re-applied (unchanged) records.
+ *
+ * Completeness is checked, not assumed: when all children of a split have reported their first page's total_count
+ * and together hold fewer records than the parent did, the parent is paged again on its own, sequentially. (Records
+ * created during the pull inflate the sum, which is harmless; deletions and merges deflate it and cost a re-read.)
+ */
+import type { IntercomContact, Page } from '../../intercom/payloads.ts';
+import { mergeCounts, type RunCounts } from '../outcome.ts';
+import { applyContactPage, type ContactPageOptions } from './contact-page.ts';
+import { isHexId, nextLocalDay, partitionKey, partitionQuery, splitPartition, type Partition } from './partitions.ts';
+import { startOfLocalDay } from './pull-window.ts';
+import type { StreamPatch } from './ports.ts';
+import type { RunDeps } from './run-deps.ts';
+
+export const PAGE_SIZE = 150;
+/** Below this many pages a partition is not worth a split: each split costs one probe page and a partial last page. */
+const MIN_PAGES_PER_PARTITION = 3;
+/** More partitions than in-flight slots, so that the tail (partitions of unequal size) still keeps requests busy. */
+const PARTITIONS_PER_SLOT = 2;
+
+export interface PartitionedPullSpec {
+  /** Parent stream; partition rows are `<stream>:p:<key>`. */
+  stream: string;
+  order: 'ascending' | 'descending';
+  /** Incremental pulls: only records updated at or after this count, and a descending partition stops below it. */
+  floor: number | null;
+  priority: 'pull' | 'backfill' | 'verify';
+  timezone: string;
+  /** Unix ms. */
+  now: () => number;
+  dryRun: boolean;
+  signal?: AbortSignal | undefined;
+  page: Omit<ContactPageOptions, 'dryRun' | 'stream'>;
+  /** The partitions to start from when no saved rows exist; together they must cover the search exactly. */
+  roots: Partition[];
+  /**
+   * Upper bound on the sort field's values, used to cut open-ended ranges evenly: for created_at, the newest
+   * updated_at (a contact is not updated before it is created). Defaults to now.
+   */
+  newestHint?: number;
+  /** Requests to keep in flight (the gateway's in-flight target). */
+  inFlight: () => number;
+  onPage?: (p: { items: number; total: number | null }) => void;
+}
+
+export interface PartitionedPullResult {
+  counts: RunCounts;
+  pages: number;
+  items: number;
+  /** Newest updated_at applied. */
+  newest: number;
+  partitions: number;
+  splits: number;
+  rereads: number;
+  cursorRestarts: number;
+  resumed: boolean;
+}
+
+interface RowDetails {
+  partition: Partition;
+  status: 'pending' | 'running' | 'done' | 'split';
+  pages: number;
+  items: number;
+  newest: number;
+  /** Sort key (created_at ascending, updated_at descending) of the last applied record: where a dead cursor restarts. */
+  last: number | null;
+  /** total_count of the first page. */
+  total: number | null;
+  parent: string | null;
+  /** Paged sequentially: a re-read after a failed coverage check, or a part that cannot be split further. */
+  nosplit: boolean;
+}
+
+interface Row {
+  name: string;
+  cursor: string | null;
+  d: RowDetails;
+}
+
+export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpec): Promise<PartitionedPullResult> {
+  const prefix = `${spec.stream}:p:`;
+  const result: PartitionedPullResult = {
+    counts: {}, pages: 0, items: 0, newest: 0, partitions: 0, splits: 0, rereads: 0, cursorRestarts: 0, resumed: false,
+  };
+  const rows = new Map<string, Row>();
+  const saved = spec.dryRun ? [] : await deps.store.listStreams(prefix);
+  for (const s of saved) {
+    const d = s.details as unknown as RowDetails;
+    rows.set(s.stream, { name: s.stream, cursor: s.cursor, d });
+    if (d.status === 'done' || d.status === 'running') {
+      result.items += d.items;
+      result.newest = Math.max(result.newest, d.newest);
+    }
+  }
+  result.resumed = saved.length > 0;
+  if (rows.size === 0) {
+    const roots = spec.roots.map((p) => newRow(prefix, p, null));
+    if (!spec.dryRun) await deps.store.applyTransaction(async (tx) => {
+      for (const r of roots) await tx.setStream(r.name, { cursor: null, details: { ...r.d } });
+    });
+    for (const r of roots) rows.set(r.name, r);
+  }
+  const queue = [...rows.values()].filter((r) => r.d.status === 'pending' || r.d.status === 'running');
+  let rootPages: number | null = null;
+
+  // Pages are applied one at a time, in the order they arrive: the apply is what the single cursor did before.
+  let applyChain: Promise<unknown> = Promise.resolve();
+  const applySerially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const r = applyChain.then(fn);
+    applyChain = r.catch(() => undefined);
+    return r;
+  };
+
+  const persist = async (patches: { name: string; patch: StreamPatch }[]) => {
+    if (spec.dryRun) return;
+    await deps.store.applyTransaction(async (tx) => {
+      for (const p of patches) await tx.setStream(p.name, p.patch);
+    });
+  };
+
+  const fetchPage = (row: Row, cursor: string | null): Promise<Page<IntercomContact>> => {
+    const query = partitionQuery(row.d.partition);
+    if (query === null) throw new Error(`partition ${row.name} has no bound: roots must be bounded on one side`);
+    const p = deps.gateway.searchContacts(
+      { query, perPage: PAGE_SIZE, sort: { field: row.d.partition.field, order: spec.order }, startingAfter: cursor },
+      spec.priority,
+    );
+    // Awaited below unless the run stops first; a page nobody waits for must not become an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
+  };
+
+  const maxPages = () => Math.max(MIN_PAGES_PER_PARTITION, Math.ceil((rootPages ?? 0) / (PARTITIONS_PER_SLOT * Math.max(1, spec.inFlight()))));
+
+  /** Whether the children of `parent` together cover what it held; a shortfall means records would be missed. */
+  const coverageShortfall = (parent: string): Row | null => {
+    const p = rows.get(parent);
+    if (!p || p.d.total === null) return null;
+    const children = [...rows.values()].filter((r) => r.d.parent === parent);
+    if (children.some((c) => c.d.total === null && c.d.status !== 'split')) return null;
+    const sum = children.reduce((n, c) => n + (c.d.total ?? 0), 0);
+    return sum < p.d.total ? p : null;
+  };
+
+  async function runPartition(row: Row): Promise<Row[]> {
+    const spawned: Row[] = [];
+    let cursor = row.cursor;
+    let next = fetchPage(row, cursor);
+    for (;;) {
+      spec.signal?.throwIfAborted();
+      let page: Page<IntercomContact>;
+      try {
+        page = await next;
+      } catch (err) {
+        if (cursor === null || !isDeadCursor(err)) throw err;
+        // The cursor is gone (expired, or the search was evicted): narrow the partition to what is left and
+        // start it over. Records of the restart day that were already applied come back unchanged.
+        row.d.partition = narrowed(row.d.partition, row.d.last, spec);
+        result.cursorRestarts++;
+        deps.logger.warn({ partition: row.name, last: row.d.last }, 'search cursor no longer valid: restarting the partition from its last day');
+        cursor = null;
+        next = fetchPage(row, null);
+        continue;
+      }
+      const first = cursor === null && row.d.pages === 0;
+      if (first) {
+        row.d.total = page.totalCount;
+        rootPages ??= page.totalCount === null ? null : Math.ceil(page.totalCount / PAGE_SIZE);
+        const children = first && !row.d.nosplit ? split(row, page) : null;
+        if (children) {
+          row.d.status = 'split';
+          result.splits++;
+          await persist([
+            ...children.map((c) => ({ name: c.name, patch: { cursor: null, details: { ...c.d } } })),
+            { name: row.name, patch: { cursor: null, details: { ...row.d } } },
+          ]);
+          for (const c of children) rows.set(c.name, c);
+          return children;
+        }
+        if (row.d.parent) {
+          const short = coverageShortfall(row.d.parent);
+          if (short) spawned.push(reread(short));
+        }
+      }
+      const lastPage = spec.floor !== null && spec.order === 'descending'
+        ? page.nextCursor === null || page.data.length === 0 || page.data.at(-1)!.updatedAt < spec.floor
+        : page.nextCursor === null || page.data.length === 0;
+      if (!lastPage) next = fetchPage(row, page.nextCursor);
+      const items = spec.floor === null ? page.data : page.data.filter((c) => c.updatedAt >= spec.floor!);
+      // Records that did not parse are audited `invalid` with the page, which goes on without them.
+      const invalid = page.invalid.filter((r) => spec.floor === null || r.updatedAt === null || r.updatedAt >= spec.floor);
+      const counted = await applySerially(async () => {
+        row.d.pages++;
+        row.d.items += items.length;
+        for (const c of items) row.d.newest = Math.max(row.d.newest, c.updatedAt);
+        const lastItem = page.data.at(-1);
+        if (lastItem) row.d.last = row.d.partition.field === 'created_at' ? lastItem.createdAt : lastItem.updatedAt;
+        row.d.status = lastPage ? 'done' : 'running';
+        row.cursor = lastPage ? null : page.nextCursor;
+        return applyContactPage(deps, items, {
+          ...spec.page,
+          invalid,
+          dryRun: spec.dryRun,
+          ...(spec.dryRun ? {} : { stream: { name: row.name, patch: { cursor: row.cursor, details: { ...row.d } } } }),
+        });
+      });
+      mergeCounts(result.counts, counted);
+      result.pages++;
+      result.items += items.length;
+      result.newest = Math.max(result.newest, row.d.newest);
+      spec.onPage?.({ items: result.items, total: rootPages === null ? null : rootPages * PAGE_SIZE });
+      if (lastPage) return spawned;
+      cursor = page.nextCursor;
+    }
+  }
+
+  function split(row: Row, page: Page<IntercomContact>): Row[] | null {
+    const total = page.totalCount;
+    const limit = maxPages() * PAGE_SIZE;
+    if (total === null || total <= limit) return null;
+    const keys = page.data.map((c) => (row.d.partition.field === 'created_at' ? c.createdAt : c.updatedAt));
+    const newest = Math.min(Math.floor(spec.now() / 1000), spec.newestHint ?? Number.POSITIVE_INFINITY);
+    const parts = splitPartition(row.d.partition, Math.ceil(total / limit), {
+      lo: Math.min(newest, ...keys),
+      hi: Math.max(newest, ...keys),
+      timezone: spec.timezone,
+      hexIds: page.data.length > 0 && page.data.every((c) => isHexId(c.id)),
+    });
+    if (!parts) return null;
+    return parts.map((p) => newRow(prefix, p, row.name));
+  }
+
+  /** A split that lost records: the parent is paged again, sequentially, under a new row. */
+  function reread(parent: Row): Row {
+    result.rereads++;
+    deps.logger.warn({ partition: parent.name, total: parent.d.total }, 'partitions hold fewer records than their parent: paging the parent sequentially');
+    const r = newRow(`${prefix}reread:`, parent.d.partition, null);
+    r.d.nosplit = true;
+    // Only once per parent: the re-read row has no parent, so it is never checked again.
+    parent.d.total = null;
+    rows.set(r.name, r);
+    return r;
+  }
+
+  // The pump: start partitions while fewer than the in-flight target run; children join the queue.
+  await new Promise<void>((resolve, reject) => {
+    let active = 0;
+    const run: { failed: Error | null } = { failed: null };
+    const pump = () => {
+      if (run.failed !== null) {
+        if (active === 0) reject(run.failed);
+        return;
+      }
+      while (queue.length > 0 && active < Math.max(1, spec.inFlight())) {
+        const row = queue.shift()!;
+        active++;
+        result.partitions++;
+        runPartition(row)
+          .then(async (more) => {
+            for (const m of more) {
+              if (m.name.includes(':reread:')) await persist([{ name: m.name, patch: { cursor: null, details: { ...m.d } } }]);
+              queue.push(m);
+            }
+          })
+          .catch((err: unknown) => {
+            run.failed ??= err instanceof Error ? err : new Error(String(err));
+          })
+          .finally(() => {
+            active--;
+            pump();
+          });
+      }
+      // A failure returned above; here every partition finished.
+      if (active === 0 && queue.length === 0) resolve();
+    };
+    pump();
+  });
+  await applyChain;
+  return result;
+}
+
+function newRow(prefix: string, p: Partition, parent: string | null): Row {
+  return {
+    name: `${prefix}${partitionKey(p)}`,
+    cursor: null,
+    d: { partition: p, status: 'pending', pages: 0, items: 0, newest: 0, last: null, total: null, parent, nosplit: false },
+  };
+}
+
+/** What remains of a partition after its records up to `last` were applied, in whole local days. */
+function narrowed(p: Partition, last: number | null, spec: Pick<PartitionedPullSpec, 'order' | 'timezone'>): Partition {
+  if (last === null) return p;
+  if (spec.order === 'ascending') {
+    const from = startOfLocalDay(last, spec.timezone);
+    return p.from === null || from > p.from ? { ...p, from } : p;
+  }
+  const to = nextLocalDay(last, spec.timezone);
+  return p.to === null || to < p.to ? { ...p, to } : p;
+}
+
+/** Intercom answers 400 (or 404 for scrolls) to a cursor it no longer knows (API-NOTES §14). */
+function isDeadCursor(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status;
+  return status === 400 || status === 404;
+}

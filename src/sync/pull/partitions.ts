@@ -1,0 +1,93 @@
+/**
+ * Disjoint search partitions that together cover a contacts search exactly, so a pull can keep many cursors in
+ * flight at once (issue 12). Intercom's date filters match whole days in the workspace time zone (API-NOTES §5):
+ * `> v` starts at the midnight after v's local day and `< v` ends at v's local midnight. So a partition is a range of
+ * whole local days [from, to) on one date field, written as `field > from − 1` and `field < to` (either side may be
+ * open), optionally narrowed to ids ending in a given hex suffix: Intercom ids are hex (24 digits, like the
+ * simulator's), and `id $ 'x'` for the 16 hex digits splits one day that alone holds a huge import into 16 disjoint
+ * parts. The split is only made when every id seen so far is lowercase hex; otherwise that day is paged sequentially.
+ */
+import { startOfLocalDay } from './pull-window.ts';
+
+export type PartitionField = 'created_at' | 'updated_at';
+
+export interface Partition {
+  field: PartitionField;
+  /** Unix seconds of a local midnight (inclusive), or null: no lower bound. */
+  from: number | null;
+  /** Unix seconds of a local midnight (exclusive), or null: no upper bound. */
+  to: number | null;
+  /** Ids ending with this ('' = any id). */
+  suffix: string;
+}
+
+const HEX = '0123456789abcdef';
+/** Three hex digits = 4,096 parts of one day: beyond that a day is paged sequentially. */
+const MAX_SUFFIX = 3;
+
+export function partitionKey(p: Partition): string {
+  return `${p.field}:${p.from ?? '-'}:${p.to ?? '-'}:${p.suffix || '*'}`;
+}
+
+/** The search query of a partition; null when it has no bound at all (the caller then needs another query). */
+export function partitionQuery(p: Partition): unknown {
+  const parts: unknown[] = [];
+  // from is a local midnight, so from − 1 lies in the day before and `>` starts exactly at from.
+  if (p.from !== null) parts.push({ field: p.field, operator: '>', value: p.from - 1 });
+  if (p.to !== null) parts.push({ field: p.field, operator: '<', value: p.to });
+  if (p.suffix) parts.push({ field: 'id', operator: '$', value: p.suffix });
+  if (parts.length === 0) return null;
+  return parts.length === 1 ? parts[0] : { operator: 'AND', value: parts };
+}
+
+/** Whether an item lies inside the partition (what Intercom's filter means, evaluated on full timestamps). */
+export function inPartition(p: Partition, item: { id: string; createdAt: number; updatedAt: number }): boolean {
+  const t = p.field === 'created_at' ? item.createdAt : item.updatedAt;
+  if (p.from !== null && t < p.from) return false;
+  if (p.to !== null && t >= p.to) return false;
+  return p.suffix === '' || item.id.endsWith(p.suffix);
+}
+
+/** The local midnight that starts the day after the one holding t. Days last 23 to 25 hours. */
+export function nextLocalDay(t: number, timezone: string): number {
+  return startOfLocalDay(startOfLocalDay(t, timezone) + 25 * 3600, timezone);
+}
+
+/**
+ * Splits a partition in about `parts` pieces that cover it exactly: into ranges of whole local days when it spans
+ * more than one day, else into 16 id-suffix parts when `hexIds` allows. `lo`/`hi` stand in for open bounds (the
+ * oldest item seen and now); the first and last pieces keep the open bounds so nothing outside [lo, hi) is lost.
+ * Returns null when the partition cannot be split.
+ */
+export function splitPartition(p: Partition, parts: number, o: { lo: number; hi: number; timezone: string; hexIds: boolean }): Partition[] | null {
+  const from = p.from ?? startOfLocalDay(Math.min(o.lo, o.hi), o.timezone);
+  const to = p.to ?? nextLocalDay(Math.max(o.lo, o.hi), o.timezone);
+  const bounds = dayBounds(from, to, Math.max(2, parts), o.timezone);
+  if (bounds.length > 0) {
+    const edges = [p.from, ...bounds, p.to];
+    const out: Partition[] = [];
+    for (let i = 0; i + 1 < edges.length; i++) out.push({ ...p, from: edges[i]!, to: edges[i + 1]! });
+    return out;
+  }
+  if (!o.hexIds || p.suffix.length >= MAX_SUFFIX) return null;
+  return [...HEX].map((d) => ({ ...p, suffix: d + p.suffix }));
+}
+
+/** Up to parts − 1 local midnights strictly inside (from, to), spread evenly in time. */
+function dayBounds(from: number, to: number, parts: number, timezone: string): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < parts; i++) {
+    const b = startOfLocalDay(from + Math.floor(((to - from) * i) / parts), timezone);
+    if (b > from && b < to && b !== out.at(-1)) out.push(b);
+  }
+  // Even spacing can miss a range of two days (its only midnight lies right of the halfway mark): take it then.
+  if (out.length === 0) {
+    const b = nextLocalDay(from, timezone);
+    if (b < to) out.push(b);
+  }
+  return out;
+}
+
+export function isHexId(id: string): boolean {
+  return /^[0-9a-f]+$/.test(id);
+}

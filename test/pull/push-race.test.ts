@@ -1,0 +1,120 @@
+/**
+ * A pull that meets a contact the push is creating right now. The push reserved a 'pending' mapping for the local
+ * lead, Intercom created the contact, and the push's finish transaction (mapping active + audit `create`) commits
+ * while a pull transaction is between its two identity look-ups for that contact: "is this Intercom id mapped?"
+ * (not yet) and "is there an unlinked local row with its email?" (not any more: the push just linked it). Found
+ * by the chaos convergence test (CHAOS_SEED=7 on a loaded machine); here the interleaving is forced by holding the
+ * push's finish until the pull has asked the first question.
+ *
+ * The contract: one local row per contact, and every link carries its audit row. Before the fix the pull created a
+ * second local row for the contact, took its Intercom id from the pushed row (whose mapping became 'merged') and
+ * audited only a pull `create` on that duplicate.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { processHost } from '../../src/daemon/host.ts';
+import { createPullStore } from '../../src/db/queries/pull.ts';
+import { createPushStore } from '../../src/db/queries/outbox.ts';
+import { createPullEngine, type PullStorePort } from '../../src/sync/pull/index.ts';
+import type { ApplyTx } from '../../src/sync/pull/ports.ts';
+import { createPushEngine, type PushStorePort } from '../../src/sync/push/index.ts';
+import { baseConfig } from '../push/helpers.ts';
+import { pullHarness, silent, type PullHarness } from './helpers.ts';
+
+let h: PullHarness;
+beforeAll(async () => {
+  h = await pullHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+beforeEach(async () => {
+  await h.resetAll();
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A push engine whose finish waits for `gate` after telling `entered` that Intercom has answered. */
+function gatedPush(gate: Promise<void>, entered: () => void) {
+  const real = createPushStore(h.db.pool, h.db.schema);
+  const store: PushStorePort = {
+    ...real,
+    async finish(entry, workerId, write) {
+      entered();
+      await gate;
+      return real.finish(entry, workerId, write);
+    },
+  };
+  return createPushEngine({ host: processHost(), gateway: h.gateway, store, logger: silent, config: baseConfig });
+}
+
+/** A pull engine whose first email look-up first lets `beforeEmailLookup` run to completion (the push's commit). */
+function racingPull(beforeEmailLookup: () => Promise<void>) {
+  const real = createPullStore(h.db.pool, h.db.schema);
+  let fired = false;
+  const once = async () => {
+    if (fired) return;
+    fired = true;
+    await beforeEmailLookup();
+  };
+  const wrap = (tx: ApplyTx): ApplyTx => ({
+    ...tx,
+    async unlinkedContactsByEmail(email) {
+      await once();
+      return tx.unlinkedContactsByEmail(email);
+    },
+    async emailsWithUnlinkedContacts(emails) {
+      await once();
+      return tx.emailsWithUnlinkedContacts(emails);
+    },
+  });
+  const store: PullStorePort = { ...real, applyTransaction: (fn, opts) => real.applyTransaction((tx) => fn(wrap(tx)), opts) };
+  return {
+    engine: createPullEngine({ gateway: h.gateway, store, logger: silent, config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins' } }),
+    fired: () => fired,
+  };
+}
+
+describe('a pull racing the push that creates the same lead', () => {
+  for (const path of ['batched', 'per-record'] as const) {
+    it(`keeps one local row, linked, with its create audited (${path} apply path)`, async () => {
+      // The batched path needs a page of two or more changed contacts: a remote-only lead joins the page.
+      if (path === 'batched') await h.control('POST', '/contacts', { role: 'lead', email: 'other@example.com', name: 'Other' });
+      const [inserted] = await h.q<{ id: number }>(
+        `INSERT INTO intercom.contacts (role, email, name) VALUES ('lead', 'race@example.com', 'Race') RETURNING id`,
+      );
+      const localId = inserted!.id;
+
+      const gate = deferred();
+      const entered = deferred();
+      const pushing = gatedPush(gate.promise, entered.resolve).drainOnce();
+      await entered.promise; // Intercom holds the contact; the push has not committed its link yet.
+
+      const pull = racingPull(async () => {
+        gate.resolve();
+        await pushing; // the push's finish transaction commits between the pull's two identity look-ups
+      });
+      await pull.engine.pullContacts({});
+      expect(pull.fired()).toBe(true);
+      expect((await pushing).counts).toMatchObject({ created: 1 });
+
+      const rows = await h.q<{ id: number; intercom_id: string | null }>(
+        `SELECT id, intercom_id FROM intercom.contacts WHERE lower(email) = 'race@example.com' AND deleted_at IS NULL`,
+      );
+      const remote = h.sim.state.contacts.order.filter((r) => !r.deleted && r.data.email === 'race@example.com');
+      expect(remote).toHaveLength(1);
+      expect(rows).toEqual([{ id: localId, intercom_id: remote[0]!.data.id }]);
+      expect(await h.q(`SELECT status, intercom_id FROM intercom.sync_mappings WHERE local_id = $1`, [localId])).toEqual([
+        { status: 'active', intercom_id: remote[0]!.data.id },
+      ]);
+      const audit = await h.q<{ direction: string; action: string }>(
+        `SELECT direction, action FROM intercom.audit_log WHERE entity_type = 'contact' AND local_id = $1 ORDER BY id`,
+        [localId],
+      );
+      expect(audit.filter((a) => (a.direction === 'push' && ['create', 'link'].includes(a.action)) || (a.direction === 'pull' && a.action === 'link'))).not.toHaveLength(0);
+    });
+  }
+});
