@@ -105,6 +105,54 @@ describe('late writes', () => {
     await lateWritesLanded();
   });
 
+  /** Push audit rows of this contact that set name to this value. */
+  async function pushRowsSetting(id: number, name: string) {
+    return w.sql<{ action: string; details: Record<string, unknown> | null }>(
+      `SELECT action, details FROM intercom.audit_log
+        WHERE local_id = $1 AND entity_type = 'contact' AND direction = 'push' AND changes->'name'->>'after' = $2`,
+      [id, name],
+    );
+  }
+
+  /** A PUT Intercom applies while its answer is lost (the connection drops after the write): in doubt. */
+  async function landWithLostAnswer(id: number, name: string): Promise<void> {
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'drop', after_apply: true, count: 1 });
+    await w.sql(`UPDATE intercom.contacts SET name = $2 WHERE id = $1`, [id, name]);
+    await w.engine.drainOnce();
+    expect(await remoteName(id)).toBe(name);
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(1);
+  }
+
+  // Chaos seed 19 (docs/guarantees.md): a PUT applied while its answer was lost, and no push left alive to record it.
+  // No push was left to record it, so the next pull found both sides equal and recorded nothing: a change Intercom
+  // applied without an audit row.
+  it('a PUT that landed with its answer lost and no push left to record it is audited as a push by the pull', async () => {
+    const id = await newUser('late-3');
+    await landWithLostAnswer(id, 'landed');
+    // The push engine is discarded here (the kill) and its entry is no longer pending (dead-lettered, as an operator or
+    // the attempt limit leaves it; set directly: a lost answer is retried without limit): only the doubt row remains.
+    await w.sql(`UPDATE intercom.sync_outbox SET status = 'dead', locked_by = NULL WHERE local_id = $1`, [id]);
+    await pull.pullContacts();
+    const rows = await pushRowsSetting(id, 'landed');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.details).toMatchObject({ landed_late: true });
+    // Settled with its audit row, in the pull's transaction: later pulls do not audit it again.
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(0);
+    await pull.pullContacts();
+    expect(await pushRowsSetting(id, 'landed')).toHaveLength(1);
+  });
+
+  it('a landed PUT whose entry is still pending is audited once, not once by the pull and again by its push', async () => {
+    const id = await newUser('late-4');
+    await landWithLostAnswer(id, 'landed-pending');
+    // The engine that sent it is discarded; its entry stays pending and a new engine drains it after the pull.
+    await pull.pullContacts();
+    await drainAll(w, w.engineWith({}));
+    await pull.pullContacts();
+    expect(await pushRowsSetting(id, 'landed-pending')).toHaveLength(1);
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(0);
+  });
+
   // Random interleavings of local updates, late-applied PUTs, pushes and pulls on two contacts: every one converges
   // to the last local value on both sides.
   it('property: any interleaving of updates, late PUTs, pushes and pulls converges', async () => {
