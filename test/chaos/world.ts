@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { RunningSimulator } from '../../src/simulator/server.ts';
 import type { DaemonSupervisor } from './daemons.ts';
-import type { ContactField, Step } from './plan.ts';
+import type { FaultRuleInput } from '../../src/simulator/faults.ts';
+import type { ContactField, FaultKind, Step } from './plan.ts';
 
 /** Every value each side wrote to one field, in order: what the end state is checked against. */
 export interface FieldHistory {
@@ -13,6 +14,8 @@ export interface ContactKey {
   /** Emails are unique in this world and never edited, so they identify a contact on both sides. */
   email: string;
   createdBy: 'seed' | 'local' | 'remote';
+  /** What the application wants at the end: the contact live on both sides, or deleted locally (archived there). */
+  state: 'live' | 'deleted';
 }
 
 export interface ChaosLog {
@@ -26,6 +29,11 @@ export interface ChaosLog {
   kills: number;
   terminations: number;
   terminatedBackends: number;
+  recreates: number;
+  softDeletes: number;
+  undeletes: number;
+  leadsCreated: number;
+  idleExpiries: number;
 }
 
 export interface WorldDeps {
@@ -33,6 +41,8 @@ export interface WorldDeps {
   sim: RunningSimulator;
   daemons: DaemonSupervisor;
   seed: number;
+  /** INTERCOM_TIMEOUT_SECONDS of the daemon, in ms: late answers and late applies are held longer than this. */
+  clientTimeoutMs: number;
   sleep(ms: number): Promise<void>;
 }
 
@@ -48,9 +58,23 @@ export function newLog(sim: RunningSimulator): ChaosLog {
   const contacts = new Map<string, ContactKey>();
   for (const rec of sim.state.contacts.order) {
     if (rec.deleted || rec.mergedInto || rec.archived || !rec.data.email) continue;
-    contacts.set(rec.data.email.toLowerCase(), { email: rec.data.email.toLowerCase(), createdBy: 'seed' });
+    contacts.set(rec.data.email.toLowerCase(), { email: rec.data.email.toLowerCase(), createdBy: 'seed', state: 'live' });
   }
-  return { contacts, contactFields: new Map(), companyPlans: new Map(), steps: [], faults: 0, kills: 0, terminations: 0, terminatedBackends: 0 };
+  return {
+    contacts,
+    contactFields: new Map(),
+    companyPlans: new Map(),
+    steps: [],
+    faults: 0,
+    kills: 0,
+    terminations: 0,
+    terminatedBackends: 0,
+    recreates: 0,
+    softDeletes: 0,
+    undeletes: 0,
+    leadsCreated: 0,
+    idleExpiries: 0,
+  };
 }
 
 /** Seeded companies with contacts: the ones Intercom's list and scroll show, so the pull can see their edits. */
@@ -63,7 +87,9 @@ export function editableCompanyIds(sim: RunningSimulator): string[] {
 }
 
 export async function runStep(w: WorldDeps, log: ChaosLog, step: Step, i: number): Promise<void> {
-  const emails = [...log.contacts.keys()].sort();
+  // Writes target contacts the application still has; undeletes target the ones it deleted.
+  const emails = [...log.contacts.values()].filter((c) => c.state === 'live').map((c) => c.email).sort();
+  const deletedEmails = [...log.contacts.values()].filter((c) => c.state === 'deleted').map((c) => c.email).sort();
   const say = (s: string): void => {
     log.steps.push(`${i}: ${s}`);
   };
@@ -116,29 +142,88 @@ export async function runStep(w: WorldDeps, log: ChaosLog, step: Step, i: number
     }
     case 'local-create': {
       const email = `local${i}.s${w.seed}@example.com`;
-      await w.pool.query(
-        `INSERT INTO intercom.contacts (external_id, email, name, role) VALUES ($1, $2, $3, 'user')`,
-        [step.withExternalId ? `local-${w.seed}-${i}` : null, email, `LC${i}`],
+      const externalId = step.role === 'user' && step.withExternalId ? `local-${w.seed}-${i}` : null;
+      await w.pool.query(`INSERT INTO intercom.contacts (external_id, email, name, role) VALUES ($1, $2, $3, $4)`, [
+        externalId,
+        email,
+        `LC${i}`,
+        step.role,
+      ]);
+      log.contacts.set(email, { email, createdBy: 'local', state: 'live' });
+      if (step.role === 'lead') log.leadsCreated += 1;
+      return say(`local create ${step.role} ${email}${externalId ? ' with external_id' : ' (email only)'}`);
+    }
+    case 'local-recreate': {
+      // Only rows keyed by an external_id: re-inserting that key is the "deleted and re-created" case of issue 13.
+      const { rows } = await w.pool.query<{ id: number; email: string; external_id: string }>(
+        `SELECT id, lower(email) AS email, external_id FROM intercom.contacts
+          WHERE deleted_at IS NULL AND role = 'user' AND external_id IS NOT NULL AND lower(email) = ANY($1::text[]) ORDER BY id`,
+        [emails],
       );
-      log.contacts.set(email, { email, createdBy: 'local' });
-      return say(`local create ${email}${step.withExternalId ? ' with external_id' : ' (email only)'}`);
+      const row = rows[step.target % Math.max(rows.length, 1)];
+      if (!row) return say('local-recreate: no local user with an external_id, skipped');
+      await w.pool.query(`DELETE FROM intercom.contacts WHERE id = $1`, [row.id]);
+      await w.sleep(step.gapMs);
+      const value = `LR${i}`;
+      const { rows: created } = await w.pool.query<{ id: number }>(
+        `INSERT INTO intercom.contacts (external_id, email, name, role, custom_attributes)
+         VALUES ($1, $2, $3, 'user', jsonb_build_object('plan_name', $3::text)) RETURNING id`,
+        [row.external_id, row.email, value],
+      );
+      // The new row is the application's truth from now on: earlier writes of either side are history.
+      log.contacts.set(row.email, { email: row.email, createdBy: 'local', state: 'live' });
+      for (const f of ['name', 'plan_name'] as const) log.contactFields.set(historyKey(row.email, f), { local: [value], remote: [] });
+      log.recreates += 1;
+      return say(`local hard DELETE of ${row.email} (row ${row.id}), ${step.gapMs} ms later INSERT row ${created[0]!.id} with external_id ${row.external_id}`);
+    }
+    case 'local-soft-delete': {
+      const email = emails[step.target % Math.max(emails.length, 1)];
+      if (!email) return say('local-soft-delete: nothing live, skipped');
+      const r = await w.pool.query(`UPDATE intercom.contacts SET deleted_at = now() WHERE lower(email) = $1 AND deleted_at IS NULL`, [email]);
+      if (r.rowCount === 0) return say(`local-soft-delete ${email}: not local yet, skipped`);
+      log.contacts.set(email, { ...log.contacts.get(email)!, state: 'deleted' });
+      log.softDeletes += 1;
+      return say(`local soft delete ${email}`);
+    }
+    case 'local-undelete': {
+      const email = deletedEmails[step.target % Math.max(deletedEmails.length, 1)];
+      if (!email) return say('local-undelete: nothing deleted, skipped');
+      const r = await w.pool.query(
+        `UPDATE intercom.contacts SET deleted_at = NULL
+          WHERE id = (SELECT id FROM intercom.contacts WHERE lower(email) = $1 AND deleted_at IS NOT NULL ORDER BY id DESC LIMIT 1)`,
+        [email],
+      );
+      if (r.rowCount === 0) return say(`local-undelete ${email}: no soft-deleted row, skipped`);
+      log.contacts.set(email, { ...log.contacts.get(email)!, state: 'live' });
+      log.undeletes += 1;
+      return say(`local undelete ${email}`);
     }
     case 'remote-create': {
       const email = `remote${i}.s${w.seed}@example.com`;
       w.sim.state.contacts.create({ role: 'user', external_id: `remote-${w.seed}-${i}`, email, name: `RC${i}` });
-      log.contacts.set(email, { email, createdBy: 'remote' });
+      log.contacts.set(email, { email, createdBy: 'remote', state: 'live' });
       return say(`remote create ${email}`);
     }
     case 'fault': {
-      const rule =
-        step.fault === 'burst-429'
-          ? { kind: 'status' as const, status: 429, count: 6 }
-          : step.fault === '5xx'
-            ? { kind: 'status' as const, status: [500, 502, 503][i % 3]!, probability: 0.5, count: 6 }
-            : { kind: 'drop' as const, probability: 0.5, count: 4 };
+      const late = w.clientTimeoutMs + 1_500;
+      const rule = faultRule(step.fault, i, late);
       w.sim.state.faults.add(rule);
       log.faults += 1;
       return say(`fault ${JSON.stringify(rule)}`);
+    }
+    case 'idle-expiry': {
+      // Idle time, compressed without moving the simulator's clock (a clock jump would also skew every remote
+      // updated_at against Postgres's clock): for a moment every cursor counts as idle past its limit (400 "Invalid
+      // starting_after param") and every scroll_param as gone (404), whatever pass is in flight.
+      const before = { cursorIdleSeconds: w.sim.state.settings.cursorIdleSeconds, scrollParam404Probability: w.sim.state.settings.scrollParam404Probability };
+      w.sim.state.applySettings({ cursorIdleSeconds: 0.001, scrollParam404Probability: 1 });
+      try {
+        await w.sleep(step.ms);
+      } finally {
+        w.sim.state.applySettings(before);
+      }
+      log.idleExpiries += 1;
+      return say(`for ${step.ms} ms every cursor and scroll_param expires`);
     }
     case 'kill-daemon': {
       await w.daemons.kill();
@@ -168,6 +253,26 @@ export async function runStep(w: WorldDeps, log: ChaosLog, step: Step, i: number
     case 'pause':
       await w.sleep(step.ms);
       return;
+  }
+}
+
+export function faultRule(fault: FaultKind, i: number, lateMs: number): FaultRuleInput {
+  switch (fault) {
+    case 'burst-429':
+      return { kind: 'status', status: 429, count: 6 };
+    case '5xx':
+      return { kind: 'status', status: [500, 502, 503][i % 3]!, probability: 0.5, count: 6 };
+    case 'drop':
+      return { kind: 'drop', probability: 0.5, count: 4 };
+    case 'lost-create':
+      // The contact is created; the answer is lost (dropped connection or a 502 after the fact).
+      return i % 2 === 0
+        ? { method: 'POST', path: '/contacts', kind: 'drop', after_apply: true, probability: 0.5, count: 3 }
+        : { method: 'POST', path: '/contacts', kind: 'status', status: 502, after_apply: true, probability: 0.5, count: 3 };
+    case 'lost-put':
+      return { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: lateMs, after_apply: true, probability: 0.5, count: 4 };
+    case 'late-put':
+      return { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: lateMs, probability: 0.5, count: 4 };
   }
 }
 
