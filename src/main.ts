@@ -9,6 +9,7 @@ import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
 import { statusQueries } from './db/queries/status.ts';
 import { advisoryKey, runMigrations } from './db/migrate.ts';
+import { withConnectionRetry } from './db/retry-connection.ts';
 import { createDaemon, type Daemon } from './daemon/daemon.ts';
 import { createLifecycle } from './daemon/lifecycle.ts';
 import type { DaemonPullPort, DaemonPushPort, DaemonVerifyPort } from './daemon/ports.ts';
@@ -26,6 +27,8 @@ import type { Logger } from './logger.ts';
 export interface AppOptions {
   /** Names this process in sync_runs and logs; defaults to host:pid. */
   replicaId?: string;
+  /** A shutdown requested while building: stops waiting for an unavailable database. */
+  signal?: AbortSignal;
 }
 
 export interface App {
@@ -63,7 +66,13 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     if (embedded) lifecycle.defer('embedded postgres', () => embedded.stop(), 15_000);
     lifecycle.defer('database pool', () => database.pool.end());
 
-    await runMigrations(database.pool, config.schema, log);
+    // The first queries: a restarting database or terminated backends here are waited out, not fatal (the leader
+    // lock, the LISTEN and the readiness ping already reconnect on their own).
+    await withConnectionRetry(() => runMigrations(database.pool, config.schema, log), {
+      logger: log,
+      what: 'migrations',
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
 
     let daemonRef: Daemon | null = null;
     let stopping = false;

@@ -41,6 +41,10 @@ export async function startEmbeddedPostgres(
     password: 'postgres',
     port,
     persistent: opts.dataDir !== undefined,
+    // initdb takes its encoding from the environment's locale: under a bare environment (LANG unset, as in CI or a
+    // minimal container) that is SQL_ASCII, where regexes see bytes and the email check cannot tell U+1680 from a
+    // letter. Contacts carry names in every script: the database is UTF-8 whatever the caller's locale.
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
     onLog: () => undefined,
     onError: () => undefined,
   });

@@ -59,7 +59,8 @@ export async function runMigrations(
         ]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK');
+        // On a terminated connection ROLLBACK fails too; the error worth reporting (and classifying) is the first.
+        await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`migration ${entry.tag} failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(entry.tag);

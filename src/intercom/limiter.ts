@@ -154,7 +154,11 @@ export class WindowLimiter {
     const timeoutMs = this.opts.redisConnectTimeoutMs ?? 5_000;
     let timer: NodeJS.Timeout | undefined;
     const ok = await Promise.race([
-      this.bottleneck.ready().then(() => this.redis?.status === 'ready'),
+      // The losing side of the race must not reject unobserved: a connection closed later fails this promise.
+      this.bottleneck.ready().then(
+        () => this.redis?.status === 'ready',
+        () => false,
+      ),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       }),

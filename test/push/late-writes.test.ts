@@ -105,6 +105,63 @@ describe('late writes', () => {
     await lateWritesLanded();
   });
 
+  /** Push audit rows of this contact that set name to this value. */
+  async function pushRowsSetting(id: number, name: string) {
+    return w.sql<{ action: string; details: Record<string, unknown> | null }>(
+      `SELECT action, details FROM intercom.audit_log
+        WHERE local_id = $1 AND entity_type = 'contact' AND direction = 'push' AND changes->'name'->>'after' = $2`,
+      [id, name],
+    );
+  }
+
+  /** PUTs Intercom applies while their answers are lost (the connection drops after the write): they stay in doubt. */
+  async function landWithLostAnswers(ids: readonly number[], name: (id: number) => string): Promise<void> {
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'drop', after_apply: true, count: ids.length });
+    for (const id of ids) await w.sql(`UPDATE intercom.contacts SET name = $2 WHERE id = $1`, [id, name(id)]);
+    // One round sends each entry once: none is retried (which would send and record the value again).
+    await w.engine.drainOnce();
+    for (const id of ids) {
+      expect(await remoteName(id)).toBe(name(id));
+      expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(1);
+    }
+  }
+
+  // Chaos seed 19 (docs/guarantees.md): a PUT applied while its answer was lost, and no push left alive to record it.
+  // The next pull found both sides equal and recorded nothing: a change Intercom applied without an audit row. One
+  // contact in the pull takes the per-record apply, two take the batched one (apply-contacts-batch.ts).
+  for (const n of [1, 2]) {
+    it(`a PUT that landed with its answer lost and no push left to record it is audited as a push by the pull (${n} in the pull)`, async () => {
+      const ids: number[] = [];
+      for (let k = 0; k < n; k++) ids.push(await newUser(`late-3-${n}-${k}`));
+      await landWithLostAnswers(ids, (id) => `landed-${id}`);
+      // The push engine is discarded here (the kill) and its entries are no longer pending (dead-lettered, as an
+      // operator or the attempt limit leaves them; set directly: a lost answer is retried without limit): only the
+      // doubt rows remain.
+      await w.sql(`UPDATE intercom.sync_outbox SET status = 'dead', locked_by = NULL WHERE local_id = ANY($1::bigint[])`, [ids]);
+      await pull.pullContacts();
+      for (const id of ids) {
+        const rows = await pushRowsSetting(id, `landed-${id}`);
+        expect(rows).toHaveLength(1);
+        expect(rows[0]!.details).toMatchObject({ landed_late: true });
+        // Settled with its audit row, in the pull's transaction: later pulls do not audit it again.
+        expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(0);
+      }
+      await pull.pullContacts();
+      for (const id of ids) expect(await pushRowsSetting(id, `landed-${id}`)).toHaveLength(1);
+    });
+  }
+
+  it('a landed PUT whose entry is still pending is audited once, not once by the pull and again by its push', async () => {
+    const id = await newUser('late-4');
+    await landWithLostAnswers([id], () => 'landed-pending');
+    // The engine that sent it is discarded; its entry stays pending and a new engine drains it after the pull.
+    await pull.pullContacts();
+    await drainAll(w, w.engineWith({}));
+    await pull.pullContacts();
+    expect(await pushRowsSetting(id, 'landed-pending')).toHaveLength(1);
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(0);
+  });
+
   // Random interleavings of local updates, late-applied PUTs, pushes and pulls on two contacts: every one converges
   // to the last local value on both sides.
   it('property: any interleaving of updates, late PUTs, pushes and pulls converges', async () => {

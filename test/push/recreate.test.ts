@@ -76,6 +76,36 @@ describe('re-created contacts', () => {
     expect(actions.map((a) => a.action)).toEqual(['create', 'delete', 'create']);
   });
 
+  // Found by the chaos test (docs/guarantees.md): the row is hard-deleted and re-inserted before the delete is pushed,
+  // so the new row's create meets a 409 from a contact still mapped `active` to a row that no longer exists. Each
+  // order of the two outbox entries is forced by holding the other one back (claims go by next_attempt_at).
+  for (const first of ['create', 'delete'] as const) {
+    it(`a key re-created before its delete was pushed converges when the ${first} is processed first`, async () => {
+      const key = `recreate-race-${first}`;
+      const old = await insert(key, 'Old');
+      await drainAll(w);
+      const x = (await mappingOf(w, 'contact', old))!.intercom_id!;
+      await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [old]);
+      const fresh = await insert(key, 'New');
+      const [held, go] = first === 'create' ? [old, fresh] : [fresh, old];
+      await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() + interval '1 hour' WHERE local_id = $1`, [held]);
+      try {
+        await w.engine.drainOnce({ max: 1 });
+        // The first entry has been dealt with (done or dead-lettered) before the held one is let go.
+        expect(await w.sql(`SELECT 1 FROM intercom.sync_outbox WHERE local_id = $1 AND status = 'pending'`, [go])).toEqual([]);
+      } finally {
+        await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() WHERE local_id = $1`, [held]);
+      }
+      await drainAll(w);
+
+      expect(await deadLetters([old, fresh])).toEqual([]);
+      const contacts = await simContactsByExternalId(w, key);
+      expect(contacts.map((c) => [c.contact.id, c.archived, c.deleted, c.contact.name])).toEqual([[x, false, false, 'New']]);
+      expect(await mappingOf(w, 'contact', fresh)).toMatchObject({ status: 'active', intercom_id: x });
+      expect(await mappingOf(w, 'contact', old)).toMatchObject({ status: 'deleted', intercom_id: null });
+    });
+  }
+
   type Op =
     | { kind: 'insert'; name: string }
     | { kind: 'update'; name: string }

@@ -14,8 +14,10 @@ export function registerRunCommand(program: Command): void {
       const logger = createCliLogger(config);
       // Signals that arrive while we are still building must not kill the process without cleanup.
       let stopRequested: NodeJS.Signals | null = null;
+      const building = new AbortController();
       let requestStop: (signal: NodeJS.Signals) => void = (signal) => {
         stopRequested = signal;
+        building.abort();
       };
       const removeHandlers = onShutdownSignals({
         graceful: (signal) => requestStop(signal),
@@ -32,6 +34,7 @@ export function registerRunCommand(program: Command): void {
         const app = await buildApp(
           bundled ? { ...config, intercom: { ...config.intercom, accessToken: bundled.token, baseUrl: bundled.url } } : config,
           logger,
+          { signal: building.signal },
         ).catch(async (err: unknown) => {
           await bundled?.close();
           throw err;

@@ -100,6 +100,10 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return one<CompanyRow>(`SELECT ${COMPANY_COLUMNS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
       },
       writeDoubts: (entity, localId, windowSeconds) => doubts.forEntity(tx, entity, localId, windowSeconds),
+      async settleWriteDoubts(ids) {
+        if (ids.length === 0) return;
+        await tx.query(`DELETE FROM ${s}.sync_write_doubts WHERE id = ANY($1::bigint[])`, [ids]);
+      },
       writeDoubtsFor: (entity, localIds, windowSeconds) => doubts.forEntities(tx, entity, localIds, windowSeconds),
       async requestPush(entity, localId, fields) {
         await tx.query(`SELECT ${s}.enqueue_outbox($1, $2, 0, 'upsert', $3::text[])`, [entity, localId, [...fields]]);

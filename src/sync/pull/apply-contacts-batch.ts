@@ -111,6 +111,7 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
   const patches: { localId: number; patch: Partial<ContactSnapshot> }[] = [];
   const writes: MappingWrite<'contact'>[] = [];
   const perContact: { item: Candidate; localId: number; audits: AuditEntry[] }[] = [];
+  const settled: number[] = [];
   for (const item of items) {
     const c = item.pulled.contact;
     const mapping = mappings.get(c.id)!;
@@ -146,11 +147,13 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
     }
     // Rare (a late echo of a write of ours): one statement each, in the order the per-record path runs it.
     if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
+    settled.push(...plan.settledDoubts);
     if (plan.patch) patches.push({ localId: local.id, patch: plan.patch });
     writes.push(plan.mapping);
     perContact.push({ item, localId: local.id, audits: [...plan.audits] });
     out.push({ contact: c, outcome: plan.outcome });
   }
+  await tx.settleWriteDoubts(settled);
   await tx.updateContacts(patches);
   await tx.refreshLinkedMappings(writes);
 

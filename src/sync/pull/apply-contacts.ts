@@ -10,7 +10,7 @@ import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx, WriteDoubt } from './ports.ts';
-import { findEchoes } from './echo.ts';
+import { findEchoes, findLanded } from './echo.ts';
 import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -164,6 +164,7 @@ async function applyToLocal(
   const plan = planApplyToLocal({ pulled, remote: pulledRemote, hash: pulledHash, local, mapping, link, pending, doubts }, ctx);
   if (plan === 'skipped') return 'skipped';
   if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
+  await tx.settleWriteDoubts(plan.settledDoubts);
   if (plan.patch) await tx.updateContact(local.id, plan.patch);
   await tx.upsertMapping(plan.mapping);
   await tx.audit(plan.audits);
@@ -191,6 +192,8 @@ export interface LocalApplyPlan {
   audits: AuditEntry[];
   /** Fields whose local value must be pushed again (a late echo of our own write). */
   pushAgain: string[];
+  /** Doubts of ours this pull saw landed and audited: deleted in the same transaction (echo.ts findLanded). */
+  settledDoubts: number[];
   outcome: Outcome;
 }
 
@@ -210,6 +213,7 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
   // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
   const echoes = i.doubts.length > 0 ? findEchoes(agreed, localSnap, remote, [...i.doubts]) : null;
   const echoed = echoes ? Object.keys(echoes.fields) : [];
+  const landed = i.doubts.length > 0 ? findLanded(agreed, remote, i.doubts) : [];
   const r = reconcile({
     local: localSnap,
     remote: echoes?.remote ?? remote,
@@ -221,6 +225,8 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
   });
   // The base takes what Intercom holds, so the push diff sends the local value over our late one.
   for (const f of echoed) delete r.alreadyPushed[f.startsWith('custom_attributes.') ? 'custom_attributes' : f];
+  // A landed doubt is audited below as its own push row: not a second time as a pending change already pushed.
+  for (const l of landed) for (const f of Object.keys(l.changes)) delete r.alreadyPushed[f.split('.')[0]!];
   const changed = Object.keys(r.changes).length > 0;
   const externalKey = contactExternalKey(remote);
   const mapping: MappingWrite<'contact'> = {
@@ -260,12 +266,28 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
       }),
     );
   }
+  for (const l of landed) {
+    audits.push({
+      ...base,
+      direction: 'push',
+      runId: ctx.runId,
+      action: 'update',
+      changes: l.changes,
+      details: {
+        landed_late: true,
+        doubt: l.doubtId,
+        recorded_by: 'pull',
+        reason: 'Intercom applied a write of ours whose answer was lost, and no push lived to record it',
+      },
+    });
+  }
   const outcome: Outcome = r.conflicts.length > 0 ? 'conflict' : i.link ? 'linked' : changed ? 'updated' : 'unchanged';
   return {
     patch: changed ? patchOf(r.target, r.changes) : null,
     mapping,
     audits,
     pushAgain: [...new Set(echoed.map((f) => f.split('.')[0]!))],
+    settledDoubts: landed.map((l) => l.doubtId),
     outcome,
   };
 }

@@ -61,3 +61,44 @@ export function findEchoes(
   // Only values taken from the local snapshot were put in, so this parse cannot fail; it restores the type.
   return { fields, remote: Object.keys(fields).length === 0 ? remote : contactSnapshotSchema.parse(out) };
 }
+
+export interface Landed {
+  doubtId: number;
+  /** Fields the write moved in Intercom: the agreed base value → the value we sent. */
+  changes: Record<string, { before: unknown; after: unknown }>;
+}
+
+/**
+ * Our update writes in doubt that Intercom shows applied: a field holds the value we sent and differs from the agreed
+ * base. Whether the local row now agrees (nothing else changes) or holds a newer value (an echo, above), the write
+ * reached Intercom and no push lived to record it: the pull audits it as that push's change and settles the doubt in
+ * the same transaction, so it is recorded once. A doubt whose fields all equal the base (a retry already recorded the
+ * same value) shows nothing and is left to expire.
+ */
+export function findLanded(
+  base: ContactSnapshot | null,
+  remote: ContactSnapshot,
+  doubts: readonly Pick<WriteDoubt, 'id' | 'op' | 'fields'>[],
+): Landed[] {
+  const r: Readonly<Record<string, unknown>> = remote;
+  const b: Readonly<Record<string, unknown>> | null = base;
+  const out: Landed[] = [];
+  for (const d of doubts) {
+    if (d.op !== 'update') continue;
+    const changes: Landed['changes'] = {};
+    for (const [field, sent] of Object.entries(d.fields)) {
+      if (!(field in r)) continue;
+      if (field === 'custom_attributes') {
+        const rAttrs = (r[field] ?? {}) as Record<string, unknown>;
+        const bAttrs = (b?.[field] as Record<string, unknown> | undefined) ?? {};
+        for (const [k, v] of Object.entries((sent ?? {}) as Record<string, unknown>)) {
+          if (same(v, rAttrs[k]) && !same(v, bAttrs[k])) changes[`custom_attributes.${k}`] = { before: bAttrs[k] ?? null, after: v ?? null };
+        }
+        continue;
+      }
+      if (same(sent, r[field]) && !same(sent, b?.[field])) changes[field] = { before: b?.[field] ?? null, after: sent ?? null };
+    }
+    if (Object.keys(changes).length > 0) out.push({ doubtId: d.id, changes });
+  }
+  return out;
+}

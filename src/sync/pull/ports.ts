@@ -68,6 +68,8 @@ export interface ApplyTx {
   audit(entries: readonly AuditEntry[]): Promise<void>;
   /** Our writes to this entity whose answer was lost, sent within the last windowSeconds (creates: any age). */
   writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
+  /** Deletes doubts the pull saw landed (and audited in this transaction): they are never audited again. */
+  settleWriteDoubts(ids: readonly number[]): Promise<void>;
   /** writeDoubts for many local ids at once (the batched apply). */
   writeDoubtsFor(entity: MappingEntity, localIds: readonly number[], windowSeconds: number): Promise<WriteDoubt[]>;
   /** Queues a push of this entity, as a local change to these fields would (the outbox trigger's entry). */

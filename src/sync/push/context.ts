@@ -56,6 +56,25 @@ export class NotYetVisibleError extends SyncError {
   readonly retryable = true;
 }
 
+/**
+ * A lookup met records matching its key that it could not parse (Intercom's schema drifted under us): it has not
+ * positively found nothing, so nothing may be created on its word. Retried (the drift may pass); after the attempts
+ * the dead letter names the unreadable Intercom ids for an operator.
+ */
+export class UnreadableMatchError extends SyncError {
+  readonly retryable = true;
+  constructor(
+    readonly key: string,
+    readonly intercomIds: readonly string[],
+    reasons: readonly string[],
+  ) {
+    super(
+      `a lookup by ${key} met Intercom contact(s) it could not read: ${intercomIds.join(', ')} (${reasons.join('; ')}); ` +
+        'one may be the contact we look for, so none is created or linked until it can be read',
+    );
+  }
+}
+
 /** A done entry that needed no request and changes nothing but the outbox. */
 export function noop(outcome: Outcome): Step {
   return { kind: 'finish', outcome, write: { expectBaseHash: null, guard: null, mappings: [], localPatches: [], audit: [] } };

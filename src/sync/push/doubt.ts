@@ -5,14 +5,15 @@
  * answer is recorded; whatever is left is "in doubt":
  *   - a create in doubt is resolved by lookup before any new create, and only a lookup that positively finds nothing
  *     allows one (users: find_by_external_id, immediate; leads and email-keyed users: an email search once the
- *     indexing delay has passed — search lags writes by minutes, API-NOTES §5);
+ *     indexing delay has passed — search lags writes by minutes, API-NOTES §5); a search whose results include a
+ *     record it cannot parse has not found nothing, and is retried until the dead letter names that record;
  *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts).
  */
 import { AmbiguousIdentityError, writeMayHaveApplied } from '../../errors.ts';
-import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
+import type { ContactWrite, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
 import type { ContactSnapshot } from '../snapshot.ts';
 import type { PushContext } from './context.ts';
-import { remoteLookup } from './lookup.ts';
+import { searchByEmail, unreadableMatch } from './lookup.ts';
 import { sendLeadTolerant } from './prepare.ts';
 import type { WriteDoubt, WriteDoubtInput } from './ports.ts';
 
@@ -88,7 +89,7 @@ export async function resolveCreateDoubts(
   nowMs: number = Date.now(),
 ): Promise<DoubtResolution> {
   const id = sentIdentity(doubts, local);
-  const notOurs = async (c: IntercomContact) => {
+  const notOurs = async (c: { id: string }) => {
     const owner = await ctx.store.mappingByIntercomId('contact', c.id);
     return owner !== null && owner.local_id !== localId && owner.status !== 'archived' && owner.status !== 'deleted';
   };
@@ -109,7 +110,12 @@ export async function resolveCreateDoubts(
       reason: `contact ${localId}: a create whose answer was lost may have made this ${id.role}; searching by email once Intercom has indexed it`,
     };
   }
-  const matches = await remoteLookup(ctx.gateway).searchContactsByEmail(id.email);
+  const { contacts: matches, unreadable } = await searchByEmail(ctx.gateway, id.email);
+  // A match we cannot parse (schema drift; a drifted create answer is what left this doubt in the first place) may be
+  // the contact the create made: unless another local row owns it, the doubt is not resolvable yet.
+  const blocking: InvalidRecord[] = [];
+  for (const r of unreadable) if (r.id === null || !(await notOurs({ id: r.id }))) blocking.push(r);
+  if (blocking.length > 0) throw unreadableMatch(`email (contact ${localId}, create in doubt)`, blocking);
   const candidates: IntercomContact[] = [];
   for (const c of matches) {
     if (c.role !== id.role) continue;

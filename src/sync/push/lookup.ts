@@ -3,16 +3,39 @@
  * ids go through find_by_external_id (immediate, users only); emails through search (which lags behind writes).
  */
 import { IntercomApiError } from '../../errors.ts';
-import type { IntercomContact } from '../../intercom/payloads.ts';
+import type { IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
 import type { RemoteLookupPort } from '../identity.ts';
+import { UnreadableMatchError } from './context.ts';
 import type { PushGatewayPort } from './ports.ts';
 
+/**
+ * An email search with the records it could not parse kept beside the ones it could: every result matched the email,
+ * so an unreadable one may be the very contact looked for, and "none readable" is not "none there".
+ */
+export async function searchByEmail(
+  gateway: PushGatewayPort,
+  email: string,
+): Promise<{ contacts: IntercomContact[]; unreadable: InvalidRecord[] }> {
+  const page = await gateway.searchContacts({ query: { field: 'email', operator: '=', value: email }, perPage: 50 }, 'push');
+  return { contacts: page.data, unreadable: page.invalid };
+}
+
+export function unreadableMatch(key: string, unreadable: readonly InvalidRecord[]): UnreadableMatchError {
+  return new UnreadableMatchError(
+    key,
+    unreadable.map((r) => r.id ?? '(no id)'),
+    unreadable.map((r) => r.reason),
+  );
+}
+
+/** The lookups of identity decisions: a search that met unreadable matches throws rather than answer "nothing". */
 export function remoteLookup(gateway: PushGatewayPort): RemoteLookupPort {
   return {
     findContactByExternalId: (x) => gateway.findContactByExternalId(x, 'push'),
     async searchContactsByEmail(email) {
-      const page = await gateway.searchContacts({ query: { field: 'email', operator: '=', value: email }, perPage: 50 }, 'push');
-      return page.data;
+      const r = await searchByEmail(gateway, email);
+      if (r.unreadable.length > 0) throw unreadableMatch('email', r.unreadable);
+      return r.contacts;
     },
   };
 }
