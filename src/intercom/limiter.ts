@@ -292,7 +292,13 @@ export class WindowLimiter {
   private scheduleRefill(windowStart: number, fireAt: number): void {
     if (this.closing) return;
     if (this.refillTimer) clearTimeout(this.refillTimer);
-    this.refillTimer = setTimeout(() => void this.refill(windowStart), Math.max(0, fireAt - Date.now()));
+    // A refill needs Redis when the budget is shared: with Redis gone (or the limiter closing under it) the write
+    // rejects, and a rejection nobody observes would take the process down. Calls meanwhile fail fast (awaitRedis).
+    this.refillTimer = setTimeout(() => {
+      this.refill(windowStart).catch((err: unknown) => {
+        if (!this.closing) this.log.warn({ err }, 'rate limiter could not start the next window');
+      });
+    }, Math.max(0, fireAt - Date.now()));
     this.refTimer();
   }
 
