@@ -95,6 +95,8 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   const rows = new Map<string, Row>();
   const saved = spec.dryRun ? [] : await deps.store.listStreams(prefix);
   for (const s of saved) {
+    // sync_state.details is jsonb that only this module writes (row.d, committed with each page), so it is read back
+    // as the shape it was written in (a row whose status is none of ours is neither counted nor resumed below).
     const d = s.details as unknown as RowDetails;
     rows.set(s.stream, { name: s.stream, cursor: s.cursor, d });
     if (d.status === 'done' || d.status === 'running') {
