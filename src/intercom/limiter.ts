@@ -259,8 +259,15 @@ export class WindowLimiter {
       }
       // Flushing needs a live connection; with Redis down, quitting would wait for a reconnect that never comes.
       const flush = this.redis === null || this.redis.status === 'ready';
-      await this.bottleneck.disconnect(flush);
-      if (this.connection) await this.connection.disconnect(flush);
+      if (this.connection) {
+        // Not bottleneck.disconnect(): on a connection we passed in it unsubscribes through a forEach of async
+        // callbacks nobody awaits (bottleneck lib/IORedisConnection.js, __removeLimiter__), and when the clients close
+        // under them they reject unobserved ("Connection is closed"). The connection's own disconnect clears the
+        // heartbeat of every limiter on it and closes both clients.
+        await this.connection.disconnect(flush);
+      } else {
+        await this.bottleneck.disconnect(flush);
+      }
     })();
     return this.closing;
   }

@@ -46,8 +46,8 @@ export function parsePrometheusText(text: string): { samples: Sample[]; types: M
       if (consumed !== m[2].length) throw new Error(`bad labels at ${where}`);
     }
     const raw = m[3]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (!/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]Inf|NaN)$/.test(raw)) throw new Error(`bad value at ${where}`);
+    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : /^nan$/i.test(raw) ? NaN : Number(raw);
+    if (!/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]Inf|[Nn][Aa][Nn])$/.test(raw)) throw new Error(`bad value at ${where}`);
     const family = familyOf(name, types);
     if (!family) throw new Error(`sample without a TYPE at ${where}`);
     samples.push({ name, labels, value });
