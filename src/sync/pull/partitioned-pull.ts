@@ -20,7 +20,7 @@ import { applyContactPage, type ContactPageOptions } from './contact-page.ts';
 import { isHexId, nextLocalDay, partitionKey, partitionQuery, splitPartition, type Partition } from './partitions.ts';
 import { startOfLocalDay } from './pull-window.ts';
 import type { StreamPatch } from './ports.ts';
-import type { RunDeps } from './run-deps.ts';
+import { isExpiredCursor, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.ts';
 
 export const PAGE_SIZE = 150;
 /** Below this many pages a partition is not worth a split: each split costs one probe page and a partial last page. */
@@ -164,7 +164,9 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       try {
         page = await next;
       } catch (err) {
-        if (cursor === null || !isDeadCursor(err)) throw err;
+        // One classifier for every pass (run-deps.ts): only Intercom's "Invalid starting_after" 400 is a dead cursor; any
+        // other 400 is a real refusal, and restarting on it would loop. Bounded like the sequential passes, per partition.
+        if (cursor === null || !isExpiredCursor(err) || result.cursorRestarts >= MAX_CURSOR_RESTARTS * Math.max(1, rows.size)) throw err;
         // The cursor is gone (expired, or the search was evicted): narrow the partition to what is left and
         // start it over. Records of the restart day that were already applied come back unchanged.
         row.d.partition = narrowed(row.d.partition, row.d.last, spec);
@@ -310,8 +312,3 @@ function narrowed(p: Partition, last: number | null, spec: Pick<PartitionedPullS
   return p.to === null || to < p.to ? { ...p, to } : p;
 }
 
-/** Intercom answers 400 (or 404 for scrolls) to a cursor it no longer knows (API-NOTES §14). */
-function isDeadCursor(err: unknown): boolean {
-  const status = (err as { status?: unknown } | null)?.status;
-  return status === 400 || status === 404;
-}
