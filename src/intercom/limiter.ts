@@ -15,7 +15,7 @@ import type { RateHeaders } from './errors-from-response.ts';
 export type Priority = 'scroll' | 'push' | 'pull' | 'backfill' | 'verify';
 
 // Bottleneck runs lower numbers first. The next page of an open company scroll goes before everything: the scroll
-// dies after about a minute idle (API-NOTES §14) and there is one per workspace, so pushes filling the budget must
+// dies after about a minute idle (Intercom's scroll reference: https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/scrolloverallcompanies) and there is one per workspace, so pushes filling the budget must
 // not starve it; it is one request per page, so it costs pushes little. Pushes carry local edits users wait for;
 // verification sweeps can always wait.
 const PRIORITY: Record<Priority, number> = { scroll: 0, push: 1, pull: 3, backfill: 5, verify: 7 };

@@ -69,7 +69,7 @@ export class ContactSearch {
   private cache = new Map<string, CachedResult>();
   private nextCacheId = 1;
   private countCache: { version: number; validUntilMs: number; total: number } | null = null;
-  /** Bumped by expireCursors(): Intercom forgets search cursors (API-NOTES §14), so clients must cope. */
+  /** Bumped by expireCursors(): Intercom forgets search cursors (400 "Invalid starting_after param": https://developers.intercom.com/docs/references/2.4/rest-api/contacts/list-contacts/), so clients must cope. */
   private generation = 0;
 
   constructor(

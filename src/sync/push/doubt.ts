@@ -5,7 +5,7 @@
  * answer is recorded; whatever is left is "in doubt":
  *   - a create in doubt is resolved by lookup before any new create, and only a lookup that positively finds nothing
  *     allows one (users: find_by_external_id, immediate; leads and email-keyed users: an email search once the
- *     indexing delay has passed — search lags writes by minutes, API-NOTES §5); a search whose results include a
+ *     indexing delay has passed — search lags writes by minutes, same search reference: https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/searchcontacts); a search whose results include a
  *     record it cannot parse has not found nothing, and is retried until the dead letter names that record;
  *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts).
  */
