@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { buildEngines, type Engines } from '../../engines.ts';
+import type { Engines } from '../../engines.ts';
 import type { RunKind, RunSummary } from '../../sync/outcome.ts';
-import { createCliContext } from '../context.ts';
 import { abortOnSignals } from './backfill.ts';
 
 interface SyncFlags {
@@ -31,6 +30,8 @@ export function registerSyncCommand(program: Command): void {
     .option('--json', 'print the cycle summary as JSON')
     .action(async (flags: SyncFlags) => {
       if (!flags.once) throw new Error('sync runs one cycle: pass --once (the daemon is `intercom-sync run`)');
+      // Imported here, like every command's engines, so `--help` loads only commander.
+      const [{ createCliContext }, { buildEngines }] = await Promise.all([import('../context.ts'), import('../../engines.ts')]);
       const ctx = await createCliContext();
       const interrupt = abortOnSignals();
       let engines: Engines | undefined;
