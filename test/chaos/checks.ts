@@ -276,3 +276,38 @@ export function authProblems({ sim, daemonOutput }: CheckInput): string[] {
   if (/rejected our credentials/.test(daemonOutput)) out.push('the daemon reported a credentials halt');
   return out;
 }
+
+/**
+ * For a failure message: the sync state of every local contact a problem names (by email), so a failing seed can be
+ * diagnosed from its output alone — mappings, audit rows in order, doubts and outbox entries.
+ */
+export async function contactDiagnostics(pool: CheckInput['pool'], problems: readonly string[]): Promise<string> {
+  const emails = [...new Set(problems.flatMap((p) => [...p.matchAll(/([a-z0-9.]+@example\.com)/g)].map((m) => m[1]!)))].slice(0, 4);
+  const out: string[] = [];
+  for (const email of emails) {
+    const { rows: ids } = await pool.query<{ id: number }>(`SELECT id FROM intercom.contacts WHERE lower(email) = $1 ORDER BY id`, [email]);
+    const auditByKey = await pool.query(
+      `SELECT to_char(at, 'HH24:MI:SS.MS') AS at, run_id, direction, local_id, intercom_id, action, changes, details
+         FROM intercom.audit_log WHERE entity_type = 'contact' AND (local_id = ANY($1) OR external_key = $2 OR intercom_id IN
+           (SELECT intercom_id FROM intercom.sync_mappings WHERE entity_type = 'contact' AND local_id = ANY($1) AND intercom_id IS NOT NULL))
+        ORDER BY id`,
+      [ids.map((r) => r.id), email],
+    );
+    const maps = await pool.query(`SELECT local_id, intercom_id, status, status_reason FROM intercom.sync_mappings WHERE entity_type = 'contact' AND local_id = ANY($1)`, [
+      ids.map((r) => r.id),
+    ]);
+    const doubts = await pool.query(`SELECT * FROM intercom.sync_write_doubts WHERE entity_type = 'contact' AND local_id = ANY($1) ORDER BY id`, [ids.map((r) => r.id)]);
+    const outbox = await pool.query(`SELECT id, local_id, op, status, attempts, last_error FROM intercom.sync_outbox WHERE entity_type = 'contact' AND local_id = ANY($1)`, [
+      ids.map((r) => r.id),
+    ]);
+    out.push(
+      `--- ${email} (rows ${ids.map((r) => r.id).join(', ') || 'none'})`,
+      `mappings: ${JSON.stringify(maps.rows)}`,
+      `doubts: ${JSON.stringify(doubts.rows)}`,
+      `outbox: ${JSON.stringify(outbox.rows)}`,
+      'audit:',
+      ...auditByKey.rows.map((a) => `  ${JSON.stringify(a)}`),
+    );
+  }
+  return out.join('\n');
+}

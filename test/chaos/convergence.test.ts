@@ -11,6 +11,7 @@ import {
   auditProblems,
   authProblems,
   companyProblems,
+  contactDiagnostics,
   contactProblems,
   deadLetters,
   driftRecordedInvalid,
@@ -200,6 +201,7 @@ it(`converges after random writes on both sides and injected faults (CHAOS_SEED=
       if (result.problems.length > 0 || daemons.unexpectedExits.length > 0) {
         throw new Error(
           `did not converge (replay with CHAOS_SEED=${SEED}):\n${summarize([...result.problems, ...daemons.unexpectedExits.map((e) => `daemon exited unexpectedly: ${e}`)])}\n\n` +
+            `state of the contacts named above:\n${await contactDiagnostics(pool, result.problems)}\n\n` +
             `steps:\n${log.steps.join('\n')}\n\ndaemon output (tail; all of it in ${saveDaemonOutput()}):\n${daemons.allOutput().slice(-6_000)}`,
         );
       }

@@ -43,6 +43,9 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
     const one = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T | null> =>
       (await tx.query<T>(sql, values)).rows[0] ?? null;
     return {
+      async clock() {
+        return (await tx.query<{ now: Date }>(`SELECT clock_timestamp() AS now`)).rows[0]!.now;
+      },
       async mappingByIntercomId(entity, intercomId) {
         return (await mappings.byIntercomIds(tx, entity, [intercomId], true))[0] ?? null;
       },

@@ -37,6 +37,47 @@ export function isUnchanged(m: Mapping | undefined | null, c: IntercomContact, s
   );
 }
 
+/**
+ * A row the push is creating — its mapping reserved 'pending' (create-contact.ts, step 2) and its entry still queued
+ * — is linked by the push, never by the pull. The push's protocol finds its own contact again (doubts, 409 holder),
+ * and only the push knows the contact it links may hold someone else's older values: a re-created key takes over
+ * the archived contact of the deleted row, and the unarchive that takeover sends moves updated_at, so a pull that
+ * linked first with no base would let those older values win under newest_wins (chaos seed 7, issue 13).
+ */
+async function pushOwnsLink(tx: ApplyTx, localId: number, m: Mapping | null): Promise<boolean> {
+  return m?.status === 'pending' && (await tx.hasPendingOutbox('contact', localId));
+}
+
+/** Is another live row, one the push is creating, claiming this contact by its key? (see pushOwnsLink) */
+async function claimedByPushedCreate(tx: ApplyTx, remote: ContactSnapshot, ownerLocalId: number): Promise<boolean> {
+  const claimants = remote.external_id
+    ? [await tx.contactByExternalId(remote.external_id)]
+    : remote.email
+      ? await tx.unlinkedContactsByEmail(remote.email)
+      : [];
+  for (const row of claimants) {
+    if (!row || row.id === ownerLocalId || row.deleted_at !== null) continue;
+    if (await pushOwnsLink(tx, row.id, await tx.mappingByLocalId('contact', row.id))) return true;
+  }
+  return false;
+}
+
+/**
+ * A read older than what the mapping already holds. A pull page is requested, then applied later (after other pages,
+ * company look-ups, a cursor restart); a push that wrote the contact in between recorded Intercom's answer, and
+ * the page's copy is from before it. Applied, it would write the older value back over the application's newer
+ * one (chaos seed 7: a name went back to its previous value on both sides). Intercom's updated_at only grows, so
+ * a record older than the mapping's remote_updated_at is stale; one in the same whole second is stale when the
+ * mapping was written after the page was requested. A skipped record is read again by the next pull (the window's
+ * lookback), by then after the write that made it stale.
+ */
+export function isStaleRead(m: Mapping, c: IntercomContact | { updatedAt: number }, readAt: Date | undefined): boolean {
+  if (m.remote_updated_at === null) return false;
+  const known = Math.floor(m.remote_updated_at.getTime() / 1000);
+  if (c.updatedAt < known) return true;
+  return c.updatedAt === known && readAt !== undefined && m.updated_at > readAt;
+}
+
 export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: ApplyContext, opts: ApplyContactOptions = {}): Promise<Outcome> {
   const c = pulled.contact;
   const remote = contactFromRemote(c);
@@ -53,6 +94,9 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
   if (mapping) {
     const archivedRow = mapping.status === 'archived' ? await tx.contact(mapping.local_id) : undefined;
     if (archivedRow === null || (archivedRow && archivedRow.deleted_at !== null)) {
+      // A re-created key (issue 13): the push is taking this contact over for the new row and unarchived it itself.
+      // That is our own write, not a revival, and the old contact's values must not overwrite the new row's.
+      if (await claimedByPushedCreate(tx, remote, mapping.local_id)) return 'skipped';
       // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
       // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
       const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
@@ -76,6 +120,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     const local = await tx.contactByExternalId(remote.external_id);
     if (local) {
       const m = await tx.mappingByLocalId('contact', local.id);
+      if (await pushOwnsLink(tx, local.id, m)) return 'skipped';
       // Same external_id under a new Intercom id: Intercom keeps external_id unique among live contacts, so the old id
       // was merged away or the contact re-created.
       return applyToLocal(tx, pulled, remote, hash, local, m, m?.intercom_id ? 'relink' : 'link', ctx);
@@ -91,6 +136,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     const decision = decideLink(unlinked);
     if (decision.kind === 'link') {
       const m = await tx.mappingByLocalId('contact', decision.row.id);
+      if (await pushOwnsLink(tx, decision.row.id, m)) return 'skipped';
       return applyToLocal(tx, pulled, remote, hash, decision.row, m, 'link', ctx);
     }
     if (decision.kind === 'ambiguous') {
@@ -205,6 +251,7 @@ export interface LocalApplyPlan {
 export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalApplyPlan | 'skipped' {
   const c = i.pulled.contact;
   if (i.local.deleted_at !== null && i.pending) return 'skipped';
+  if (i.link === null && i.mapping?.intercom_id === c.id && isStaleRead(i.mapping, c, ctx.readAt)) return 'skipped';
   const localSnap = contactFromLocal(i.local);
   // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
   const remote = keepLeadExternalId(i.remote, localSnap);

@@ -9,6 +9,11 @@ export interface ApplyContext {
   logger: Logger;
   /** WRITE_DOUBT_WINDOW_SECONDS: how long our in-doubt writes may still land late (./echo.ts). Default 900. */
   writeDoubtWindowSeconds?: number;
+  /**
+   * When the records being applied were requested from Intercom, on the database's clock (mapping timestamps are
+   * written with now()). A mapping written after it holds news the record cannot have (isStaleRead).
+   */
+  readAt?: Date;
 }
 
 export type PullAudit = Omit<AuditEntry, 'direction' | 'runId'>;

@@ -18,6 +18,8 @@ export async function pullContactsByIds(deps: RunDeps, ids: readonly string[], s
   const found: IntercomContact[] = [];
   const missing: string[] = [];
   const invalid: InvalidRecord[] = [];
+  // The first GET is sent after this: every record found is at least this fresh.
+  const readAt = new Date();
   await Promise.all(
     unique.map((id) =>
       queue.add(async () => {
@@ -36,7 +38,7 @@ export async function pullContactsByIds(deps: RunDeps, ids: readonly string[], s
       }),
     ),
   );
-  mergeCounts(counts, await applyContactPage(deps, found, { detectMerges: true, invalid }));
+  mergeCounts(counts, await applyContactPage(deps, found, { detectMerges: true, invalid, readAt }));
   const mapped = await deps.store.mappingsByIntercomIds('contact', missing);
   for (const m of mapped) {
     if (m.status === 'active') countOutcome(counts, await resolveMissingContactMapping(deps, m));

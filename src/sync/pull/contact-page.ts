@@ -26,6 +26,8 @@ export interface ContactPageOptions {
   detectMerges?: boolean;
   /** Records of the page that did not parse: audited `invalid` with the reason, in the page's transaction. */
   invalid?: readonly InvalidRecord[];
+  /** When the page was requested (this process's clock): records older than a mapping written since are skipped. */
+  readAt?: Date;
 }
 
 const FETCH_CONCURRENCY = 4;
@@ -61,7 +63,10 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
         await auditUnparsed(tx, deps, invalid);
         for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, deps.ctx));
         const guard = (p: PulledContact, fn: () => Promise<Outcome>) => guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, fn);
-        for (const a of await applyContactsBatched(tx, pulled, deps.ctx, guard)) {
+        // The request time moved onto the database's clock (the offset measured now, within this transaction's ms).
+        const readAt = opts.readAt && new Date(opts.readAt.getTime() + ((await tx.clock()).getTime() - Date.now()));
+        const ctx = readAt ? { ...deps.ctx, readAt } : deps.ctx;
+        for (const a of await applyContactsBatched(tx, pulled, ctx, guard)) {
           countOutcome(counts, a.outcome);
           applied.push(a);
         }

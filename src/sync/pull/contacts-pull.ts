@@ -72,6 +72,7 @@ export async function pullContactsIncremental(
   for (;;) {
     signal?.throwIfAborted();
     let page;
+    const readAt = new Date();
     try {
       page = await deps.gateway.searchContacts(
         {
@@ -103,7 +104,7 @@ export async function pullContactsIncremental(
     }
     const inWindow = page.data.filter((c) => c.updatedAt >= win.floor);
     const invalid = page.invalid.filter((r) => r.updatedAt === null || r.updatedAt >= win.floor);
-    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true, invalid }));
+    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true, invalid, readAt }));
     // A record that did not parse is audited, and moves the watermark past it like any other: it is not retried
     // forever, and it does not hold back the records after it.
     const stamps = [...page.data.map((c) => c.updatedAt), ...page.invalid.flatMap((r) => (r.updatedAt === null ? [] : [r.updatedAt]))];

@@ -130,13 +130,17 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     });
   };
 
-  const fetchPage = (row: Row, cursor: string | null): Promise<Page<IntercomContact>> => {
+  /** Fetches one page, stamped with when it was requested (contact-page.ts skips records older than that). */
+  const fetchPage = (row: Row, cursor: string | null): Promise<Page<IntercomContact> & { readAt: Date }> => {
     const query = partitionQuery(row.d.partition);
     if (query === null) throw new Error(`partition ${row.name} has no bound: roots must be bounded on one side`);
-    const p = deps.gateway.searchContacts(
-      { query, perPage: PAGE_SIZE, sort: { field: row.d.partition.field, order: spec.order }, startingAfter: cursor },
-      spec.priority,
-    );
+    const readAt = new Date();
+    const p = deps.gateway
+      .searchContacts(
+        { query, perPage: PAGE_SIZE, sort: { field: row.d.partition.field, order: spec.order }, startingAfter: cursor },
+        spec.priority,
+      )
+      .then((page) => ({ ...page, readAt }));
     // Awaited below unless the run stops first; a page nobody waits for must not become an unhandled rejection.
     p.catch(() => undefined);
     return p;
@@ -160,7 +164,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     let next = fetchPage(row, cursor);
     for (;;) {
       spec.signal?.throwIfAborted();
-      let page: Page<IntercomContact>;
+      let page: Page<IntercomContact> & { readAt: Date };
       try {
         page = await next;
       } catch (err) {
@@ -214,6 +218,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
         return applyContactPage(deps, items, {
           ...spec.page,
           invalid,
+          readAt: page.readAt,
           dryRun: spec.dryRun,
           ...(spec.dryRun ? {} : { stream: { name: row.name, patch: { cursor: row.cursor, details: { ...row.d } } } }),
         });

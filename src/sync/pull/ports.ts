@@ -27,6 +27,8 @@ export type StreamPatch = { watermark?: Date | null; cursor?: string | null; det
 
 /** Everything one apply transaction may do; it runs in sync-apply mode so no write reaches the outbox. */
 export interface ApplyTx {
+  /** The database's clock now: mapping timestamps are on it, and the daemon's clock may differ. */
+  clock(): Promise<Date>;
   /** Mapping lookups that lock the row (SELECT … FOR UPDATE) so pull and push never apply over each other. */
   mappingByIntercomId<E extends MappingEntity>(entity: E, intercomId: string): Promise<LinkedMapping<E> | null>;
   mappingByLocalId<E extends MappingEntity>(entity: E, localId: number): Promise<Mapping<E> | null>;

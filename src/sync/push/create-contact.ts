@@ -145,7 +145,7 @@ async function link(
   details: Record<string, unknown>,
   settledDoubts: readonly number[],
 ): Promise<Step> {
-  const owner = await ctx.store.mappingByIntercomId('contact', holder.id);
+  let owner = await ctx.store.mappingByIntercomId('contact', holder.id);
   const extraMappings: MappingWrite[] = [];
   let weArchivedIt = false;
   if (owner && owner.local_id !== localId) {
@@ -164,6 +164,18 @@ async function link(
         `the Intercom contact holding this key is already linked to local contact ${owner.local_id}`,
       );
     }
+    if (await ctx.store.hasPendingEntry('contact', owner.local_id)) {
+      // The old row's delete is still queued or in flight: it will archive this very contact. Taking it over now would
+      // race that archive (the contact would end archived under the new row), so the delete goes first and the
+      // create comes back to unarchive it. The 409 that brought us here wrote nothing; the retry costs one request.
+      return {
+        kind: 'defer',
+        reason: `contact ${localId}: the deleted row ${owner.local_id} that held Intercom contact ${holder.id} has its delete pending; taking the contact over after it`,
+        delayMs: 1_000,
+      };
+    }
+    // Read again: the delete may have finished since the look-up above, and whether we archived it decides the unarchive.
+    owner = (await ctx.store.mappingByIntercomId('contact', holder.id)) ?? owner;
     weArchivedIt = owner.status === 'archived';
     extraMappings.push({
       entityType: 'contact',
