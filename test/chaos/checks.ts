@@ -233,7 +233,10 @@ export async function auditProblems(input: CheckInput, driftInvalid: ReadonlySet
     ] as const) {
       const h = log.contactFields.get(historyKey(c.email, field));
       if (!h || value === null) continue;
-      const touches = (a: { action: string; fields: string[] }) => a.action === 'create' || a.action === 'conflict' || a.fields.includes(column);
+      // Changes name a field whole (`custom_attributes`) or one attribute of it (`custom_attributes.plan_name`, as the
+      // pull records a late-landed write of ours: src/sync/pull/echo.ts).
+      const touches = (a: { action: string; fields: string[] }) =>
+        a.action === 'create' || a.action === 'conflict' || a.fields.some((f) => f === column || f.startsWith(`${column}.`));
       if (h.local.at(-1) === value && !has('contact', c.id, 'push', (a) => touches(a) || (key?.createdBy === 'local' && a.intercom_id === c.intercom_id)))
         out.push(`audit: ${c.email}.${field} = ${value} (local write) has no push row touching ${column}`);
       if (h.remote.at(-1) === value && !has('contact', c.id, 'pull', touches))

@@ -118,3 +118,53 @@ describe('a pull racing the push that creates the same lead', () => {
     });
   }
 });
+
+/**
+ * A pull page requested before a push and applied after it (chaos seed 7: the page waited behind others and a cursor
+ * restart). The page holds the contact as it was before the push; applying it would write the previous value back
+ * over the application's newer one, on both sides once the next push ran. The read is older than the mapping the
+ * push recorded (isStaleRead), so the pull leaves the contact alone, and the next pull finds nothing to change.
+ */
+describe('a pull page read before a push and applied after it', () => {
+  for (const path of ['batched', 'per-record'] as const) {
+    it(`does not write the older value back (${path} apply path)`, async () => {
+      if (path === 'batched') await h.control('POST', '/contacts', { role: 'user', external_id: 'stale-other', email: 'stale-other@example.com', name: 'Other' });
+      await h.q(`INSERT INTO intercom.contacts (role, external_id, email, name) VALUES ('user', 'stale-1', 'stale-1@example.com', 'First')`);
+      const push = createPushEngine({ host: processHost(), gateway: h.gateway, store: createPushStore(h.db.pool, h.db.schema), logger: silent, config: baseConfig });
+      await push.drainOnce();
+      const [{ id: localId }] = (await h.q<{ id: number }>(`SELECT id FROM intercom.contacts WHERE external_id = 'stale-1'`)) as [{ id: number }];
+      await h.engine().pullContacts({});
+
+      // Intercom's updated_at is whole seconds: a change in the next second makes the stale page unambiguous only by
+      // timestamp; the same-second case is decided by when the page was requested. Both are exercised over the runs.
+      const real = createPullStore(h.db.pool, h.db.schema);
+      let pushedBeforeApply = false;
+      const store: PullStorePort = {
+        ...real,
+        async applyTransaction(fn, opts) {
+          if (!pushedBeforeApply) {
+            pushedBeforeApply = true;
+            // The page has been read; now the application writes and the push lands, before the page is applied.
+            await h.q(`UPDATE intercom.contacts SET name = 'Second' WHERE id = $1`, [localId]);
+            expect((await push.drainOnce()).counts).toMatchObject({ updated: 1 });
+          }
+          return real.applyTransaction(fn, opts);
+        },
+      };
+      // The page must hold the contact as changed (so it is not filtered as unchanged): a remote edit of another field.
+      const remoteId = (await h.q<{ intercom_id: string }>(`SELECT intercom_id FROM intercom.contacts WHERE id = $1`, [localId]))[0]!.intercom_id;
+      await h.control('PATCH', `/contacts/${remoteId}`, { phone: '+15550001' });
+      const engine = createPullEngine({ gateway: h.gateway, store, logger: silent, config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins' } });
+      await engine.pullContacts({});
+      expect(pushedBeforeApply).toBe(true);
+
+      const [row] = await h.q<{ name: string }>(`SELECT name FROM intercom.contacts WHERE id = $1`, [localId]);
+      expect(row!.name).toBe('Second');
+      // The next pull reads the contact after the push: it brings the remote phone and keeps the newer name.
+      await h.engine().pullContacts({});
+      expect(await h.q(`SELECT name, phone FROM intercom.contacts WHERE id = $1`, [localId])).toEqual([{ name: 'Second', phone: '+15550001' }]);
+      const remote = h.sim.state.contacts.order.find((r) => r.data.id === remoteId)!;
+      expect(remote.data.name).toBe('Second');
+    });
+  }
+});

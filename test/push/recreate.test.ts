@@ -6,8 +6,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PushEngine } from '../../src/sync/push/index.ts';
-import { drainAll, mappingOf, pushWorld, simContactsByExternalId, type PushWorld } from './helpers.ts';
+import { processHost } from '../../src/daemon/host.ts';
+import type { IntercomGateway, Priority } from '../../src/intercom/gateway.ts';
+import type { ContactWrite } from '../../src/intercom/payloads.ts';
+import { createPushEngine, type PushEngine } from '../../src/sync/push/index.ts';
+import { baseConfig, drainAll, mappingOf, pullEngineOf, pushWorld, silent, simContactsByExternalId, type PushWorld } from './helpers.ts';
 
 let w: PushWorld;
 beforeAll(async () => {
@@ -52,6 +55,49 @@ describe('re-created contacts', () => {
       [second],
     );
     expect(audit).toMatchObject({ action: 'link', details: { revived_from_local_id: first, unarchived: true, intercom_id: x } });
+  });
+
+  // Chaos seed 7: the takeover's unarchive moves the old contact's updated_at, and a pull that ran before the
+  // takeover committed took it for a revival and linked the new row itself, with the old contact's values winning
+  // under newest_wins. The row is the push's to link: the pull leaves it alone and the new values reach Intercom.
+  it('a pull between the takeover unarchive and its commit leaves the re-created row to the push', async () => {
+    const first = await insert('recreate-pull', 'First');
+    await drainAll(w);
+    const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
+    await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
+    await drainAll(w);
+    const second = await insert('recreate-pull', 'Second');
+    // Seconds pass before the takeover (updated_at is whole seconds), so the remote edit below is newer than both
+    // our archive and the new row.
+    await w.control('POST', '/__sim/clock', { advance_seconds: 5 });
+
+    let pulled = false;
+    const pull = pullEngineOf(w);
+    // The gateway is a class instance: a spread would drop its methods, so the override sits on top of it.
+    const gateway: IntercomGateway = Object.create(w.gateway, {
+      updateContact: { value: async (id: string, body: ContactWrite, priority: Priority) => {
+        if (!pulled) {
+          pulled = true;
+          // Intercom has the contact unarchived, with its old values; the new ones are not sent yet and the takeover
+          // is not recorded. Someone edits the contact in Intercom meanwhile, so the pull sees it live and newer than
+          // our archive. As in the chaos run, this PUT then fails (a 502 before it applies) and is retried later.
+          await w.control('PATCH', `/__sim/contacts/${x}`, { phone: '+15550002' });
+          await pull.pullContacts({});
+          await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'status', status: 502, count: 5 });
+        }
+        return w.gateway.updateContact(id, body, priority);
+      } },
+    });
+    const engine = createPushEngine({ host: processHost(), gateway, store: w.store, logger: silent, config: baseConfig });
+    await drainAll(w, engine);
+    await pull.pullContacts({});
+    expect(pulled).toBe(true);
+    expect(await deadLetters([first, second])).toEqual([]);
+    expect(await w.sql(`SELECT name, phone FROM intercom.contacts WHERE id = $1`, [second])).toEqual([{ name: 'Second', phone: '+15550002' }]);
+    const held = await simContactsByExternalId(w, 'recreate-pull');
+    expect(held.map((c) => [c.contact.id, c.archived, c.contact.name])).toEqual([[x, false, 'Second']]);
+    expect(await mappingOf(w, 'contact', second)).toMatchObject({ status: 'active', intercom_id: x });
+    expect(await w.sql(`SELECT count(*)::int AS n FROM intercom.contacts WHERE external_id = 'recreate-pull' OR email = 'recreate-pull@example.com'`)).toEqual([{ n: 1 }]);
   });
 
   it('delete mode: a re-inserted key gets a fresh contact', async () => {
