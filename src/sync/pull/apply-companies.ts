@@ -3,7 +3,7 @@ import type { Mapping } from '../../db/queries/mappings.ts';
 import type { IntercomCompany } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
 import { companyFromLocal, companyFromRemote, snapshotHash } from '../snapshot.ts';
-import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
+import { creationChanges, isStaleRead, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx } from './ports.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -25,6 +25,7 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
   let local;
   if (mapping) {
     if (isCompanyUnchanged(mapping, c)) return 'unchanged';
+    if (isStaleRead(mapping, c, ctx.readAt)) return 'skipped';
     local = await tx.company(mapping.local_id);
     if (!local) return 'skipped';
   } else {

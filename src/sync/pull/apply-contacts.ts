@@ -8,7 +8,7 @@ import type { IntercomContact } from '../../intercom/payloads.ts';
 import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { canonicalJson, contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
-import { creationChanges, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
+import { creationChanges, isStaleRead, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx, WriteDoubt } from './ports.ts';
 import { findEchoes, findLanded, type Landed } from './echo.ts';
 import { applyRevival } from './revived.ts';
@@ -60,22 +60,6 @@ async function claimedByPushedCreate(tx: ApplyTx, remote: ContactSnapshot, owner
     if (await pushOwnsLink(tx, row.id, await tx.mappingByLocalId('contact', row.id))) return true;
   }
   return false;
-}
-
-/**
- * A read older than what the mapping already holds. A pull page is requested, then applied later (after other pages,
- * company look-ups, a cursor restart); a push that wrote the contact in between recorded Intercom's answer, and
- * the page's copy is from before it. Applied, it would write the older value back over the application's newer
- * one (chaos seed 7: a name went back to its previous value on both sides). Intercom's updated_at only grows, so
- * a record older than the mapping's remote_updated_at is stale; one in the same whole second is stale when the
- * mapping was written after the page was requested. A skipped record is read again by the next pull (the window's
- * lookback), by then after the write that made it stale.
- */
-export function isStaleRead(m: Mapping, c: IntercomContact | { updatedAt: number }, readAt: Date | undefined): boolean {
-  if (m.remote_updated_at === null) return false;
-  const known = Math.floor(m.remote_updated_at.getTime() / 1000);
-  if (c.updatedAt < known) return true;
-  return c.updatedAt === known && readAt !== undefined && m.updated_at > readAt;
 }
 
 export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: ApplyContext, opts: ApplyContactOptions = {}): Promise<Outcome> {

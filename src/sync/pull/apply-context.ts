@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../db/queries/audit.ts';
+import type { Mapping } from '../../db/queries/mappings.ts';
 import type { Logger } from '../../logger.ts';
 import type { ConflictPolicy } from '../three-way-merge.ts';
 import { pgCode, ValidationError } from '../../errors.ts';
@@ -14,6 +15,22 @@ export interface ApplyContext {
    * written with now()). A mapping written after it holds news the record cannot have (isStaleRead).
    */
   readAt?: Date;
+}
+
+/**
+ * A read older than what the mapping already holds. A pull page is requested, then applied later (after other pages,
+ * company look-ups, a cursor restart); a push that wrote the contact in between recorded Intercom's answer, and
+ * the page's copy is from before it. Applied, it would write the older value back over the application's newer
+ * one (chaos seed 7: a name went back to its previous value on both sides). Intercom's updated_at only grows, so
+ * a record older than the mapping's remote_updated_at is stale; one in the same whole second is stale when the
+ * mapping was written after the page was requested. A skipped record is read again by the next pull (the window's
+ * lookback), by then after the write that made it stale.
+ */
+export function isStaleRead(m: Mapping, c: { updatedAt: number }, readAt: Date | undefined): boolean {
+  if (m.remote_updated_at === null) return false;
+  const known = Math.floor(m.remote_updated_at.getTime() / 1000);
+  if (c.updatedAt < known) return true;
+  return c.updatedAt === known && readAt !== undefined && m.updated_at > readAt;
 }
 
 export type PullAudit = Omit<AuditEntry, 'direction' | 'runId'>;

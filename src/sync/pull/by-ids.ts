@@ -53,6 +53,7 @@ export async function pullContactsByIds(deps: RunDeps, ids: readonly string[], s
 export async function pullCompaniesByIds(deps: RunDeps, ids: readonly string[], signal?: AbortSignal): Promise<RunCounts> {
   const counts: RunCounts = {};
   const queue = new PQueue({ concurrency: CONCURRENCY });
+  const readAt = new Date();
   const found: IntercomCompany[] = [];
   const missing: string[] = [];
   await Promise.all(
@@ -68,7 +69,7 @@ export async function pullCompaniesByIds(deps: RunDeps, ids: readonly string[], 
       }),
     ),
   );
-  mergeCounts(counts, await applyCompanyPage(deps, found));
+  mergeCounts(counts, await applyCompanyPage(deps, found, { readAt }));
   // Intercom "deletes" companies by archiving them (Intercom-OpenAPI descriptions/2.14, deleteCompany): the link is over, the local row goes soft-deleted
   // unless a local change to it still waits for the push.
   for (const m of await deps.store.mappingsByIntercomIds('company', missing)) {

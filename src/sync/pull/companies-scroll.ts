@@ -62,12 +62,13 @@ async function scrollOnce(deps: RunDeps, opts: ScrollOptions, counts: RunCounts)
   let done = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
+    const readAt = new Date();
     const page = await deps.gateway.scrollCompanies(param, 'pull');
     if (page.data.length === 0) break;
     done += page.data.length;
     const recent = page.data.filter((c) => c.updatedAt >= opts.floor);
     for (const c of recent) newest = Math.max(newest, c.updatedAt);
-    mergeCounts(counts, await applyCompanyPage(deps, recent, { dryRun: opts.dryRun ?? false }));
+    mergeCounts(counts, await applyCompanyPage(deps, recent, { dryRun: opts.dryRun ?? false, readAt }));
     opts.onProgress?.({ done, total: null });
     if (!page.scrollParam) break;
     param = page.scrollParam;

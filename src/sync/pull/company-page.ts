@@ -6,7 +6,12 @@ import { guarded } from './contact-page.ts';
 import type { RunDeps } from './run-deps.ts';
 
 /** One page of pulled companies → one apply transaction (unchanged ones skipped before it). */
-export async function applyCompanyPage(deps: RunDeps, companies: readonly IntercomCompany[], opts: { dryRun?: boolean } = {}): Promise<RunCounts> {
+export async function applyCompanyPage(
+  deps: RunDeps,
+  companies: readonly IntercomCompany[],
+  /** readAt: when the page was requested (this process's clock); see isStaleRead. */
+  opts: { dryRun?: boolean; readAt?: Date } = {},
+): Promise<RunCounts> {
   const counts: RunCounts = {};
   const mappings = new Map(
     (await deps.store.mappingsByIntercomIds('company', companies.map((c) => c.id))).map((m) => [m.intercom_id, m]),
@@ -19,7 +24,9 @@ export async function applyCompanyPage(deps: RunDeps, companies: readonly Interc
   if (changed.length === 0) return counts;
   await deps.store.applyTransaction(
     async (tx) => {
-      for (const c of changed) countOutcome(counts, await guarded(tx, deps, 'company', c.id, c.updatedAt, () => applyCompany(tx, c, deps.ctx)));
+      const readAt = opts.readAt && new Date(opts.readAt.getTime() + ((await tx.clock()).getTime() - Date.now()));
+      const ctx = readAt ? { ...deps.ctx, readAt } : deps.ctx;
+      for (const c of changed) countOutcome(counts, await guarded(tx, deps, 'company', c.id, c.updatedAt, () => applyCompany(tx, c, ctx)));
     },
     { rollback: opts.dryRun ?? false },
   );
