@@ -119,10 +119,21 @@ export class IntercomPayloadError extends SyncError {
     message: string,
     readonly endpoint: string,
     readonly requestId: string | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; identity?: RecordIdentity | null },
   ) {
     super(message, options);
+    this.identity = options?.identity ?? null;
   }
+  /** What could still be read of the record (its id above all), when the body was an object with an id. */
+  readonly identity: RecordIdentity | null;
+}
+
+/** The identity fields of a record whose full shape did not parse (payloads.ts readableIdentity). */
+export interface RecordIdentity {
+  id: string;
+  externalId: string | null;
+  email: string | null;
+  updatedAt: number | null;
 }
 
 /** The shared (Redis) rate limiter cannot be reached: no request may leave, but the next tick may succeed. */

@@ -37,6 +37,7 @@ import {
   parseContactPage,
   parseDataAttributes,
   parseMe,
+  readableIdentity,
   type CompanyWrite,
   type ContactWrite,
   type DataAttribute,
@@ -386,7 +387,7 @@ class Gateway implements IntercomGateway {
           (answer.requestId ? ` (request_id ${answer.requestId})` : ''),
         label,
         answer.requestId ?? undefined,
-        { cause: err },
+        { cause: err, identity: readableIdentity(answer.body) },
       );
       this.log.error({ endpoint: label, requestId: answer.requestId, problem: err.message }, 'malformed Intercom answer');
       throw e;

@@ -4,6 +4,7 @@
  * fields we rely on are checked. A body that fails the check is a payload error, not a crash somewhere downstream.
  */
 import { z } from 'zod';
+import type { RecordIdentity } from '../errors.ts';
 import { TRUNCATED_BODY } from './buffered-fetch.ts';
 
 export type IntercomContact = {
@@ -204,6 +205,19 @@ export function isNonJsonMarker(body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;
   const b = body as { ok?: unknown; error?: { reason?: unknown } };
   return b.ok === false && b.error?.reason === 'non-json';
+}
+
+/**
+ * The identity of a record that failed its full parse (schema drift: a field of another type, a role we do not
+ * know): its id, external_id, email and updated_at where each is still of the documented type. A create whose answer
+ * drifted made a contact all the same; its id is what keeps a retry from making a second one.
+ */
+export function readableIdentity(body: unknown): RecordIdentity | null {
+  if (typeof body !== 'object' || body === null || isNonJsonMarker(body)) return null;
+  const r = body as Record<string, unknown>;
+  if (typeof r.id !== 'string' || r.id === '') return null;
+  const s = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  return { id: r.id, externalId: s(r.external_id), email: s(r.email), updatedAt: typeof r.updated_at === 'number' ? r.updated_at : null };
 }
 
 export function parseContact(body: unknown): IntercomContact {

@@ -1,8 +1,9 @@
 /**
  * A create answered 2xx in a drifted shape (the simulator's schemaDriftRate: signed_up_at as a string, a role the
- * description does not list) is rightly left in doubt: the body could not be read. The email search that resolves the
- * doubt then meets the same unreadable record among its results (page.invalid). That is not a positive "nothing
- * there": Intercom does not deduplicate leads, so creating again makes a second lead with the same email.
+ * description does not list). The contact exists; only its full shape cannot be read. Its id can: the row is linked
+ * to it at once (base = what was sent), audited `create` and `invalid`, and never created again — Intercom does not
+ * deduplicate leads, so a second create would make a second lead with the same email. Before, the create stayed in
+ * doubt for good and ended a dead letter, and the chaos range failed on it (docs/guarantees.md).
  *
  * Deterministic: the simulator's clock is frozen at a fixed second and seeded, so the new contact's id (second,
  * counter, seeded noise) and its drift (a hash of id and seed, src/simulator/realism.ts driftOf) are the same on
@@ -30,7 +31,7 @@ describe('a create whose answer drifted', () => {
   it.each([
     { seed: 2, kind: 'wrong_type' },
     { seed: 1, kind: 'unknown_role' },
-  ])('($kind, seed $seed) is never created again because the lookup could not read what it found; the dead letter names the id', async ({ seed, kind }) => {
+  ])('($kind, seed $seed) is linked by its readable id, audited, and never created again', async ({ seed, kind }) => {
     w = await pushWorld({ seed, duplicateLeadsAllowed: true }, { maxAttempts: MAX_ATTEMPTS, createLookupDelaySeconds: 0, retryBaseMs: 1 });
     w.sim.state.clock.set(1_780_000_000);
     w.sim.state.clock.freeze(true);
@@ -46,16 +47,36 @@ describe('a create whose answer drifted', () => {
     console.log(`seed ${seed}: leads ${leads.map((l) => l.contact.id).join(', ')}`);
     expect(driftOf(leads[0]!.contact.id, 1, seed)).toBe(kind);
     expect(leads).toHaveLength(1);
-
     const created = leads[0]!.contact.id;
-    const [dead] = await w!.sql<{ status: string; last_error: string }>(
-      `SELECT status, last_error FROM intercom.sync_outbox WHERE entity_type = 'contact' AND local_id = $1`,
+
+    expect(await w!.sql(`SELECT status, intercom_id FROM intercom.sync_mappings WHERE entity_type = 'contact' AND local_id = $1`, [row!.id])).toEqual([
+      { status: 'active', intercom_id: created },
+    ]);
+    expect(await w!.sql(`SELECT intercom_id FROM intercom.contacts WHERE id = $1`, [row!.id])).toEqual([{ intercom_id: created }]);
+    expect(await w!.sql(`SELECT 1 FROM intercom.sync_outbox WHERE entity_type = 'contact' AND local_id = $1`, [row!.id])).toEqual([]);
+    expect(await w!.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [row!.id])).toEqual([]);
+    const audit = await w!.sql<{ action: string; intercom_id: string; details: Record<string, unknown> }>(
+      `SELECT action, intercom_id, details FROM intercom.audit_log WHERE local_id = $1 ORDER BY id`,
       [row!.id],
     );
-    expect(dead?.status).toBe('dead');
-    expect(dead?.last_error).toContain(created);
-    expect(dead?.last_error).toMatch(/could not read/);
-    // The doubt stays: an operator (or a later fix of the payload reader) can still link the contact it made.
-    expect(await w!.sql(`SELECT op FROM intercom.sync_write_doubts WHERE local_id = $1`, [row!.id])).toEqual([{ op: 'create' }]);
+    expect(audit.map((a) => [a.action, a.intercom_id])).toEqual([
+      ['create', created],
+      ['invalid', created],
+    ]);
+    expect(String(audit[1]!.details.reason)).toMatch(/unexpected body/);
+
+    // The application writes again: the row is linked, so a PUT goes out (no create), Intercom applies it and answers
+    // in the same drifted shape. Applied for certain (2xx): audited, agreed, not retried, no dead letter.
+    await w!.sql(`UPDATE intercom.contacts SET name = 'Renamed' WHERE id = $1`, [row!.id]);
+    await drainAll(w);
+    const after = await simLeadsByEmail(email);
+    expect(after.map((l) => [l.contact.id, (l.contact as { name?: string }).name])).toEqual([[created, 'Renamed']]);
+    expect(await w!.sql(`SELECT status FROM intercom.sync_outbox WHERE entity_type = 'contact' AND local_id = $1`, [row!.id])).toEqual([]);
+    expect(await w!.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [row!.id])).toEqual([]);
+    const updates = await w!.sql<{ action: string; changes: Record<string, unknown> }>(
+      `SELECT action, changes FROM intercom.audit_log WHERE local_id = $1 AND action = 'update'`,
+      [row!.id],
+    );
+    expect(updates).toEqual([{ action: 'update', changes: { name: { before: 'Drifted lead', after: 'Renamed' } } }]);
   });
 });

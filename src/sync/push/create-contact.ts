@@ -21,11 +21,11 @@
  *      active with the Intercom id and base := the answer, remote-only fields copied onto the row, audit row, doubts
  *      settled, outbox entry deleted if its version is unchanged.
  */
-import { AmbiguousIdentityError, IntercomApiError, ValidationError } from '../../errors.ts';
+import { AmbiguousIdentityError, IntercomApiError, IntercomPayloadError, ValidationError, type RecordIdentity } from '../../errors.ts';
 import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
-import { contactFromRemote, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
-import { NotYetVisibleError, type PushContext, type Step } from './context.ts';
+import { contactFromRemote, fieldChanges, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
+import { auditBase, NotYetVisibleError, type PushContext, type Step } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, linkBase } from './diff.ts';
 import { createDoubts, putContact, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
@@ -74,6 +74,11 @@ export async function createContact(
       return r.value;
     });
   } catch (err) {
+    if (err instanceof IntercomPayloadError && err.identity) {
+      // The create's doubt (sendInDoubt left it) is the only one open: earlier ones were settled before it was sent.
+      const open = (await createDoubts(ctx, row.id)).map((d) => d.id);
+      return linkUnreadable(ctx, entry, row.id, local, err, err.identity, expectBaseHash, open);
+    }
     if (!is(err, 409)) throw err;
     const holder = await findConflictHolder(ctx, row.id, local, err);
     return link(ctx, entry, row.id, local, holder.contact, expectBaseHash, { via: '409', archived_409: holder.archived409 }, []);
@@ -89,6 +94,52 @@ export async function createContact(
     outcome: 'created',
     settledDoubts: [sent.doubtId],
   });
+}
+
+/**
+ * Intercom answered the create (2xx) with a body we cannot parse (schema drift): the contact exists, and its id is
+ * readable. It is linked at once with the values we sent as the agreed base, so no retry creates it a second time,
+ * and recorded `invalid` beside the `create`, as a pulled record of that shape is: the pull and later updates meet
+ * the same shape and say so in their own audit rows and dead letters, with this id in them.
+ */
+function linkUnreadable(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  localId: number,
+  local: ContactSnapshot,
+  err: IntercomPayloadError,
+  identity: RecordIdentity,
+  expectBaseHash: string | null,
+  settledDoubts: readonly number[],
+): Step {
+  const externalKey = contactKey(local);
+  const base = { ...auditBase(ctx, entry), intercomId: identity.id, externalKey, requestId: err.requestId ?? null };
+  return {
+    kind: 'finish',
+    outcome: 'created',
+    write: {
+      expectBaseHash,
+      guard: { entity: 'contact', localId },
+      mappings: [
+        {
+          entityType: 'contact',
+          localId,
+          intercomId: identity.id,
+          externalKey,
+          status: 'active',
+          baseSnapshot: local,
+          baseHash: snapshotHash(local),
+          remoteUpdatedAt: identity.updatedAt === null ? null : new Date(identity.updatedAt * 1000),
+        },
+      ],
+      localPatches: [],
+      audit: [
+        { ...base, action: 'create', changes: fieldChanges(null, local), details: { answer_unreadable: true } },
+        { ...base, action: 'invalid', changes: {}, details: { reason: err.message } },
+      ],
+      settledDoubts,
+    },
+  };
 }
 
 /** Intercom's 409 for an archived holder says so ("An archived contact matching those details already exists"). */

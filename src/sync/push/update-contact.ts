@@ -5,11 +5,12 @@
 import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
 import { actionForFound, resolveMissingContact } from '../identity.ts';
-import { contactFromRemote, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
-import { type PushContext, type Step, noop } from './context.ts';
+import { IntercomPayloadError, type RecordIdentity } from '../../errors.ts';
+import { canonicalJson, contactFromRemote, contactSnapshotSchema, fieldChanges, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
+import { auditBase, type PushContext, type Step, noop } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
-import { contactWrite, threeWayBase } from './diff.ts';
-import { putContact } from './doubt.ts';
+import { contactWrite, sentFields, threeWayBase } from './diff.ts';
+import { doubtWindowSeconds, putContact } from './doubt.ts';
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
@@ -48,6 +49,10 @@ export async function updateContact(
       response = await ctx.gateway.getContact(mapping.intercom_id, 'push');
     }
   } catch (err) {
+    // Answered 2xx, so applied, in a shape we cannot read (schema drift): the write is done; only the answer is lost.
+    if (err instanceof IntercomPayloadError && err.identity?.id === mapping.intercom_id && body) {
+      return updatedUnreadable(ctx, entry, { local, mapping, base, body, err, identity: err.identity });
+    }
     if (!is(err, 404)) throw err;
     return relink(ctx, entry, row, local, mapping, base);
   }
@@ -62,6 +67,55 @@ export async function updateContact(
     outcome: 'updated',
     settledDoubts,
   });
+}
+
+/**
+ * A PUT Intercom answered 2xx with a body that does not parse: applied for certain, so the sent fields are agreed
+ * (the base takes them, the others stay as they were) and the change is audited `update`, with an `invalid` row
+ * naming what could not be read. Its doubt is settled: the answer arrived. Without this the write stayed in doubt,
+ * was retried (each retry applied again, answered the same way) and ended a dead letter for a change Intercom holds.
+ */
+async function updatedUnreadable(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  o: { local: ContactSnapshot; mapping: LinkedMapping<'contact'>; base: ContactSnapshot | null; body: ContactWrite; err: IntercomPayloadError; identity: RecordIdentity },
+): Promise<Step> {
+  const sent = sentFields(o.body);
+  const l: Readonly<Record<string, unknown>> = o.local;
+  const agreed = contactSnapshotSchema.parse({ ...(o.base ?? o.local), ...Object.fromEntries([...sent].filter((k) => k in l).map((k) => [k, l[k]])) });
+  const changes = fieldChanges(o.base, o.local);
+  for (const k of Object.keys(changes)) if (!sent.has(k)) delete changes[k];
+  const sentBody = canonicalJson(o.body);
+  const doubts = (await ctx.store.writeDoubts('contact', entry.localId, doubtWindowSeconds(ctx)))
+    .filter((d) => d.op === 'update' && canonicalJson(d.fields) === sentBody)
+    .map((d) => d.id);
+  const audit = { ...auditBase(ctx, entry), intercomId: o.mapping.intercom_id, externalKey: o.mapping.external_key, requestId: o.err.requestId ?? null };
+  return {
+    kind: 'finish',
+    outcome: 'updated',
+    write: {
+      expectBaseHash: o.mapping.base_hash,
+      guard: { entity: 'contact', localId: entry.localId },
+      mappings: [
+        {
+          entityType: 'contact',
+          localId: entry.localId,
+          intercomId: o.mapping.intercom_id,
+          externalKey: o.mapping.external_key,
+          status: 'active',
+          baseSnapshot: agreed,
+          baseHash: snapshotHash(agreed),
+          remoteUpdatedAt: o.identity.updatedAt === null ? o.mapping.remote_updated_at : new Date(o.identity.updatedAt * 1000),
+        },
+      ],
+      localPatches: [],
+      audit: [
+        { ...audit, action: 'update', changes, details: { answer_unreadable: true } },
+        { ...audit, action: 'invalid', changes: {}, details: { reason: o.err.message } },
+      ],
+      settledDoubts: doubts,
+    },
+  };
 }
 
 async function relink(
