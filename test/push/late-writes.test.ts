@@ -89,6 +89,34 @@ describe('late writes', () => {
     expect(echo.map((e) => e.changes)).toEqual([{ name: { before: 'v1', after: 'v2' } }]);
   });
 
+  // Chaos seed 4: the late 'v1' lands after a remote edit the pull already applied, and the next thing to meet it is
+  // not a pull but the answer to our PUT of another field. That answer was taken as a remote change: 'v1' was copied
+  // onto the row and made the base, unaudited, and the application's value was gone on both sides.
+  it('a late echo carried by the answer to a newer write of another field is not taken for a remote edit', async () => {
+    const id = await newUser('late-answer');
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: LATE_MS, count: 1 });
+    await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
+    // One round: the PUT times out and stays in doubt; its retry is held back until the late one has landed.
+    await w.engine.drainOnce();
+    await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() + interval '1 hour' WHERE local_id = $1`, [id]);
+    const m = await mappingOf(w, 'contact', id);
+    await w.control('PATCH', `/__sim/contacts/${m!.intercom_id}`, { name: 'remote' });
+    await pull.pullContacts();
+    expect(await localName(id)).toBe('remote'); // newest_wins: the remote edit is newer than 'v1'
+    await w.sql(`DELETE FROM intercom.sync_outbox WHERE local_id = $1`, [id]);
+    await lateWritesLanded();
+    expect(await remoteName(id)).toBe('v1'); // our late write, after the remote edit
+    // The application changes another field; its PUT's answer carries the late 'v1'.
+    await w.sql(`UPDATE intercom.contacts SET phone = '+15550003' WHERE id = $1`, [id]);
+    await drainAll(w);
+    expect(await localName(id)).toBe('remote');
+    await settle();
+    expect(await localName(id)).toBe('remote');
+    expect(await remoteName(id)).toBe('remote');
+    const echo = await w.sql<{ changes: Record<string, unknown> }>(`SELECT changes FROM intercom.audit_log WHERE local_id = $1 AND action = 'echo'`, [id]);
+    expect(echo.map((e) => e.changes)).toEqual([{ name: { before: 'v1', after: 'remote' } }]);
+  });
+
   it('the write in doubt is recorded in Postgres while its answer is lost, and settled by answers', async () => {
     const id = await newUser('late-2');
     await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: LATE_MS, count: 1 });

@@ -179,16 +179,23 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
         }
         await enterSyncApplyMode(tx);
         for (const m of write.mappings) await mappings.upsert(tx, m);
+        const audits = [...write.audit];
         for (const p of write.localPatches) {
           if (p.entity === 'contact') {
             const row = await dataRows.contact(tx, p.localId, true);
-            if (row) await dataRows.patch(tx, 'contacts', p.localId, p.compute(row), CONTACT_SNAPSHOT_COLUMNS);
+            if (!row) continue;
+            const patch = p.compute(row);
+            await dataRows.patch(tx, 'contacts', p.localId, patch, CONTACT_SNAPSHOT_COLUMNS);
+            if (p.audit && Object.keys(patch).length > 0) audits.push(p.audit(row, patch));
           } else {
             const row = await dataRows.company(tx, p.localId, true);
-            if (row) await dataRows.patch(tx, 'companies', p.localId, p.compute(row), COMPANY_PUSH_COLUMNS);
+            if (!row) continue;
+            const patch = p.compute(row);
+            await dataRows.patch(tx, 'companies', p.localId, patch, COMPANY_PUSH_COLUMNS);
+            if (p.audit && Object.keys(patch).length > 0) audits.push(p.audit(row, patch));
           }
         }
-        await audit.insert(tx, write.audit);
+        await audit.insert(tx, audits);
         const del = await tx.query(`DELETE FROM ${outbox} WHERE id = $1 AND version = $2`, [entry.id, entry.version]);
         if ((del.rowCount ?? 0) > 0) return 'done';
         // A newer local change arrived while we worked: it stays pending and is re-diffed against the new base.

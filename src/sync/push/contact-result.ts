@@ -2,20 +2,24 @@
  * Turns Intercom's answer to a contact write into what the finish transaction records: base := the answer, the
  * mapping active under the answering id, the remote-only fields copied onto the row, one audit row.
  */
+import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
 import {
+  canonicalJson,
   contactFromLocal,
   contactFromRemote,
+  contactSnapshotSchema,
   fieldChanges,
   snapshotHash,
   type ContactSnapshot,
+  type LocalContactRow,
 } from '../snapshot.ts';
 import { auditBase, requestIdOf, type PushContext, type Step } from './context.ts';
 import { remoteOnlyPatch, sentFields } from './diff.ts';
-import type { OutboxEntry } from './ports.ts';
+import type { OutboxEntry, WriteDoubt } from './ports.ts';
 
 export function contactKey(local: ContactSnapshot): string | null {
   // Users without an external_id are found again by email, like leads (Intercom 409s on that duplicate too).
@@ -42,10 +46,12 @@ export function contactFinish(
     settledDoubts?: readonly number[];
     /** More mapping writes in the same transaction (a re-created row taking over its predecessor's contact). */
     extraMappings?: MappingWrite[];
+    /** Our update writes to this contact still in doubt (not settled by this answer): see heldEchoes. */
+    openDoubts?: readonly Pick<WriteDoubt, 'op' | 'fields'>[];
   },
 ): Step {
-  const snap = keepLeadExternalId(contactFromRemote(o.response), o.local);
   const sent = sentFields(o.body);
+  const snap = heldEchoes(keepLeadExternalId(contactFromRemote(o.response), o.local), o.agreedBase, o.body, o.openDoubts ?? []);
   const changes = fieldChanges(o.auditBase, o.local);
   for (const k of Object.keys(changes)) if (!sent.has(k)) delete changes[k];
   return {
@@ -72,6 +78,19 @@ export function contactFinish(
           entity: 'contact',
           localId: entry.localId,
           compute: (row) => remoteOnlyPatch(o.agreedBase, snap, contactFromLocal(row), sent),
+          // A remote change the answer carried and the row takes is a pull-direction change: audited as one. (What a
+          // create's answer fills in is part of the create and its audit row.)
+          ...(o.action === 'create' ? {} : { audit: (before: LocalContactRow, patch: Partial<ContactSnapshot>): AuditEntry => ({
+            runId: ctx.runId,
+            direction: 'pull',
+            entityType: 'contact',
+            localId: entry.localId,
+            intercomId: o.response.id,
+            externalKey: contactKey(o.local),
+            action: 'update',
+            changes: patchChanges(contactFromLocal(before), patch),
+            details: { recorded_by: 'push', reason: "Intercom's answer to our write held a change made in Intercom" },
+          }) }),
         },
       ],
       audit: [
@@ -88,4 +107,54 @@ export function contactFinish(
       settledDoubts: o.settledDoubts ?? [],
     },
   };
+}
+
+/**
+ * Our own in-doubt write landing late can show up in the answer to a newer write of ours: a field we did not send
+ * now holds a value we sent earlier (a PUT whose answer was lost, applied after a remote edit). Taken as a remote
+ * change, it would be copied onto the row and made the base, with no echo check and no audit (chaos seed 4). Such
+ * fields keep the agreed base's value here — not copied, not agreed — so the next pull sees Intercom differ from the
+ * base and decides with the echo rule (src/sync/pull/echo.ts), which keeps the newer local value and pushes it again.
+ */
+export function heldEchoes(
+  snap: ContactSnapshot,
+  agreed: ContactSnapshot,
+  body: object | null,
+  doubts: readonly Pick<WriteDoubt, 'op' | 'fields'>[],
+): ContactSnapshot {
+  if (doubts.length === 0) return snap;
+  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+  const sent = sentFields(body);
+  const sentAttrs = new Set(Object.keys((body as { custom_attributes?: object } | null)?.custom_attributes ?? {}));
+  const r: Record<string, unknown> = { ...snap };
+  const a: Readonly<Record<string, unknown>> = agreed;
+  let held = false;
+  for (const d of doubts) {
+    if (d.op !== 'update') continue;
+    for (const [k, v] of Object.entries(d.fields)) {
+      if (!(k in r)) continue;
+      if (k === 'custom_attributes') {
+        const ra: Record<string, unknown> = { ...((r[k] ?? {}) as Record<string, unknown>) };
+        const aa = (a[k] ?? {}) as Record<string, unknown>;
+        for (const [key, sv] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+          if (sentAttrs.has(key) || !same(sv, ra[key]) || same(ra[key], aa[key])) continue;
+          if (aa[key] === undefined) delete ra[key];
+          else ra[key] = aa[key];
+          held = true;
+        }
+        r[k] = ra;
+        continue;
+      }
+      if (sent.has(k) || !same(v, r[k]) || same(r[k], a[k])) continue;
+      r[k] = a[k];
+      held = true;
+    }
+  }
+  // Only values taken from the agreed snapshot were put in: the parse cannot fail, it restores the type.
+  return held ? contactSnapshotSchema.parse(r) : snap;
+}
+
+function patchChanges(before: ContactSnapshot, patch: Partial<ContactSnapshot>): Record<string, { before: unknown; after: unknown }> {
+  const b: Readonly<Record<string, unknown>> = before;
+  return Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, { before: b[k] ?? null, after: v ?? null }]));
 }

@@ -28,7 +28,7 @@ import { contactFromRemote, fieldChanges, snapshotHash, type ContactSnapshot, ty
 import { auditBase, NotYetVisibleError, type PushContext, type Step } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, linkBase } from './diff.ts';
-import { createDoubts, putContact, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
+import { createDoubts, openUpdateDoubts, putContact, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
 import { conflictHolderId, getContactOrNull, is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody, sendLeadTolerant } from './prepare.ts';
@@ -271,5 +271,6 @@ async function link(
     details: { ...details, intercom_id: holder.id },
     settledDoubts: settled,
     extraMappings,
+    openDoubts: await openUpdateDoubts(ctx, localId, settled),
   });
 }

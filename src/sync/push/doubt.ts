@@ -57,6 +57,12 @@ export function putContact(
   });
 }
 
+/** Our update writes to this contact still in doubt, other than those the step at hand settles (contact-result.ts heldEchoes). */
+export async function openUpdateDoubts(ctx: PushContext, localId: number, settled: readonly number[]): Promise<WriteDoubt[]> {
+  const done = new Set(settled);
+  return (await ctx.store.writeDoubts('contact', localId, doubtWindowSeconds(ctx))).filter((d) => d.op === 'update' && !done.has(d.id));
+}
+
 export async function createDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {
   return (await ctx.store.writeDoubts('contact', localId, doubtWindowSeconds(ctx))).filter((d) => d.op === 'create');
 }

@@ -42,9 +42,20 @@ export interface OutboxEntry {
 }
 
 /** What remote-only changes to copy onto a local row: computed under the row lock from the row as it is then. */
+/** A patch computed from the locked row inside the finish transaction, and the audit row it makes when it changes anything. */
 export type LocalPatch =
-  | { entity: 'contact'; localId: number; compute: (row: LocalContactRow) => Partial<ContactSnapshot> }
-  | { entity: 'company'; localId: number; compute: (row: LocalCompanyRow) => Partial<CompanySnapshot> };
+  | {
+      entity: 'contact';
+      localId: number;
+      compute: (row: LocalContactRow) => Partial<ContactSnapshot>;
+      audit?: (row: LocalContactRow, patch: Partial<ContactSnapshot>) => AuditEntry;
+    }
+  | {
+      entity: 'company';
+      localId: number;
+      compute: (row: LocalCompanyRow) => Partial<CompanySnapshot>;
+      audit?: (row: LocalCompanyRow, patch: Partial<CompanySnapshot>) => AuditEntry;
+    };
 
 /** A write to Intercom whose outcome is unknown (sync_write_doubts; docs/guarantees.md "Writes in doubt"). */
 export interface WriteDoubt {

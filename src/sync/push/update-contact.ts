@@ -10,7 +10,7 @@ import { canonicalJson, contactFromRemote, contactSnapshotSchema, fieldChanges, 
 import { auditBase, type PushContext, type Step, noop } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, sentFields, threeWayBase } from './diff.ts';
-import { doubtWindowSeconds, putContact } from './doubt.ts';
+import { doubtWindowSeconds, openUpdateDoubts, putContact } from './doubt.ts';
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
@@ -66,6 +66,7 @@ export async function updateContact(
     action: archived ? 'unarchive' : 'update',
     outcome: 'updated',
     settledDoubts,
+    openDoubts: await openUpdateDoubts(ctx, row.id, settledDoubts),
   });
 }
 
@@ -185,5 +186,6 @@ async function relink(
     outcome: 'updated',
     details: { previous_intercom_id: mapping.intercom_id, via: found.via },
     settledDoubts,
+    openDoubts: await openUpdateDoubts(ctx, row.id, settledDoubts),
   });
 }
