@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { OUTBOX_CHANNEL } from '../listen.ts';
 import { ident } from '../migrate.ts';
-import { enterSyncApplyMode, withTransaction } from '../transaction.ts';
+import { enterSyncApplyMode, withRetriedTransaction, withTransaction } from '../transaction.ts';
 import { auditQueries, type AuditEntry } from './audit.ts';
 import { COMPANY_PUSH_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, localRowQueries } from './local-rows.ts';
 import { mappingQueries, toMapping } from './mappings.ts';
@@ -161,7 +161,7 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
     },
 
     async finish(entry, workerId, write: FinishWrite): Promise<FinishResult> {
-      return withTransaction(pool, async (tx) => {
+      return withRetriedTransaction(pool, async (tx) => {
         // The answers arrived, whatever the outcome of the guard below: these writes are no longer in doubt.
         if (write.settledDoubts && write.settledDoubts.length > 0) {
           await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[])`, [write.settledDoubts]);
