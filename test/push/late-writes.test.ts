@@ -94,17 +94,20 @@ describe('late writes', () => {
   // onto the row and made the base, unaudited, and the application's value was gone on both sides.
   it('a late echo carried by the answer to a newer write of another field is not taken for a remote edit', async () => {
     const id = await newUser('late-answer');
-    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: LATE_MS, count: 1 });
+    const lateMs = 3_500;
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: lateMs, count: 1 });
     await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
     // One round: the PUT times out and stays in doubt; its retry is held back until the late one has landed.
     await w.engine.drainOnce();
     await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() + interval '1 hour' WHERE local_id = $1`, [id]);
     const m = await mappingOf(w, 'contact', id);
+    // updated_at is whole seconds and newest_wins compares it with the row's: the remote edit must be a later second.
+    await sleep(1_100);
     await w.control('PATCH', `/__sim/contacts/${m!.intercom_id}`, { name: 'remote' });
     await pull.pullContacts();
     expect(await localName(id)).toBe('remote'); // newest_wins: the remote edit is newer than 'v1'
     await w.sql(`DELETE FROM intercom.sync_outbox WHERE local_id = $1`, [id]);
-    await lateWritesLanded();
+    await lateWritesLanded(lateMs);
     expect(await remoteName(id)).toBe('v1'); // our late write, after the remote edit
     // The application changes another field; its PUT's answer carries the late 'v1'.
     await w.sql(`UPDATE intercom.contacts SET phone = '+15550003' WHERE id = $1`, [id]);
