@@ -291,7 +291,14 @@ export async function auditProblems(input: CheckInput, driftInvalid: ReadonlySet
   for (const c of softDeleted) {
     if (log.contacts.get(c.email)?.state !== 'deleted') continue;
     const inIntercom = sim.state.contacts.order.find((r) => !r.deleted && !r.mergedInto && r.data.email?.toLowerCase() === c.email);
-    if (inIntercom && !has('contact', c.id, 'push', (a) => a.action === 'archive' || a.action === 'delete'))
+    // The archive may have been recorded under an earlier row of the same key: a row deleted, re-created and deleted
+    // again before its create took the contact over never owned it (its own delete is then a no-op).
+    const archivedThere = (a: Row) => a.action === 'archive' || a.action === 'delete';
+    if (
+      inIntercom &&
+      !has('contact', c.id, 'push', archivedThere) &&
+      !audit.some((a) => a.direction === 'push' && a.intercom_id === inIntercom.data.id && archivedThere(a))
+    )
       out.push(`audit: contact ${c.email} (row ${c.id}) deleted locally and archived in Intercom, but no push archive/delete row`);
   }
   const { rows: companies } = await pool.query<{ id: number; company_id: string; plan: string | null }>(
