@@ -47,7 +47,13 @@ export type IntercomCompany = {
 };
 
 /** A record of a page that did not parse (Intercom's schema moved under us): kept aside so the page goes on. */
-export type InvalidRecord = { id: string | null; updatedAt: number | null; reason: string };
+export type InvalidRecord = {
+  id: string | null;
+  updatedAt: number | null;
+  reason: string;
+  /** What can still be read of it (readableIdentity), when it has an id. */
+  identity?: RecordIdentity | null;
+};
 
 export type Page<T> = {
   data: T[];
@@ -299,6 +305,7 @@ function partitionItems<T>(items: unknown[], parse: (x: unknown) => T, what: str
         id: typeof r.id === 'string' && r.id !== '' ? r.id : null,
         updatedAt: typeof r.updated_at === 'number' ? r.updated_at : null,
         reason: `${what}[${i}] ${err.message}`,
+        identity: readableIdentity(item),
       });
     }
   });

@@ -79,4 +79,29 @@ describe('a create whose answer drifted', () => {
     );
     expect(updates).toEqual([{ action: 'update', changes: { name: { before: 'Drifted lead', after: 'Renamed' } } }]);
   });
+
+  // Chaos seed 7 with drift on: the create's answer was lost (the connection dropped after Intercom applied it), and the
+  // email search that resolves the doubt found the lead in a drifted shape. Before, that unreadable match blocked the
+  // doubt for good (a dead letter); it is the one contact the search found, so it is linked by its readable id.
+  it('a create in doubt found by the email search in a drifted shape is linked, not created again', async () => {
+    w = await pushWorld({ seed: 2, duplicateLeadsAllowed: true }, { maxAttempts: MAX_ATTEMPTS, createLookupDelaySeconds: 0, retryBaseMs: 1 });
+    w.sim.state.clock.set(1_780_000_000);
+    w.sim.state.clock.freeze(true);
+    w.sim.state.applySettings({ schemaDriftRate: 1 });
+    await w.control('POST', '/__sim/faults', { method: 'POST', path: '/contacts', kind: 'drop', after_apply: true, count: 1 });
+    const email = 'lost-drifted@example.com';
+    const [row] = await w!.sql<{ id: number }>(`INSERT INTO intercom.contacts (role, email, name) VALUES ('lead', $1, 'Lost') RETURNING id`, [email]);
+    await drainAll(w);
+
+    const leads = await simLeadsByEmail(email);
+    expect(leads).toHaveLength(1);
+    expect(driftOf(leads[0]!.contact.id, 1, 2)).not.toBeNull();
+    expect(await w!.sql(`SELECT status, intercom_id FROM intercom.sync_mappings WHERE entity_type = 'contact' AND local_id = $1`, [row!.id])).toEqual([
+      { status: 'active', intercom_id: leads[0]!.contact.id },
+    ]);
+    expect(await w!.sql(`SELECT 1 FROM intercom.sync_outbox WHERE local_id = $1`, [row!.id])).toEqual([]);
+    expect(await w!.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [row!.id])).toEqual([]);
+    const audit = await w!.sql<{ action: string }>(`SELECT action FROM intercom.audit_log WHERE local_id = $1 ORDER BY id`, [row!.id]);
+    expect(audit.map((a) => a.action)).toEqual(['create', 'invalid']);
+  });
 });

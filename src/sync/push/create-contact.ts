@@ -59,6 +59,7 @@ export async function createContact(
     const r = await resolveCreateDoubts(ctx, row.id, doubts, local);
     if (r.kind === 'wait') return { kind: 'defer', reason: r.reason, delayMs: r.delayMs };
     if (r.kind === 'found') return link(ctx, entry, row.id, local, r.contact, expectBaseHash, { via: 'doubt' }, doubtIds);
+    if (r.kind === 'found-unreadable') return linkUnreadable(ctx, entry, row.id, local, r, expectBaseHash, doubtIds);
     await ctx.store.settleWriteDoubts(doubtIds);
   } else if (!reservation.fresh && local.external_id) {
     // A reservation from before creates were recorded as doubts: the same look-up, kept for rows left by older versions.
@@ -77,7 +78,7 @@ export async function createContact(
     if (err instanceof IntercomPayloadError && err.identity) {
       // The create's doubt (sendInDoubt left it) is the only one open: earlier ones were settled before it was sent.
       const open = (await createDoubts(ctx, row.id)).map((d) => d.id);
-      return linkUnreadable(ctx, entry, row.id, local, err, err.identity, expectBaseHash, open);
+      return linkUnreadable(ctx, entry, row.id, local, { identity: err.identity, reason: err.message, requestId: err.requestId ?? null }, expectBaseHash, open);
     }
     if (!is(err, 409)) throw err;
     const holder = await findConflictHolder(ctx, row.id, local, err);
@@ -97,8 +98,8 @@ export async function createContact(
 }
 
 /**
- * Intercom answered the create (2xx) with a body we cannot parse (schema drift): the contact exists, and its id is
- * readable. It is linked at once with the values we sent as the agreed base, so no retry creates it a second time,
+ * Intercom answered the create (2xx) with a body we cannot parse (schema drift), or the look-up of a create in doubt
+ * found it in that shape: the contact exists, and its id is readable. It is linked at once with the values we sent as the agreed base, so no retry creates it a second time,
  * and recorded `invalid` beside the `create`, as a pulled record of that shape is: the pull and later updates meet
  * the same shape and say so in their own audit rows and dead letters, with this id in them.
  */
@@ -107,13 +108,13 @@ function linkUnreadable(
   entry: OutboxEntry,
   localId: number,
   local: ContactSnapshot,
-  err: IntercomPayloadError,
-  identity: RecordIdentity,
+  found: { identity: RecordIdentity; reason: string; requestId: string | null },
   expectBaseHash: string | null,
   settledDoubts: readonly number[],
 ): Step {
+  const { identity } = found;
   const externalKey = contactKey(local);
-  const base = { ...auditBase(ctx, entry), intercomId: identity.id, externalKey, requestId: err.requestId ?? null };
+  const base = { ...auditBase(ctx, entry), intercomId: identity.id, externalKey, requestId: found.requestId };
   return {
     kind: 'finish',
     outcome: 'created',
@@ -135,7 +136,7 @@ function linkUnreadable(
       localPatches: [],
       audit: [
         { ...base, action: 'create', changes: fieldChanges(null, local), details: { answer_unreadable: true } },
-        { ...base, action: 'invalid', changes: {}, details: { reason: err.message } },
+        { ...base, action: 'invalid', changes: {}, details: { reason: found.reason } },
       ],
       settledDoubts,
     },

@@ -39,12 +39,13 @@ export async function deleteContact(
       await ctx.store.settleWriteDoubts(settledDoubts);
       return noop('skipped');
     }
+    const found = r.kind === 'found' ? { id: r.contact.id, updatedAt: r.contact.updatedAt } : r.identity;
     target = {
-      intercom_id: r.contact.id,
+      intercom_id: found.id,
       external_key: mapping?.external_key ?? externalId,
       base_snapshot: null,
       base_hash: null,
-      remote_updated_at: new Date(r.contact.updatedAt * 1000),
+      remote_updated_at: found.updatedAt === null ? null : new Date(found.updatedAt * 1000),
     };
   } else {
     return noop('skipped');

@@ -9,7 +9,7 @@
  *     record it cannot parse has not found nothing, and is retried until the dead letter names that record;
  *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts).
  */
-import { AmbiguousIdentityError, writeMayHaveApplied } from '../../errors.ts';
+import { AmbiguousIdentityError, IntercomPayloadError, writeMayHaveApplied, type RecordIdentity } from '../../errors.ts';
 import type { ContactWrite, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
 import type { ContactSnapshot } from '../snapshot.ts';
 import type { PushContext } from './context.ts';
@@ -69,6 +69,8 @@ export async function createDoubts(ctx: PushContext, localId: number): Promise<W
 
 export type DoubtResolution =
   | { kind: 'found'; contact: IntercomContact }
+  /** It was found, in a shape we cannot parse (schema drift): its id is readable, which is enough to link it. */
+  | { kind: 'found-unreadable'; identity: RecordIdentity; reason: string; requestId: string | null }
   | { kind: 'absent' }
   | { kind: 'wait'; delayMs: number; reason: string };
 
@@ -102,7 +104,13 @@ export async function resolveCreateDoubts(
   if (id.externalId && id.role === 'user') {
     // find_by_external_id reads the live record (no indexing lag) but hides archived contacts; an archived holder
     // then answers the new create with a 409, which names it.
-    const found = await ctx.gateway.findContactByExternalId(id.externalId, 'push');
+    let found: IntercomContact | null;
+    try {
+      found = await ctx.gateway.findContactByExternalId(id.externalId, 'push');
+    } catch (err) {
+      if (!(err instanceof IntercomPayloadError) || !err.identity || (await notOurs(err.identity))) throw err;
+      return { kind: 'found-unreadable', identity: err.identity, reason: err.message, requestId: err.requestId ?? null };
+    }
     if (found && !(await notOurs(found))) return { kind: 'found', contact: found };
     return { kind: 'absent' };
   }
@@ -121,6 +129,14 @@ export async function resolveCreateDoubts(
   // the contact the create made: unless another local row owns it, the doubt is not resolvable yet.
   const blocking: InvalidRecord[] = [];
   for (const r of unreadable) if (r.id === null || !(await notOurs({ id: r.id }))) blocking.push(r);
+  const readable: IntercomContact[] = [];
+  for (const c of matches) if (c.role === id.role && !(await notOurs(c))) readable.push(c);
+  // The one contact the search found, unreadable but with a readable id and nothing else it could be: the create made
+  // it (its answer drifted the same way). Anything less certain waits for a reading, as before.
+  const only = blocking[0];
+  if (blocking.length === 1 && readable.length === 0 && only?.identity) {
+    return { kind: 'found-unreadable', identity: only.identity, reason: only.reason, requestId: null };
+  }
   if (blocking.length > 0) throw unreadableMatch(`email (contact ${localId}, create in doubt)`, blocking);
   const candidates: IntercomContact[] = [];
   for (const c of matches) {
