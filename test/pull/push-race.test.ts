@@ -168,3 +168,45 @@ describe('a pull page read before a push and applied after it', () => {
     });
   }
 });
+
+/**
+ * Chaos seed 19: a pull page read while the contact was live, applied after the push archived it for a local delete.
+ * Archiving does not move updated_at, so the page's copy looked like Intercom reviving the contact: the pull recorded
+ * a revival conflict and queued a second archive, and a later undelete of the row pushed an update to a contact that
+ * stayed archived. The read is older than the archive's record, so the pull leaves it alone.
+ */
+it('a page read before our archive is not taken for a revival', async () => {
+  await h.q(`INSERT INTO intercom.contacts (role, external_id, email, name) VALUES ('user', 'arch-1', 'arch-1@example.com', 'A')`);
+  const push = createPushEngine({ host: processHost(), gateway: h.gateway, store: createPushStore(h.db.pool, h.db.schema), logger: silent, config: baseConfig });
+  await push.drainOnce();
+  await h.engine().pullContacts({});
+  const [{ id: localId, intercom_id: remoteId }] = (await h.q<{ id: number; intercom_id: string }>(
+    `SELECT id, intercom_id FROM intercom.contacts WHERE external_id = 'arch-1'`,
+  )) as [{ id: number; intercom_id: string }];
+  // A remote edit, a second later than what we hold (updated_at is whole seconds), makes the page hold the contact
+  // as changed; then the row is deleted locally.
+  await h.control('POST', '/clock', { advance_seconds: 2 });
+  await h.control('PATCH', `/contacts/${remoteId}`, { phone: '+15550004' });
+  await h.q(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [localId]);
+
+  const real = createPullStore(h.db.pool, h.db.schema);
+  let archivedBeforeApply = false;
+  const store: PullStorePort = {
+    ...real,
+    async applyTransaction(fn, opts) {
+      if (!archivedBeforeApply) {
+        archivedBeforeApply = true;
+        expect((await push.drainOnce()).counts).toMatchObject({ deleted: 1 });
+      }
+      return real.applyTransaction(fn, opts);
+    },
+  };
+  const engine = createPullEngine({ gateway: h.gateway, store, logger: silent, config: { lookbackSeconds: 900, conflictPolicy: 'newest_wins' } });
+  await engine.pullContacts({});
+  expect(archivedBeforeApply).toBe(true);
+
+  expect(await h.q(`SELECT status FROM intercom.sync_mappings WHERE entity_type = 'contact' AND local_id = $1`, [localId])).toEqual([{ status: 'archived' }]);
+  expect(await h.q(`SELECT action FROM intercom.audit_log WHERE local_id = $1 AND action = 'conflict'`, [localId])).toEqual([]);
+  expect(await h.q(`SELECT 1 FROM intercom.sync_outbox WHERE local_id = $1 AND status = 'pending'`, [localId])).toEqual([]);
+  expect(h.sim.state.contacts.order.find((r) => r.data.id === remoteId)!.archived).toBe(true);
+});

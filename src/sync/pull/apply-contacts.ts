@@ -81,6 +81,10 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       // A re-created key (issue 13): the push is taking this contact over for the new row and unarchived it itself.
       // That is our own write, not a revival, and the old contact's values must not overwrite the new row's.
       if (await claimedByPushedCreate(tx, remote, mapping.local_id)) return 'skipped';
+      // Read before our archive was recorded: the contact shows live because the archive had not happened yet, not
+      // because Intercom revived it. (Archiving does not move updated_at, so isStaleRead cannot see this: chaos seed
+      // 19, where the stale "revival" was re-archived on paper and an undelete then left the contact archived.)
+      if (ctx.readAt !== undefined && mapping.updated_at > ctx.readAt) return 'skipped';
       // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
       // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
       const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
