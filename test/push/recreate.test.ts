@@ -100,6 +100,31 @@ describe('re-created contacts', () => {
     expect(await w.sql(`SELECT count(*)::int AS n FROM intercom.contacts WHERE external_id = 'recreate-pull' OR email = 'recreate-pull@example.com'`)).toEqual([{ n: 1 }]);
   });
 
+  // Chaos seed 20: the re-created row's takeover unarchived the old contact, its PUT went unanswered, and the row was
+  // deleted again before the link committed. Its mapping was still 'pending', so the delete was taken for a no-op
+  // and the contact we had brought back stayed live. The unarchive is recorded as a write in doubt, and the delete
+  // archives the contact it names.
+  it('a re-created row deleted before its takeover committed archives the contact it brought back', async () => {
+    const first = await insert('recreate-undo', 'First');
+    await drainAll(w);
+    const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
+    await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
+    await drainAll(w);
+    const second = await insert('recreate-undo', 'Second');
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'status', status: 502, count: 1 });
+    await w.engine.drainOnce();
+    expect((await simContactsByExternalId(w, 'recreate-undo')).map((c) => c.archived)).toEqual([false]);
+    expect(await mappingOf(w, 'contact', second)).toMatchObject({ status: 'pending' });
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [second]);
+    await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() WHERE local_id = $1`, [second]);
+    await drainAll(w);
+    expect(await deadLetters([first, second])).toEqual([]);
+    expect((await simContactsByExternalId(w, 'recreate-undo')).map((c) => [c.contact.id, c.archived])).toEqual([[x, true]]);
+    expect(await mappingOf(w, 'contact', second)).toMatchObject({ status: 'archived', intercom_id: x });
+    const actions = await w.sql<{ action: string }>(`SELECT action FROM intercom.audit_log WHERE local_id = $1 AND direction = 'push'`, [second]);
+    expect(actions.map((a) => a.action)).toEqual(['archive']);
+  });
+
   it('delete mode: a re-inserted key gets a fresh contact', async () => {
     const engine = w.engineWith({ deleteMode: 'delete' });
     const first = await insert('recreate-2', 'First');

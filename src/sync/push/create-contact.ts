@@ -246,14 +246,19 @@ async function link(
   // Intercom keeps an archived contact's key reserved and answers 409. Only a holder known to be archived is brought
   // back (issue 11): its 409 says so, or its answer does, or we archived it ourselves. Unarchiving a live contact
   // would be harmless, but one archived by someone else is theirs to bring back.
+  const settled = [...settledDoubts];
   if (holder.archived === true || details.archived_409 === true || weArchivedIt) {
-    await ctx.gateway.unarchiveContact(holder.id, 'push');
+    // Recorded like a write in doubt (no fields): until this link commits, the row has brought a contact back to life
+    // in Intercom, and a delete of the row that comes first must archive it again (delete-entity.ts).
+    const un = await sendInDoubt(ctx, { entityType: 'contact', localId, intercomId: holder.id, op: 'update', fields: {} }, () =>
+      ctx.gateway.unarchiveContact(holder.id, 'push'),
+    );
+    settled.push(un.doubtId);
     details = { ...details, unarchived: true };
   }
   const base = linkBase(contactFromRemote(current), local);
   const diff = contactWrite(base, local);
   let body: ContactWrite | null = null;
-  const settled = [...settledDoubts];
   if (diff) {
     body = await prepareContactBody(ctx, localId, diff);
     const sent = await putContact(ctx, { id: localId, role: local.role }, holder.id, body);

@@ -7,9 +7,9 @@
 import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
-import { createDoubts, resolveCreateDoubts } from './doubt.ts';
+import { createDoubts, doubtWindowSeconds, resolveCreateDoubts } from './doubt.ts';
 import { is } from './lookup.ts';
-import type { OutboxEntry } from './ports.ts';
+import type { OutboxEntry, WriteDoubt } from './ports.ts';
 
 const linked = <E extends MappingEntity>(m: Mapping<E> | null): m is LinkedMapping<E> =>
   isLinked(m) && (m.status === 'active' || m.status === 'conflict' || m.status === 'archived');
@@ -22,14 +22,25 @@ export async function deleteContact(
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
   if (mode === 'ignore') return noop('skipped');
-  let target: Pick<LinkedMapping<'contact'>, 'intercom_id' | 'external_key' | 'base_snapshot' | 'base_hash' | 'remote_updated_at'>;
+  let target: DeleteTarget;
   let settledDoubts: number[] = [];
   if (linked(mapping)) {
     if (mapping.status === 'archived' && mode === 'archive') return noop('unchanged');
     target = mapping;
   } else if (mapping === null || mapping.status === 'pending') {
-    // Never linked. With no create in doubt the row never reached Intercom, and deleting it is a no-op (issue 13).
-    // Otherwise a lost answer may have made a contact: find it by what was sent, exactly as a new create would.
+    // Never linked. A re-created key's create may have taken over the old row's contact and unarchived it (or written
+    // to it) before its link committed: that contact is the row's to archive again (chaos seed 20).
+    const touched = (await ctx.store.writeDoubts('contact', entry.localId, doubtWindowSeconds(ctx))).filter(
+      (d): d is WriteDoubt & { intercomId: string } => d.op === 'update' && d.intercomId !== null,
+    );
+    const last = touched.at(-1);
+    if (last) {
+      settledDoubts = touched.map((d) => d.id);
+      target = { intercom_id: last.intercomId, external_key: mapping?.external_key ?? externalId, base_snapshot: null, base_hash: null, remote_updated_at: null };
+      return archiveTarget(ctx, entry, mapping, target, settledDoubts);
+    }
+    // With no create in doubt the row never reached Intercom, and deleting it is a no-op (issue 13). Otherwise a lost
+    // answer may have made a contact: find it by what was sent, exactly as a new create would.
     const doubts = await createDoubts(ctx, entry.localId);
     if (doubts.length === 0) return noop('skipped');
     settledDoubts = doubts.map((d) => d.id);
@@ -50,6 +61,19 @@ export async function deleteContact(
   } else {
     return noop('skipped');
   }
+  return archiveTarget(ctx, entry, mapping, target, settledDoubts);
+}
+
+type DeleteTarget = Pick<LinkedMapping<'contact'>, 'intercom_id' | 'external_key' | 'base_snapshot' | 'base_hash' | 'remote_updated_at'>;
+
+async function archiveTarget(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  mapping: Mapping<'contact'> | null,
+  target: DeleteTarget,
+  settledDoubts: number[],
+): Promise<Step> {
+  const mode = ctx.config.deleteMode;
   try {
     if (mode === 'archive') await ctx.gateway.archiveContact(target.intercom_id, 'push');
     else await ctx.gateway.deleteContact(target.intercom_id, 'push');
