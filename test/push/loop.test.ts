@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedicatedClient } from '../../src/db/client.ts';
 import { createOutboxListen } from '../../src/db/listen.ts';
-import { drainAll, insertUsers, mappingOf, pushWorld, silent, simContact, type PushWorld } from './helpers.ts';
+import { processHost } from '../../src/daemon/host.ts';
+import { createPushEngine, type PushStorePort } from '../../src/sync/push/index.ts';
+import { baseConfig, drainAll, insertUsers, mappingOf, pushWorld, silent, simContact, type PushWorld } from './helpers.ts';
 import type { RunSummary } from '../../src/sync/outcome.ts';
 
 let w: PushWorld;
@@ -30,4 +32,33 @@ describe('push loop', () => {
     await loop;
     expect(runs.reduce((n, r) => n + (r.counts.updated ?? 0), 0)).toBe(2);
   });
+});
+
+/**
+ * Chaos seeds 7 and 8: a leader that steps down because its database sessions were terminated gives back the entries
+ * it had claimed and not started — and that release, on the same broken connections, failed, leaving them leased
+ * (unclaimable by anyone) for the whole two-minute lease. The release is now tried again.
+ */
+it('entries claimed when the push is aborted go back even if the first release fails', async () => {
+  const ids = await insertUsers(w, 900, 3, 'abort-');
+  const ac = new AbortController();
+  let failures = 0;
+  const store: PushStorePort = {
+    ...w.store,
+    async claim(worker, limit, lease) {
+      const batch = await w.store.claim(worker, limit, lease);
+      ac.abort(); // the step-down arrives while the claim is under way
+      return batch;
+    },
+    async release(entries, worker) {
+      if (entries.length > 0 && failures++ === 0) throw new Error('terminating connection due to administrator command');
+      return w.store.release(entries, worker);
+    },
+  };
+  const engine = createPushEngine({ host: processHost(), gateway: w.gateway, store, logger: silent, config: baseConfig });
+  await engine.drainOnce({ signal: ac.signal });
+  expect(failures).toBe(2); // the failed release of the claimed entries, then the one that went through
+  const leased = await w.sql(`SELECT local_id FROM intercom.sync_outbox WHERE local_id = ANY($1::bigint[]) AND locked_by IS NOT NULL`, [ids]);
+  expect(leased).toEqual([]);
+  await drainAll(w);
 });

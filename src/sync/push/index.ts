@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { IntercomAuthError } from '../../errors.ts';
+import { sleep } from '../../sleep.ts';
 import { countOutcome, type RunSummary } from '../outcome.ts';
 import { AttributeCatalog } from './attributes.ts';
 import { DEFAULT_WRITE_DOUBT_WINDOW_SECONDS } from './doubt.ts';
@@ -121,6 +122,23 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     log.warn({ workers: dead, entries: n }, 'released outbox leases held by push workers whose process has ended');
   }
 
+  /**
+   * Ends this worker's leases on entries it will not finish. The reason is often a lost database connection (a leader
+   * stepping down after its sessions were terminated), and a release that fails leaves the entries leased —
+   * unclaimable by anyone, this process included — for the whole lease (chaos seeds 7 and 8: two minutes, past the
+   * settle bound). The pool opens new connections, so the release is tried again for a few seconds first.
+   */
+  async function giveBack(entries: readonly OutboxEntry[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await deps.store.release(entries, workerId);
+      } catch (err) {
+        if (attempt >= 6) throw err;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
   let lastExpiryMs = 0;
   /** Update doubts older than the window are forgotten (at most once a minute: one small DELETE). */
   async function expireDoubts(): Promise<void> {
@@ -197,7 +215,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const releaseNotStarted = () => {
       const entries = [...notStarted];
       notStarted.clear();
-      return deps.store.release(entries, workerId);
+      return giveBack(entries);
     };
     // Everything claimed and not yet finished, queued or in flight. Its leases are renewed while we hold it: a
     // claim can wait behind the limiter (a 429 pause, a full budget) longer than a lease, and an expired lease lets
@@ -232,7 +250,7 @@ export function createPushEngine(deps: PushDeps): PushEngine {
           // doubts before they are sent, so the next round resolves what this one may have done instead of redoing it.
           log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
           countOutcome(summary.counts, 'failed');
-          await deps.store.release([entry], workerId).catch(() => undefined);
+          await giveBack([entry]).catch(() => undefined);
         }
       } finally {
         held.delete(entry);
