@@ -15,7 +15,7 @@ import { EXPECTED_FIGURES, formatTable, incompleteness, machine, toJsonFigures, 
 import { budgetScenario } from './scenarios/budget.ts';
 import { budgetUseFigureIds, budgetUseScenario } from './scenarios/budget-use.ts';
 import { latencyScenario } from './scenarios/latency.ts';
-import { memoryScenario } from './scenarios/memory.ts';
+import { memoryFigureIds, memoryScenario } from './scenarios/memory.ts';
 import { requestsScenario } from './scenarios/requests.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   for (const f of results.failures) console.log(`\nscenario ${f.scenario} failed:\n${f.error}`);
   await writeFile(opts.out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to ${opts.out}`);
-  const problems = incompleteness(results, table, opts.only.length === 0 ? [...EXPECTED_FIGURES, ...budgetUseFigureIds(opts)] : null);
+  const problems = incompleteness(results, table, opts.only.length === 0 ? [...EXPECTED_FIGURES, ...memoryFigureIds(opts), ...budgetUseFigureIds(opts)] : null);
   if (problems.length > 0) {
     console.log(`\nincomplete run:\n${problems.map((p) => `- ${p}`).join('\n')}`);
     process.exitCode = 1;

@@ -52,7 +52,6 @@ export const EXPECTED_FIGURES: readonly string[] = [
   'throughput.pull_vs_copy',
   'throughput.changed_contacts_per_second',
   'throughput.changed_vs_copy',
-  'memory.peak_rss_1000',
   'latency.p50_ms',
   'latency.p95_ms',
   'budget.requests_per_minute',

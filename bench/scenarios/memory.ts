@@ -1,6 +1,7 @@
 import { runFullPullChild } from '../lib/children.ts';
 import { atMost, fmt, type Figure } from '../lib/figures.ts';
 import type { Scenario } from '../lib/context.ts';
+import type { BenchOptions } from '../lib/options.ts';
 import { spawnSimulator } from '../lib/simulator.ts';
 
 const LIMIT_MB = 256;
@@ -12,7 +13,7 @@ const LIMIT_MB = 256;
 export const memoryScenario: Scenario = {
   name: 'memory',
   async run({ opts, pg, progress }) {
-    const sizes = opts.quick ? [1_000] : opts.million ? [100_000, 1_000_000] : [100_000];
+    const sizes = memorySizes(opts);
     const figures: Figure[] = [];
     for (const n of sizes) {
       progress(`memory: seeding ${fmt(n)} contacts in the simulator`);
@@ -39,3 +40,13 @@ export const memoryScenario: Scenario = {
     return figures;
   },
 };
+
+/** Workspace sizes of the memory run: 1,000 quick, 100,000 full, plus 1,000,000 with --million. */
+function memorySizes(opts: Pick<BenchOptions, 'quick' | 'million'>): number[] {
+  return opts.quick ? [1_000] : opts.million ? [100_000, 1_000_000] : [100_000];
+}
+
+/** The figures the memory run prints for these options (a complete run has each one). */
+export function memoryFigureIds(opts: Pick<BenchOptions, 'quick' | 'million'>): string[] {
+  return memorySizes(opts).map((n) => `memory.peak_rss_${n}`);
+}

@@ -46,3 +46,10 @@ it('with --only, judges the figures present without asking for the others', () =
   const r = results([figure('latency.p50_ms')]);
   expect(incompleteness(r, formatTable(r.figures), null)).toEqual([]);
 });
+
+it('expects the memory figure of the sizes the run measures (a full run is not a quick one)', async () => {
+  const { memoryFigureIds } = await import('../../bench/scenarios/memory.ts');
+  expect(memoryFigureIds({ quick: true, million: false })).toEqual(['memory.peak_rss_1000']);
+  expect(memoryFigureIds({ quick: false, million: false })).toEqual(['memory.peak_rss_100000']);
+  expect(memoryFigureIds({ quick: false, million: true })).toEqual(['memory.peak_rss_100000', 'memory.peak_rss_1000000']);
+});
