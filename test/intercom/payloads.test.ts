@@ -54,9 +54,15 @@ describe('payloads', () => {
     // In a page, a record that does not parse is set aside with its reason; the rest of the page is read.
     const page = parseContactPage({ data: [contact, { ...contact, id: 5 }, { ...contact, id: 'c2', role: 'visitor_v3' }] });
     expect(page.data.map((c) => c.id)).toEqual([contact.id]);
+    // What can still be read of a record with an id goes with it (a drifted create found by a look-up is linked by it).
     expect(page.invalid).toEqual([
-      { id: null, updatedAt: contact.updated_at, reason: expect.stringMatching(/^data\[1\] contact: id/) },
-      { id: 'c2', updatedAt: contact.updated_at, reason: expect.stringMatching(/^data\[2\] contact: role/) },
+      { id: null, updatedAt: contact.updated_at, reason: expect.stringMatching(/^data\[1\] contact: id/), identity: null },
+      {
+        id: 'c2',
+        updatedAt: contact.updated_at,
+        reason: expect.stringMatching(/^data\[2\] contact: role/),
+        identity: { id: 'c2', externalId: contact.external_id, email: contact.email, updatedAt: contact.updated_at },
+      },
     ]);
   });
 
