@@ -40,10 +40,14 @@ describe('the npm package', () => {
     expect(files.filter((f) => f.startsWith('package/src/') || f.endsWith('.ts'))).toEqual([]);
 
     const prefix = join(dir, 'prefix');
-    await run('npm', ['install', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball!)], {
-      cwd: dir,
-      env: userEnv,
-      timeout: 240_000,
+    // A fetch that stalls is retried by npm after 60 s instead of its default 5 minutes (a fresh-clone run once spent
+    // the whole 240 s on one), and npm's own output goes into the failure message.
+    await run(
+      'npm',
+      ['install', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--fetch-timeout=60000', '--fetch-retries=3', join(dir, tarball!)],
+      { cwd: dir, env: userEnv, timeout: 240_000 },
+    ).catch((err: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`${err.message}\n--- npm stdout ---\n${err.stdout ?? ''}\n--- npm stderr ---\n${(err.stderr ?? '').slice(-4_000)}`);
     });
     const installed = await readdir(join(prefix, 'node_modules'));
     expect(installed).not.toContain('tsx');
