@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping } from '../../db/queries/mappings.ts';
+import type { ApplyTx } from './ports.ts';
 import type { Logger } from '../../logger.ts';
 import type { ConflictPolicy } from '../three-way-merge.ts';
 import { pgCode, ValidationError } from '../../errors.ts';
@@ -31,6 +32,15 @@ export function isStaleRead(m: Mapping, c: { updatedAt: number }, readAt: Date |
   const known = Math.floor(m.remote_updated_at.getTime() / 1000);
   if (c.updatedAt < known) return true;
   return c.updatedAt === known && readAt !== undefined && m.updated_at > readAt;
+}
+
+/**
+ * The context for applying one page: the run's, plus when the page was requested moved onto the database's clock
+ * (the offset measured now, within this transaction's milliseconds), since mapping timestamps are written with now().
+ */
+export async function pageContext(tx: Pick<ApplyTx, 'clock'>, ctx: ApplyContext, readAt: Date | undefined): Promise<ApplyContext> {
+  if (!readAt) return ctx;
+  return { ...ctx, readAt: new Date(readAt.getTime() + ((await tx.clock()).getTime() - Date.now())) };
 }
 
 export type PullAudit = Omit<AuditEntry, 'direction' | 'runId'>;

@@ -2,6 +2,7 @@ import type { IntercomCompany } from '../../intercom/payloads.ts';
 import { countOutcome, type RunCounts } from '../outcome.ts';
 import { isCompanyUnchanged } from './apply-companies.ts';
 import { applyCompany } from './apply-companies.ts';
+import { pageContext } from './apply-context.ts';
 import { guarded } from './contact-page.ts';
 import type { RunDeps } from './run-deps.ts';
 
@@ -24,8 +25,7 @@ export async function applyCompanyPage(
   if (changed.length === 0) return counts;
   await deps.store.applyTransaction(
     async (tx) => {
-      const readAt = opts.readAt && new Date(opts.readAt.getTime() + ((await tx.clock()).getTime() - Date.now()));
-      const ctx = readAt ? { ...deps.ctx, readAt } : deps.ctx;
+      const ctx = await pageContext(tx, deps.ctx, opts.readAt);
       for (const c of changed) countOutcome(counts, await guarded(tx, deps, 'company', c.id, c.updatedAt, () => applyCompany(tx, c, ctx)));
     },
     { rollback: opts.dryRun ?? false },

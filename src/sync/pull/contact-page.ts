@@ -8,7 +8,7 @@ import PQueue from 'p-queue';
 import type { IntercomCompany, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
 import { countOutcome, type Outcome, type RunCounts } from '../outcome.ts';
 import { contactFromRemote, snapshotHash } from '../snapshot.ts';
-import { errorText, isRecordDataError, pullAudit } from './apply-context.ts';
+import { errorText, isRecordDataError, pageContext, pullAudit } from './apply-context.ts';
 import { applyCompany } from './apply-companies.ts';
 import { isUnchanged, type PulledContact } from './apply-contacts.ts';
 import { applyContactsBatched } from './apply-contacts-batch.ts';
@@ -63,9 +63,7 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
         await auditUnparsed(tx, deps, invalid);
         for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, deps.ctx));
         const guard = (p: PulledContact, fn: () => Promise<Outcome>) => guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, fn);
-        // The request time moved onto the database's clock (the offset measured now, within this transaction's ms).
-        const readAt = opts.readAt && new Date(opts.readAt.getTime() + ((await tx.clock()).getTime() - Date.now()));
-        const ctx = readAt ? { ...deps.ctx, readAt } : deps.ctx;
+        const ctx = await pageContext(tx, deps.ctx, opts.readAt);
         for (const a of await applyContactsBatched(tx, pulled, ctx, guard)) {
           countOutcome(counts, a.outcome);
           applied.push(a);
