@@ -1,22 +1,7 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import type { Engines } from '../../engines.ts';
+import { withEngines } from '../with-engines.ts';
 import { runBackfill, type BackfillDirection, type BackfillEntity, type BackfillProgress, type BackfillResult } from '../../sync/backfill/index.ts';
-
-/** SIGINT/SIGTERM abort the work in hand; the command then ends normally and the next run resumes. */
-export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const stop = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
-}
 
 interface ProgressOutput {
   update(p: BackfillProgress): void;
@@ -86,50 +71,36 @@ export function registerBackfillCommand(program: Command): void {
     .option('--dry-run', 'read Intercom and print what would change and what it would cost; write nothing')
     .option('--resume', 'continue the contact listing of an interrupted backfill instead of starting over')
     .action(async (flags: BackfillFlags) => {
-      // Imported here so `--help` does not load pg, the SDK and the engines (issue 14: --help well under a second).
-      const [{ createCliContext }, { buildEngines }] = await Promise.all([import('../context.ts'), import('../../engines.ts')]);
-      const ctx = await createCliContext();
-      const interrupt = abortOnSignals();
       const tty = process.stdout.isTTY === true;
-      let engines: Engines | undefined;
       const progress = progressOutput(tty);
-      try {
-        engines = buildEngines({
-          config: ctx.config,
-          logger: ctx.logger,
-          pool: ctx.database.pool,
-          databaseUrl: ctx.database.url,
-          // A dry run promises to write nothing, its own bookkeeping included.
-          recordUsage: flags.dryRun !== true,
-        });
-        const result = await runBackfill(
-          {
-            pull: engines.pull,
-            push: engines.push,
-            store: engines.backfillStore,
-            logger: ctx.logger,
-            ratePerMinute: ctx.config.intercom.ratePerMinute,
-          },
-          {
-            entity: flags.entity,
-            direction: flags.direction,
-            dryRun: flags.dryRun === true,
-            resume: flags.resume === true,
-            signal: interrupt.signal,
-            onProgress: (p) => progress.update(p),
-          },
-        );
-        progress.stop();
-        process.stdout.write(tty ? describeResult(result, ctx.config.intercom.ratePerMinute) : `${JSON.stringify({ event: 'done', ...result })}\n`);
-      } catch (err) {
-        progress.stop();
-        if (interrupt.signal.aborted) throw new Error('backfill interrupted; run it again with --resume to continue', { cause: err });
-        throw err;
-      } finally {
-        interrupt.dispose();
-        await engines?.close();
-        await ctx.close();
-      }
+      // A dry run promises to write nothing, its own bookkeeping included.
+      await withEngines({ recordUsage: flags.dryRun !== true }, async ({ ctx, engines, signal }) => {
+        try {
+          const result = await runBackfill(
+            {
+              pull: engines.pull,
+              push: engines.push,
+              store: engines.backfillStore,
+              logger: ctx.logger,
+              ratePerMinute: ctx.config.intercom.ratePerMinute,
+            },
+            {
+              entity: flags.entity,
+              direction: flags.direction,
+              dryRun: flags.dryRun === true,
+              resume: flags.resume === true,
+              signal,
+              onProgress: (p) => progress.update(p),
+            },
+          );
+          progress.stop();
+          process.stdout.write(tty ? describeResult(result, ctx.config.intercom.ratePerMinute) : `${JSON.stringify({ event: 'done', ...result })}\n`);
+        } catch (err) {
+          progress.stop();
+          if (signal.aborted) throw new Error('backfill interrupted; run it again with --resume to continue', { cause: err });
+          throw err;
+        }
+      });
     });
 }
 

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import type { Engines } from '../../engines.ts';
 import type { RunKind, RunSummary } from '../../sync/outcome.ts';
-import { abortOnSignals } from './backfill.ts';
+import { withEngines } from '../with-engines.ts';
 
 interface SyncFlags {
   once?: boolean;
@@ -30,18 +29,11 @@ export function registerSyncCommand(program: Command): void {
     .option('--json', 'print the cycle summary as JSON')
     .action(async (flags: SyncFlags) => {
       if (!flags.once) throw new Error('sync runs one cycle: pass --once (the daemon is `intercom-sync run`)');
-      // Imported here, like every command's engines, so `--help` loads only commander.
-      const [{ createCliContext }, { buildEngines }] = await Promise.all([import('../context.ts'), import('../../engines.ts')]);
-      const ctx = await createCliContext();
-      const interrupt = abortOnSignals();
-      let engines: Engines | undefined;
-      try {
-        engines = buildEngines({ config: ctx.config, logger: ctx.logger, pool: ctx.database.pool, databaseUrl: ctx.database.url });
-        const e = engines;
+      await withEngines({}, async ({ engines: e, signal }) => {
         const steps: StepResult[] = [];
         const started = performance.now();
         const step = async (kind: RunKind, job: string, work: (a: { runId: number; signal: AbortSignal }) => Promise<RunSummary>) => {
-          const run = await e.runs.track(kind, interrupt.signal, work, { job, source: 'sync --once' });
+          const run = await e.runs.track(kind, signal, work, { job, source: 'sync --once' });
           steps.push({ kind, runId: run.runId, status: run.status, seconds: run.durationSeconds, summary: run.summary });
           if (run.error !== undefined) throw run.error instanceof Error ? run.error : new Error(String(run.error));
         };
@@ -51,11 +43,7 @@ export function registerSyncCommand(program: Command): void {
         const seconds = (performance.now() - started) / 1000;
         const requests = steps.reduce((n, s) => n + s.summary.requests, 0);
         process.stdout.write(flags.json ? `${JSON.stringify({ seconds, requests, steps })}\n` : describeCycle(steps, seconds, requests));
-      } finally {
-        interrupt.dispose();
-        await engines?.close();
-        await ctx.close();
-      }
+      });
     });
 }
 

@@ -1,8 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { Engines } from '../../engines.ts';
 import type { SweepReport } from '../../sync/verify/index.ts';
 import type { RunSummary } from '../../sync/outcome.ts';
-import { abortOnSignals } from './backfill.ts';
+import { withEngines } from '../with-engines.ts';
 
 interface VerifyFlags {
   budget?: number;
@@ -24,28 +23,19 @@ export function registerVerifyCommand(program: Command): void {
     .addOption(new Option('--entity <entity>', 'what to sweep').choices(['contacts', 'companies', 'all']).default('all'))
     .option('--json', 'print the run summary as JSON')
     .action(async (flags: VerifyFlags) => {
-      const [{ createCliContext }, { buildEngines }] = await Promise.all([import('../context.ts'), import('../../engines.ts')]);
-      const ctx = await createCliContext();
-      const interrupt = abortOnSignals();
-      let engines: Engines | undefined;
-      try {
-        engines = buildEngines({ config: ctx.config, logger: ctx.logger, pool: ctx.database.pool, databaseUrl: ctx.database.url });
+      await withEngines({}, async ({ ctx, engines, signal }) => {
         const engine = engines.verify;
         // Recorded like the daemon's scheduled verify runs: a row when it starts, its counts or error when it ends.
         const run = await engines.runs.track(
           'verify',
-          interrupt.signal,
+          signal,
           (a) => engine.verify({ ...a, budget: flags.budget ?? ctx.config.sync.verifyBudgetPerRun, entity: flags.entity }),
           { entity: flags.entity, source: 'cli' },
         );
         if (run.error !== undefined) throw run.error instanceof Error ? run.error : new Error(String(run.error));
         if (run.runId === null) throw new Error('the verify run was not recorded');
         process.stdout.write(flags.json ? `${JSON.stringify({ runId: run.runId, ...run.summary })}\n` : describeVerify(run.runId, run.summary));
-      } finally {
-        interrupt.dispose();
-        await engines?.close();
-        await ctx.close();
-      }
+      });
     });
 }
 
