@@ -82,9 +82,8 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       // That is our own write, not a revival, and the old contact's values must not overwrite the new row's.
       if (await claimedByPushedCreate(tx, remote, mapping.local_id)) return 'skipped';
       // Read before our archive was recorded: the contact shows live because the archive had not happened yet, not
-      // because Intercom revived it. (Archiving does not move updated_at, so isStaleRead cannot see this: chaos seed
-      // 19, where the stale "revival" was re-archived on paper and an undelete then left the contact archived.)
-      if (ctx.readAt !== undefined && mapping.updated_at > ctx.readAt) return 'skipped';
+      // because Intercom revived it (chaos seed 19).
+      if (isStaleRead(mapping, c, ctx.readAt)) return 'skipped';
       // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
       // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
       const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
@@ -303,7 +302,10 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
   }
   // Retries of one write that all landed show the same change: one audit row for them, naming every doubt.
   const landedByChange = new Map<string, Landed[]>();
-  for (const l of landed) landedByChange.set(canonicalJson(l.changes), [...(landedByChange.get(canonicalJson(l.changes)) ?? []), l]);
+  for (const l of landed) {
+    const k = canonicalJson(l.changes);
+    landedByChange.set(k, [...(landedByChange.get(k) ?? []), l]);
+  }
   for (const same of landedByChange.values()) {
     audits.push({
       ...base,

@@ -28,6 +28,9 @@ export interface ApplyContext {
  * lookback), by then after the write that made it stale.
  */
 export function isStaleRead(m: Mapping, c: { updatedAt: number }, readAt: Date | undefined): boolean {
+  // Archiving does not move updated_at, so a copy read while the contact was live cannot be told from a revival by
+  // its timestamp: for an archived mapping, any page requested before the mapping's last write is stale (seed 19).
+  if (m.status === 'archived') return readAt !== undefined && m.updated_at > readAt;
   if (m.remote_updated_at === null) return false;
   const known = Math.floor(m.remote_updated_at.getTime() / 1000);
   if (c.updatedAt < known) return true;

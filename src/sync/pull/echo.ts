@@ -9,9 +9,8 @@
  * earlier and have since replaced is taken for the echo; the local value wins. The window is WRITE_DOUBT_WINDOW_SECONDS.
  */
 import type { WriteDoubt } from '../push/ports.ts';
-import { canonicalJson, contactSnapshotSchema, type ContactSnapshot } from '../snapshot.ts';
-
-const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+import { contactSnapshotSchema, type ContactSnapshot } from '../snapshot.ts';
+import { changeName, same, sentValues, setValueAt, valueAt } from '../sent-values.ts';
 
 export interface Echoes {
   /** Echoed fields (`custom_attributes.<key>` for attributes): remote (our late value) → local (the newer one). */
@@ -26,37 +25,14 @@ export function findEchoes(
   remote: ContactSnapshot,
   doubts: readonly Pick<WriteDoubt, 'fields'>[],
 ): Echoes {
-  // Snapshots are object type aliases: they widen to records without a cast (snapshot.ts).
-  const l: Readonly<Record<string, unknown>> = local;
-  const r: Readonly<Record<string, unknown>> = remote;
-  const b: Readonly<Record<string, unknown>> | null = base;
-  const out: Record<string, unknown> = { ...r };
+  const out: Record<string, unknown> = { ...remote };
   const fields: Echoes['fields'] = {};
-  const isEcho = (sent: unknown, remoteV: unknown, baseV: unknown, localV: unknown) =>
-    same(sent, remoteV) && !same(remoteV, baseV) && !same(localV, remoteV);
-
-  for (const d of doubts) {
-    for (const [field, sent] of Object.entries(d.fields)) {
-      if (!(field in r)) continue;
-      if (field === 'custom_attributes') {
-        const sentAttrs = (sent ?? {}) as Record<string, unknown>;
-        const rAttrs = (r[field] ?? {}) as Record<string, unknown>;
-        const lAttrs = (l[field] ?? {}) as Record<string, unknown>;
-        const bAttrs = (b?.[field] as Record<string, unknown> | undefined) ?? {};
-        for (const [k, v] of Object.entries(sentAttrs)) {
-          if (!isEcho(v, rAttrs[k], bAttrs[k], lAttrs[k])) continue;
-          const attrs = { ...(out[field] as Record<string, unknown>) };
-          if (lAttrs[k] === undefined || lAttrs[k] === null) delete attrs[k];
-          else attrs[k] = lAttrs[k];
-          out[field] = attrs;
-          fields[`custom_attributes.${k}`] = { before: rAttrs[k] ?? null, after: lAttrs[k] ?? null };
-        }
-        continue;
-      }
-      if (!isEcho(sent, r[field], b?.[field], l[field])) continue;
-      out[field] = l[field];
-      fields[field] = { before: r[field] ?? null, after: l[field] ?? null };
-    }
+  for (const v of sentValues(doubts)) {
+    if (!(v.field in remote)) continue;
+    const r = valueAt(remote, v);
+    if (!same(v.value, r) || same(r, valueAt(base, v)) || same(valueAt(local, v), r)) continue;
+    setValueAt(out, v, valueAt(local, v));
+    fields[changeName(v)] = { before: r ?? null, after: valueAt(local, v) ?? null };
   }
   // Only values taken from the local snapshot were put in, so this parse cannot fail; it restores the type.
   return { fields, remote: Object.keys(fields).length === 0 ? remote : contactSnapshotSchema.parse(out) };
@@ -80,25 +56,12 @@ export function findLanded(
   remote: ContactSnapshot,
   doubts: readonly Pick<WriteDoubt, 'id' | 'op' | 'fields'>[],
 ): Landed[] {
-  const r: Readonly<Record<string, unknown>> = remote;
-  const b: Readonly<Record<string, unknown>> | null = base;
-  const out: Landed[] = [];
-  for (const d of doubts) {
-    if (d.op !== 'update') continue;
-    const changes: Landed['changes'] = {};
-    for (const [field, sent] of Object.entries(d.fields)) {
-      if (!(field in r)) continue;
-      if (field === 'custom_attributes') {
-        const rAttrs = (r[field] ?? {}) as Record<string, unknown>;
-        const bAttrs = (b?.[field] as Record<string, unknown> | undefined) ?? {};
-        for (const [k, v] of Object.entries((sent ?? {}) as Record<string, unknown>)) {
-          if (same(v, rAttrs[k]) && !same(v, bAttrs[k])) changes[`custom_attributes.${k}`] = { before: bAttrs[k] ?? null, after: v ?? null };
-        }
-        continue;
-      }
-      if (same(sent, r[field]) && !same(sent, b?.[field])) changes[field] = { before: b?.[field] ?? null, after: sent ?? null };
-    }
-    if (Object.keys(changes).length > 0) out.push({ doubtId: d.id, changes });
+  const byDoubt = new Map<number, Landed>();
+  for (const v of sentValues(doubts.filter((d) => d.op === 'update'))) {
+    if (!(v.field in remote) || !same(v.value, valueAt(remote, v)) || same(v.value, valueAt(base, v))) continue;
+    const landed = byDoubt.get(v.doubt.id) ?? { doubtId: v.doubt.id, changes: {} };
+    landed.changes[changeName(v)] = { before: valueAt(base, v) ?? null, after: v.value ?? null };
+    byDoubt.set(v.doubt.id, landed);
   }
-  return out;
+  return [...byDoubt.values()];
 }

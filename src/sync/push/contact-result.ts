@@ -7,8 +7,8 @@ import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
+import { changeName, same, sentValues, setValueAt, valueAt } from '../sent-values.ts';
 import {
-  canonicalJson,
   contactFromLocal,
   contactFromRemote,
   contactSnapshotSchema,
@@ -122,36 +122,19 @@ export function heldEchoes(
   body: object | null,
   doubts: readonly Pick<WriteDoubt, 'op' | 'fields'>[],
 ): ContactSnapshot {
-  if (doubts.length === 0) return snap;
-  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
-  const sent = sentFields(body);
-  const sentAttrs = new Set(Object.keys((body as { custom_attributes?: object } | null)?.custom_attributes ?? {}));
-  const r: Record<string, unknown> = { ...snap };
-  const a: Readonly<Record<string, unknown>> = agreed;
+  // What this write itself sent is its own answer, not a late one: those fields and attributes are left alone.
+  const sent = sentValues(body ? [{ fields: body as Record<string, unknown> }] : []).map(changeName);
+  const out: Record<string, unknown> = { ...snap };
   let held = false;
-  for (const d of doubts) {
-    if (d.op !== 'update') continue;
-    for (const [k, v] of Object.entries(d.fields)) {
-      if (!(k in r)) continue;
-      if (k === 'custom_attributes') {
-        const ra: Record<string, unknown> = { ...((r[k] ?? {}) as Record<string, unknown>) };
-        const aa = (a[k] ?? {}) as Record<string, unknown>;
-        for (const [key, sv] of Object.entries((v ?? {}) as Record<string, unknown>)) {
-          if (sentAttrs.has(key) || !same(sv, ra[key]) || same(ra[key], aa[key])) continue;
-          if (aa[key] === undefined) delete ra[key];
-          else ra[key] = aa[key];
-          held = true;
-        }
-        r[k] = ra;
-        continue;
-      }
-      if (sent.has(k) || !same(v, r[k]) || same(r[k], a[k])) continue;
-      r[k] = a[k];
-      held = true;
-    }
+  for (const v of sentValues(doubts.filter((d) => d.op === 'update'))) {
+    if (!(v.field in snap) || sent.includes(changeName(v))) continue;
+    const r = valueAt(out, v);
+    if (!same(v.value, r) || same(r, valueAt(agreed, v))) continue;
+    setValueAt(out, v, valueAt(agreed, v));
+    held = true;
   }
   // Only values taken from the agreed snapshot were put in: the parse cannot fail, it restores the type.
-  return held ? contactSnapshotSchema.parse(r) : snap;
+  return held ? contactSnapshotSchema.parse(out) : snap;
 }
 
 function patchChanges(before: ContactSnapshot, patch: Partial<ContactSnapshot>): Record<string, { before: unknown; after: unknown }> {
