@@ -5,9 +5,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { driftOf } from '../../src/simulator/realism.ts';
 import type { PullEngine } from '../../src/sync/pull/index.ts';
 import { drainAll, mappingOf, pullEngineOf, pushWorld, simContact, type PushWorld } from './helpers.ts';
 
+const SEED = 13;
 const TIMEOUT_S = 0.4;
 /** Long enough that the retry and a newer write are answered before the late request is handled. */
 const LATE_MS = 2_000;
@@ -19,7 +21,7 @@ let pull: PullEngine;
 
 beforeAll(async () => {
   // Gateway retries on: today's gateway resent a timed-out PUT, which is one way the late write came about.
-  w = await pushWorld({ seed: 13 }, { maxAttempts: 50 }, 3, { timeoutSeconds: TIMEOUT_S });
+  w = await pushWorld({ seed: SEED }, { maxAttempts: 50 }, 3, { timeoutSeconds: TIMEOUT_S });
   pull = pullEngineOf(w);
 });
 afterAll(async () => {
@@ -113,6 +115,45 @@ describe('late writes', () => {
     await w.sql(`UPDATE intercom.contacts SET phone = '+15550003' WHERE id = $1`, [id]);
     await drainAll(w);
     expect(await localName(id)).toBe('remote');
+    await settle();
+    expect(await localName(id)).toBe('remote');
+    expect(await remoteName(id)).toBe('remote');
+    const echo = await w.sql<{ changes: Record<string, unknown> }>(`SELECT changes FROM intercom.audit_log WHERE local_id = $1 AND action = 'echo'`, [id]);
+    expect(echo.map((e) => e.changes)).toEqual([{ name: { before: 'v1', after: 'remote' } }]);
+  });
+
+  // Chaos seed 10: the retry of a timed-out PUT was answered 2xx in a drifted shape, and settling "its" doubt settled
+  // every doubt with the same body, the first PUT's too. That PUT landed after a remote edit the pull had applied,
+  // with no doubt left to name it: its stale value was pulled as a remote edit and won on both sides, unaudited.
+  it('a retry answered in a drifted shape settles its own doubt only: the first PUT landing late is still our echo', async () => {
+    // Drift is a hash of the contact id; a missing optional object still parses, so take a contact whose drift does not.
+    let id = 0;
+    let kind: string | null = null;
+    for (let i = 0; i < 10 && (kind === null || kind === 'missing_object'); i++) {
+      id = await newUser(`late-drift-${i}`);
+      kind = driftOf((await mappingOf(w, 'contact', id))!.intercom_id!, 1, SEED);
+    }
+    expect(['wrong_type', 'unknown_role']).toContain(kind);
+    const lateMs = 3_500;
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: lateMs, count: 1 });
+    await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
+    await w.engine.drainOnce(); // times out: in doubt
+    w.sim.state.applySettings({ schemaDriftRate: 1 });
+    try {
+      await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() WHERE local_id = $1`, [id]);
+      await drainAll(w); // the same body again, applied and answered in a shape we cannot read
+    } finally {
+      w.sim.state.applySettings({ schemaDriftRate: 0 });
+    }
+    const unreadable = await w.sql(`SELECT 1 FROM intercom.audit_log WHERE local_id = $1 AND action = 'update' AND details->>'answer_unreadable' = 'true'`, [id]);
+    expect(unreadable).toHaveLength(1);
+    const m = await mappingOf(w, 'contact', id);
+    await sleep(1_100); // a later whole second than 'v1', so newest_wins takes the remote edit
+    await w.control('PATCH', `/__sim/contacts/${m!.intercom_id}`, { name: 'remote' });
+    await pull.pullContacts();
+    expect(await localName(id)).toBe('remote');
+    await lateWritesLanded(lateMs);
+    expect(await remoteName(id)).toBe('v1'); // the first PUT, landed after the remote edit
     await settle();
     expect(await localName(id)).toBe('remote');
     expect(await remoteName(id)).toBe('remote');

@@ -39,8 +39,20 @@ export async function sendInDoubt<T>(
   } catch (err) {
     if (!writeMayHaveApplied(err)) await ctx.store.settleWriteDoubts([doubtId]);
     else ctx.log.warn({ localId: doubt.localId, op: doubt.op, intercomId: doubt.intercomId }, 'Intercom may have applied this write: it stays in doubt');
+    if (typeof err === 'object' && err !== null) doubtsOfErrors.set(err, doubtId);
     throw err;
   }
+}
+
+const doubtsOfErrors = new WeakMap<object, number>();
+
+/**
+ * The doubt of the write that failed with this error. A caller that learns the write was applied after all (a 2xx
+ * answer that does not parse) settles exactly that doubt: an earlier write with the same body may still be in flight,
+ * and its doubt is what lets the pull recognise it when it lands late (chaos seed 10).
+ */
+export function doubtOfError(err: unknown): number | null {
+  return typeof err === 'object' && err !== null ? (doubtsOfErrors.get(err) ?? null) : null;
 }
 
 /** PUT /contacts/{id} with its doubt recorded: the update every contact push path sends. */

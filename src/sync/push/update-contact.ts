@@ -6,11 +6,11 @@ import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import type { ContactWrite, IntercomContact } from '../../intercom/payloads.ts';
 import { actionForFound, resolveMissingContact } from '../identity.ts';
 import { IntercomPayloadError, type RecordIdentity } from '../../errors.ts';
-import { canonicalJson, contactFromRemote, contactSnapshotSchema, fieldChanges, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
+import { contactFromRemote, contactSnapshotSchema, fieldChanges, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { auditBase, type PushContext, type Step, noop } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, sentFields, threeWayBase } from './diff.ts';
-import { doubtWindowSeconds, openUpdateDoubts, putContact } from './doubt.ts';
+import { doubtOfError, openUpdateDoubts, putContact } from './doubt.ts';
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
@@ -73,23 +73,22 @@ export async function updateContact(
 /**
  * A PUT Intercom answered 2xx with a body that does not parse: applied for certain, so the sent fields are agreed
  * (the base takes them, the others stay as they were) and the change is audited `update`, with an `invalid` row
- * naming what could not be read. Its doubt is settled: the answer arrived. Without this the write stayed in doubt,
+ * naming what could not be read. Its own doubt is settled: the answer arrived. Without this the write stayed in doubt,
  * was retried (each retry applied again, answered the same way) and ended a dead letter for a change Intercom holds.
+ * Only its own: an earlier PUT of the same body whose answer was lost may still land, after a remote edit, and its
+ * doubt is what lets the pull take it for our echo (chaos seed 10 settled both, and the late value won unaudited).
  */
-async function updatedUnreadable(
+function updatedUnreadable(
   ctx: PushContext,
   entry: OutboxEntry,
   o: { local: ContactSnapshot; mapping: LinkedMapping<'contact'>; base: ContactSnapshot | null; body: ContactWrite; err: IntercomPayloadError; identity: RecordIdentity },
-): Promise<Step> {
+): Step {
   const sent = sentFields(o.body);
   const l: Readonly<Record<string, unknown>> = o.local;
   const agreed = contactSnapshotSchema.parse({ ...(o.base ?? o.local), ...Object.fromEntries([...sent].filter((k) => k in l).map((k) => [k, l[k]])) });
   const changes = fieldChanges(o.base, o.local);
   for (const k of Object.keys(changes)) if (!sent.has(k)) delete changes[k];
-  const sentBody = canonicalJson(o.body);
-  const doubts = (await ctx.store.writeDoubts('contact', entry.localId, doubtWindowSeconds(ctx)))
-    .filter((d) => d.op === 'update' && canonicalJson(d.fields) === sentBody)
-    .map((d) => d.id);
+  const own = doubtOfError(o.err);
   const audit = { ...auditBase(ctx, entry), intercomId: o.mapping.intercom_id, externalKey: o.mapping.external_key, requestId: o.err.requestId ?? null };
   return {
     kind: 'finish',
@@ -114,7 +113,7 @@ async function updatedUnreadable(
         { ...audit, action: 'update', changes, details: { answer_unreadable: true } },
         { ...audit, action: 'invalid', changes: {}, details: { reason: o.err.message } },
       ],
-      settledDoubts: doubts,
+      settledDoubts: own === null ? [] : [own],
     },
   };
 }
