@@ -4,9 +4,6 @@
  * (push/contact-result.ts) compare against Intercom's copy.
  */
 import type { WriteDoubt } from './push/ports.ts';
-import { canonicalJson } from './snapshot.ts';
-
-export const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 type Fields = Readonly<Record<string, unknown>>;
 

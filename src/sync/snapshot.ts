@@ -178,6 +178,9 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortDeep(value));
 }
 
+/** Equal field values, an absent value counting as null (how Intercom reports an unset field). */
+export const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+
 export function snapshotHash(s: Snapshot): string {
   return createHash('sha1').update(canonicalJson(s)).digest('hex');
 }

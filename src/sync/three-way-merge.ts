@@ -1,4 +1,4 @@
-import { canonicalJson, type Snapshot } from './snapshot.ts';
+import { same, type Snapshot } from './snapshot.ts';
 
 export type ConflictPolicy = 'newest_wins' | 'local_wins' | 'remote_wins';
 
@@ -27,7 +27,6 @@ export interface MergeResult<S extends Snapshot> {
   conflicts: FieldConflict[];
 }
 
-const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 /**
  * Field-by-field three-way merge for an entity with a pending local change: a side that left a field at its base

@@ -9,8 +9,8 @@
  * earlier and have since replaced is taken for the echo; the local value wins. The window is WRITE_DOUBT_WINDOW_SECONDS.
  */
 import type { WriteDoubt } from '../push/ports.ts';
-import { contactSnapshotSchema, type ContactSnapshot } from '../snapshot.ts';
-import { changeName, same, sentValues, setValueAt, valueAt } from '../sent-values.ts';
+import { contactSnapshotSchema, same, type ContactSnapshot } from '../snapshot.ts';
+import { changeName, sentValues, setValueAt, valueAt } from '../sent-values.ts';
 
 export interface Echoes {
   /** Echoed fields (`custom_attributes.<key>` for attributes): remote (our late value) → local (the newer one). */

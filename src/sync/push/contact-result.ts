@@ -7,12 +7,13 @@ import type { MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
-import { changeName, same, sentValues, setValueAt, valueAt } from '../sent-values.ts';
+import { changeName, sentValues, setValueAt, valueAt } from '../sent-values.ts';
 import {
   contactFromLocal,
   contactFromRemote,
   contactSnapshotSchema,
   fieldChanges,
+  same,
   snapshotHash,
   type ContactSnapshot,
   type LocalContactRow,

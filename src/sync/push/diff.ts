@@ -3,7 +3,7 @@
  * local row should take afterwards so that base, Intercom and the row agree again. Pure functions over snapshots.
  */
 import type { CompanyWrite, ContactWrite, CustomAttributeValue } from '../../intercom/payloads.ts';
-import { canonicalJson, contactSnapshotSchema, type CompanySnapshot, type ContactSnapshot, type Snapshot } from '../snapshot.ts';
+import { contactSnapshotSchema, same, type CompanySnapshot, type ContactSnapshot, type Snapshot } from '../snapshot.ts';
 
 type Attrs = Record<string, unknown>;
 
@@ -12,7 +12,6 @@ function setOwn(o: Attrs, k: string, v: unknown): void {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
-const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 /** Custom attribute keys to send: changed values, and null for keys the local row dropped. */
 function attrsDiff(base: Attrs, local: Attrs): Record<string, CustomAttributeValue> {
