@@ -25,16 +25,7 @@ export function auditQueries(schema: string) {
   return {
     async insert(db: Pick<pg.PoolClient, 'query'>, entries: readonly AuditEntry[]): Promise<void> {
       if (entries.length === 0) return;
-      await db.query(
-        `INSERT INTO ${t} (run_id, direction, entity_type, local_id, intercom_id, external_key, action, changes, request_id, details)
-         SELECT run_id, direction, entity_type, local_id, intercom_id, external_key, action, changes::jsonb, request_id, details::jsonb
-           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-                       $9::text[], $10::text[])
-                WITH ORDINALITY AS e(run_id, direction, entity_type, local_id, intercom_id, external_key, action, changes,
-                                     request_id, details, n)
-          ORDER BY n`,
-        auditColumns(entries),
-      );
+      await db.query(auditInsertSql(t, 1, null), auditColumns(entries));
     },
   };
 }
@@ -53,4 +44,22 @@ export function auditColumns(entries: readonly AuditEntry[]): unknown[][] {
     entries.map((e) => e.requestId ?? null),
     entries.map((e) => (e.details ? JSON.stringify(e.details) : null)),
   ];
+}
+
+/**
+ * The INSERT behind auditQueries' insert, reading the ten auditColumns arrays from parameters $first..$first+9.
+ * `fillFrom` names a relation (id, intercom_id), e.g. rows a sibling CTE just inserted: entries with a null local id
+ * take the id of the row with their Intercom id.
+ */
+export function auditInsertSql(table: string, first: number, fillFrom: string | null): string {
+  const p = (i: number) => `$${first + i}`;
+  return `INSERT INTO ${table} (run_id, direction, entity_type, local_id, intercom_id, external_key, action, changes, request_id, details)
+          SELECT e.run_id, e.direction, e.entity_type, ${fillFrom ? `coalesce(e.local_id, f.id)` : 'e.local_id'}, e.intercom_id,
+                 e.external_key, e.action, e.changes::jsonb, e.request_id, e.details::jsonb
+            FROM unnest(${p(0)}::bigint[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[],
+                        ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[])
+                 WITH ORDINALITY AS e(run_id, direction, entity_type, local_id, intercom_id, external_key, action, changes,
+                                      request_id, details, n)
+            ${fillFrom ? `LEFT JOIN ${fillFrom} f ON e.local_id IS NULL AND f.intercom_id = e.intercom_id` : ''}
+           ORDER BY e.n`;
 }
