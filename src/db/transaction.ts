@@ -42,5 +42,8 @@ export async function withRetriedTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => P
  * transaction-local setting and skip the outbox, so a pulled change never echoes back to Intercom.
  */
 export async function enterSyncApplyMode(tx: Tx): Promise<void> {
-  await tx.query(`SELECT set_config('intercom_sync.applying', 'on', true)`);
+  await tx.query(SYNC_APPLY_MODE_SQL);
 }
+
+/** The statement behind enterSyncApplyMode, for callers that send it together with others in one round trip. */
+export const SYNC_APPLY_MODE_SQL = `SELECT set_config('intercom_sync.applying', 'on', true)`;

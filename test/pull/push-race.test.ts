@@ -66,9 +66,10 @@ function racingPull(beforeEmailLookup: () => Promise<void>) {
       await once();
       return tx.unlinkedContactsByEmail(email);
     },
-    async emailsWithUnlinkedContacts(emails) {
+    // The batch path's email look-up is one of the statements of identifyUnmapped, after the mapping read.
+    async identifyUnmapped(q) {
       await once();
-      return tx.emailsWithUnlinkedContacts(emails);
+      return tx.identifyUnmapped(q);
     },
   });
   const store: PullStorePort = { ...real, applyTransaction: (fn, opts) => real.applyTransaction((tx) => fn(wrap(tx)), opts) };

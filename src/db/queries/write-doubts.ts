@@ -5,7 +5,6 @@ import { WRITE_DOUBT_COLUMNS, type WriteDoubtRow } from '../rows.ts';
 
 /** Reads of sync_write_doubts shared by the push store and the pull's apply transaction. */
 export function writeDoubtQueries(schema: string) {
-  const t = `${ident(schema)}.sync_write_doubts`;
   return {
     async forEntity(
       db: Pick<pg.Pool | pg.PoolClient, 'query'>,
@@ -23,22 +22,32 @@ export function writeDoubtQueries(schema: string) {
       windowSeconds: number,
     ): Promise<WriteDoubt[]> {
       if (localIds.length === 0) return [];
-      const { rows } = await db.query<WriteDoubtRow>(
-        `SELECT ${WRITE_DOUBT_COLUMNS} FROM ${t}
-          WHERE entity_type = $1 AND local_id = ANY($2::bigint[]) AND (op = 'create' OR sent_at >= now() - make_interval(secs => $3))
-          ORDER BY id`,
-        [entity, localIds, windowSeconds],
-      );
-      return rows.map((r) => ({
-        id: r.id,
-        // The table's CHECK constraints hold these to the two entities and two operations.
-        entityType: r.entity_type as WriteDoubt['entityType'],
-        localId: r.local_id,
-        intercomId: r.intercom_id,
-        op: r.op as WriteDoubt['op'],
-        fields: r.fields,
-        sentAt: r.sent_at,
-      }));
+      const { rows } = await db.query<WriteDoubtRow>(writeDoubtsSelect(schema, '$1', '$2::bigint[]', '$3'), [entity, localIds, windowSeconds]);
+      return rows.map(toWriteDoubt);
     },
+  };
+}
+
+/**
+ * The statement behind forEntities, for callers that send it with others in one round trip: `entity`, `localIds`
+ * and `windowSeconds` are SQL expressions (parameters or literals) of types text, bigint[] and numeric.
+ */
+export function writeDoubtsSelect(schema: string, entity: string, localIds: string, windowSeconds: string): string {
+  return `SELECT ${WRITE_DOUBT_COLUMNS} FROM ${ident(schema)}.sync_write_doubts
+           WHERE entity_type = ${entity} AND local_id = ANY(${localIds})
+             AND (op = 'create' OR sent_at >= now() - make_interval(secs => ${windowSeconds}))
+           ORDER BY id`;
+}
+
+export function toWriteDoubt(r: WriteDoubtRow): WriteDoubt {
+  return {
+    id: r.id,
+    // The table's CHECK constraints hold these to the two entities and two operations.
+    entityType: r.entity_type as WriteDoubt['entityType'],
+    localId: r.local_id,
+    intercomId: r.intercom_id,
+    op: r.op as WriteDoubt['op'],
+    fields: r.fields,
+    sentAt: r.sent_at,
   };
 }

@@ -1,14 +1,16 @@
 /**
  * The batch path of a page's contacts. Most contacts of a page are unchanged (filtered before the transaction), new
  * to us (no mapping, no local row with their external_id, no unlinked local row with their email) or changed
- * contacts we already hold under an active mapping. New ones are created together in a few set-based statements
- * (rows, mappings, audit rows, associations); changed ones are merged together: one locked read of their rows,
- * mappings and pending outbox entries, the field-level three-way merge per record in memory (the same pure
- * planApplyToLocal the per-record path uses), then one UPDATE per set of changed fields, one mapping refresh, one
- * audit insert and one attach/detach each. Everything else — identity questions (links, relinks, ambiguous
- * emails), mappings in another status, duplicates within the page — goes through applyContact one record at a time
- * under its savepoint, exactly as before. If a batched statement fails on bad data, that batch is rolled back and
- * redone record by record, so the bad row is audited `invalid` and the others still land.
+ * contacts we already hold under an active mapping. A page costs a fixed number of round trips whatever its size:
+ * one locked read of the page's mappings; for unmapped contacts, one round trip of identity questions
+ * (identifyUnmapped) and one statement creating rows, mappings, associations and audit rows; for linked ones, one
+ * round trip reading their rows, pending changes, write doubts and associations (linkedContactsContext), the
+ * field-level three-way merge per record in memory (the same pure planApplyToLocal the per-record path uses), and
+ * one statement writing rows, mappings, settled doubts, associations and audit rows. Everything else — identity
+ * questions (links, relinks, ambiguous emails), mappings in another status, duplicates within the page — goes
+ * through applyContact one record at a time under its savepoint, exactly as before. If a batched statement fails on
+ * bad data, that batch is rolled back and redone record by record, so the bad row is audited `invalid` and the
+ * others still land.
  */
 import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
@@ -49,35 +51,40 @@ export async function applyContactsBatched(
     const remote = contactFromRemote(p.contact);
     return { pulled: p, remote, hash: snapshotHash(remote) };
   });
-  const mapped = await tx.mappedIntercomIds('contact', candidates.map((c) => c.pulled.contact.id));
+  // Locked as mappingByIntercomId locks one, in local_id order (the same order every applier locks in).
+  const mappings = await tx.mappingsByIntercomIdsForUpdate('contact', candidates.map((c) => c.pulled.contact.id));
+  const mapped = new Set(mappings.map((m) => m.intercom_id!));
+  const linked = new Map(
+    mappings.filter((m) => m.status === 'active' && m.intercom_id !== null).map((m) => [m.intercom_id!, m as Mapping<'contact'>]),
+  );
   const externalIdCount = new Map<string, number>();
   for (const c of candidates) {
     const x = c.remote.external_id;
     if (x) externalIdCount.set(x, (externalIdCount.get(x) ?? 0) + 1);
   }
   const unmapped = candidates.filter((c) => !mapped.has(c.pulled.contact.id));
-  const heldExternalIds = await tx.lockExternalIdsHeld(
-    unmapped.map((c) => c.remote.external_id).filter((x): x is string => !!x),
-  );
   const byEmail = unmapped.filter((c) => !c.remote.external_id && c.remote.email);
-  const linkableEmails = await tx.emailsWithUnlinkedContacts(byEmail.map((c) => c.remote.email!));
-  // A push may link its row to one of these contacts between the two look-ups above (as in applyContact): asked again
-  // after the email look-up, one of the two answers sees that link, so the contact is never created a second time.
-  for (const id of await tx.mappedIntercomIds('contact', byEmail.map((c) => c.pulled.contact.id))) mapped.add(id);
+  const identity =
+    unmapped.length === 0
+      ? null
+      : await tx.identifyUnmapped({
+          lockExternalIds: unmapped.map((c) => c.remote.external_id).filter((x): x is string => !!x),
+          emails: byEmail.map((c) => c.remote.email!),
+          recheckIntercomIds: byEmail.map((c) => c.pulled.contact.id),
+          companyIntercomIds: [...new Set(unmapped.flatMap((c) => c.pulled.companyIds ?? []))],
+          intercomIds: unmapped.map((c) => c.pulled.contact.id),
+        });
+  // A push may link its row to one of these contacts between the mapping read and the email look-up (as in
+  // applyContact): asked again after the email look-up, one of the two answers sees that link, so the contact is
+  // never created a second time.
+  for (const id of identity?.mapped ?? []) mapped.add(id);
   const isNew = (c: Candidate): boolean => {
-    if (mapped.has(c.pulled.contact.id)) return false;
+    if (mapped.has(c.pulled.contact.id) || !identity) return false;
     const x = c.remote.external_id;
-    if (x) return externalIdCount.get(x) === 1 && !heldExternalIds.has(x);
-    return !c.remote.email || !linkableEmails.has(c.remote.email.toLowerCase());
+    if (x) return externalIdCount.get(x) === 1 && !identity.heldExternalIds.has(x);
+    return !c.remote.email || !identity.linkableEmails.has(c.remote.email.toLowerCase());
   };
   const fresh = candidates.filter(isNew);
-  const linkedIds = candidates.filter((c) => mapped.has(c.pulled.contact.id)).map((c) => c.pulled.contact.id);
-  // Locked as mappingByIntercomId locks one, in local_id order (the same order every applier locks in).
-  const linked = new Map(
-    (await tx.mappingsByIntercomIdsForUpdate('contact', linkedIds))
-      .filter((m) => m.status === 'active' && m.intercom_id !== null)
-      .map((m) => [m.intercom_id!, m as Mapping<'contact'>]),
-  );
   const changed = candidates.filter((c) => linked.has(c.pulled.contact.id));
   const rest = candidates.filter((c) => !isNew(c) && !linked.has(c.pulled.contact.id)).map((c) => c.pulled);
 
@@ -90,7 +97,7 @@ export async function applyContactsBatched(
       return perRecord(group.map((c) => c.pulled));
     }
   };
-  const created = await batched(fresh, () => createAll(tx, fresh, ctx));
+  const created = await batched(fresh, () => createAll(tx, fresh, identity!, ctx));
   const updated = await batched(changed, () => updateAll(tx, changed, linked, ctx));
   return [...created, ...updated, ...(await perRecord(rest))];
 }
@@ -100,16 +107,19 @@ export async function applyContactsBatched(
  * once: the decisions are planApplyToLocal's and planAssociations', only the reads and writes are set-based.
  */
 async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: ReadonlyMap<string, Mapping<'contact'>>, ctx: ApplyContext): Promise<Applied[]> {
-  const localIds = [...new Set(items.map((c) => mappings.get(c.pulled.contact.id)!.local_id))];
-  const locals = new Map((await tx.contactsByIds(localIds)).map((r) => [r.id, r]));
-  const pending = await tx.pendingOutboxLocalIds('contact', localIds);
+  const links = [...new Map(items.map((c) => [mappings.get(c.pulled.contact.id)!.local_id, c.pulled.contact.id])).entries()].map(
+    ([localId, intercomId]) => ({ localId, intercomId }),
+  );
+  const read = await tx.linkedContactsContext({
+    links,
+    companyIntercomIds: [...new Set(items.flatMap((c) => c.pulled.companyIds ?? []))],
+    windowSeconds: ctx.writeDoubtWindowSeconds ?? 900,
+  });
+  const locals = new Map(read.contacts.map((r) => [r.id, r]));
   const doubts = new Map<number, WriteDoubt[]>();
-  for (const d of await tx.writeDoubtsFor('contact', localIds, ctx.writeDoubtWindowSeconds ?? 900)) {
-    doubts.set(d.localId, [...(doubts.get(d.localId) ?? []), d]);
-  }
+  for (const d of read.doubts) doubts.set(d.localId, [...(doubts.get(d.localId) ?? []), d]);
   const out: Applied[] = [];
-  const patches: { localId: number; patch: Partial<ContactSnapshot> }[] = [];
-  const writes: MappingWrite<'contact'>[] = [];
+  const rows: { patch: Partial<ContactSnapshot> | null; mapping: MappingWrite<'contact'> }[] = [];
   const perContact: { item: Candidate; localId: number; audits: AuditEntry[] }[] = [];
   const settled: number[] = [];
   for (const item of items) {
@@ -136,7 +146,7 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
         local,
         mapping,
         link: null,
-        pending: pending.has(local.id),
+        pending: read.pending.has(local.id),
         doubts: doubts.get(local.id) ?? [],
       },
       ctx,
@@ -148,42 +158,37 @@ async function updateAll(tx: ApplyTx, items: readonly Candidate[], mappings: Rea
     // Rare (a late echo of a write of ours): one statement each, in the order the per-record path runs it.
     if (plan.pushAgain.length > 0) await tx.requestPush('contact', local.id, plan.pushAgain);
     settled.push(...plan.settledDoubts);
-    if (plan.patch) patches.push({ localId: local.id, patch: plan.patch });
-    writes.push(plan.mapping);
+    rows.push({ patch: plan.patch, mapping: plan.mapping });
     perContact.push({ item, localId: local.id, audits: [...plan.audits] });
     out.push({ contact: c, outcome: plan.outcome });
   }
-  await tx.settleWriteDoubts(settled);
-  await tx.updateContacts(patches);
-  await tx.refreshLinkedMappings(writes);
 
-  const withCompanies = perContact.filter((p) => p.item.pulled.companyIds !== null);
+  const current = groupPairs(read.pairs);
+  const pendingPairs = groupPairs(read.pendingPairs);
   const attach: { contactId: number; companyId: number }[] = [];
   const detach: { contactId: number; companyId: number }[] = [];
-  if (withCompanies.length > 0) {
-    const contactIds = withCompanies.map((p) => p.localId);
-    const wantedAll = (await tx.mappingsByIntercomIds('company', [...new Set(withCompanies.flatMap((p) => p.item.pulled.companyIds!))]))
-      .filter((m) => m.status === 'active');
-    const current = groupPairs(await tx.contactCompanyPairs(contactIds));
-    const pendingPairs = groupPairs(await tx.pendingAssociationPairs(contactIds));
-    const currentMapped = (await tx.mappingsByLocalIds('company', [...new Set([...current.values()].flat())])).filter((m) => m.intercom_id !== null);
-    for (const p of withCompanies) {
-      const ids = new Set(p.item.pulled.companyIds);
-      const mine = current.get(p.localId) ?? [];
-      const plan = planAssociations(ctx, p.localId, p.item.pulled.contact.id, {
-        wanted: wantedAll.filter((m) => m.intercom_id !== null && ids.has(m.intercom_id)),
-        current: mine,
-        pending: pendingPairs.get(p.localId) ?? [],
-        currentMapped: currentMapped.filter((m) => mine.includes(m.local_id)),
-      });
-      for (const companyId of plan.attach) attach.push({ contactId: p.localId, companyId });
-      for (const companyId of plan.detach) detach.push({ contactId: p.localId, companyId });
-      p.audits.push(...plan.audits);
-    }
+  for (const p of perContact) {
+    if (p.item.pulled.companyIds === null) continue;
+    const ids = new Set(p.item.pulled.companyIds);
+    const mine = current.get(p.localId) ?? [];
+    const plan = planAssociations(ctx, p.localId, p.item.pulled.contact.id, {
+      wanted: read.companies.filter((m) => ids.has(m.intercom_id)),
+      current: mine,
+      pending: pendingPairs.get(p.localId) ?? [],
+      currentMapped: read.currentCompanies.filter((m) => mine.includes(m.local_id)),
+    });
+    for (const companyId of plan.attach) attach.push({ contactId: p.localId, companyId });
+    for (const companyId of plan.detach) detach.push({ contactId: p.localId, companyId });
+    p.audits.push(...plan.audits);
   }
-  await tx.attachMany(attach);
-  await tx.detachMany(detach);
-  await tx.audit(perContact.flatMap((p) => p.audits));
+  await tx.writeLinkedContacts({
+    rows,
+    settledDoubts: settled,
+    attach,
+    detach,
+    audits: perContact.flatMap((p) => p.audits),
+    releaseStrays: rows.some((r) => r.mapping.intercomId !== null && read.strayIntercomIds.has(r.mapping.intercomId)),
+  });
   return out;
 }
 
@@ -194,26 +199,20 @@ function groupPairs(pairs: readonly { contactId: number; companyId: number }[]):
 }
 
 /** What applyContact does for a contact it finds nowhere locally: insert, map, audit `create`, attach its companies. */
-async function createAll(tx: ApplyTx, fresh: readonly Candidate[], ctx: ApplyContext): Promise<Applied[]> {
-  const localIds = await tx.insertPulledContacts(
-    fresh.map((c) => ({
-      snapshot: c.remote,
-      remoteCreatedAt: c.pulled.contact.createdAt,
-      intercomId: c.pulled.contact.id,
-      externalKey: contactExternalKey(c.remote),
-      baseHash: c.hash,
-      remoteUpdatedAt: c.pulled.contact.updatedAt,
-    })),
-  );
-  const companyIds = [...new Set(fresh.flatMap((c) => c.pulled.companyIds ?? []))];
+async function createAll(
+  tx: ApplyTx,
+  fresh: readonly Candidate[],
+  identity: { companies: readonly { local_id: number; intercom_id: string }[]; carriedIntercomIds: ReadonlySet<string> },
+  ctx: ApplyContext,
+): Promise<Applied[]> {
   // Ordered by local id, as syncAssociations sees them.
-  const companies = await tx.activeMappingIds('company', companyIds);
+  const companies = identity.companies;
   const audits: AuditEntry[] = [];
-  const pairs: { contactId: number; companyId: number }[] = [];
+  const pairs: { intercomId: string; companyId: number }[] = [];
   for (const c of fresh) {
     const ct = c.pulled.contact;
-    const localId = localIds.get(ct.id);
-    if (localId === undefined) throw new Error(`batched insert returned no row for Intercom contact ${ct.id}`);
+    // The new row's id is not known yet: the store fills it in (createPulledContacts).
+    const localId = null;
     audits.push(
       pullAudit(ctx, {
         entityType: 'contact',
@@ -230,7 +229,7 @@ async function createAll(tx: ApplyTx, fresh: readonly Candidate[], ctx: ApplyCon
     for (const m of companies) {
       if (!wanted.has(m.intercom_id) || seen.has(m.local_id)) continue;
       seen.add(m.local_id);
-      pairs.push({ contactId: localId, companyId: m.local_id });
+      pairs.push({ intercomId: ct.id, companyId: m.local_id });
       audits.push(
         pullAudit(ctx, {
           entityType: 'contact_company',
@@ -243,7 +242,21 @@ async function createAll(tx: ApplyTx, fresh: readonly Candidate[], ctx: ApplyCon
       );
     }
   }
-  await tx.attachMany(pairs);
-  await tx.audit(audits);
+  const localIds = await tx.createPulledContacts({
+    rows: fresh.map((c) => ({
+      snapshot: c.remote,
+      remoteCreatedAt: c.pulled.contact.createdAt,
+      intercomId: c.pulled.contact.id,
+      externalKey: contactExternalKey(c.remote),
+      baseHash: c.hash,
+      remoteUpdatedAt: c.pulled.contact.updatedAt,
+    })),
+    attach: pairs,
+    audits,
+    releaseIntercomIds: fresh.some((c) => identity.carriedIntercomIds.has(c.pulled.contact.id)),
+  });
+  for (const c of fresh) {
+    if (!localIds.has(c.pulled.contact.id)) throw new Error(`batched insert returned no row for Intercom contact ${c.pulled.contact.id}`);
+  }
   return fresh.map((c) => ({ contact: c.pulled.contact, outcome: 'created' as const }));
 }

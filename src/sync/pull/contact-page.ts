@@ -1,8 +1,8 @@
 /**
  * One page of pulled contacts → one apply transaction. Unchanged contacts are skipped before any work; the rest get
  * their full company lists (fetched when the payload says there are more) and any company we have never seen, then
- * contacts new to us are created in a few set-based statements and the rest are applied one by one under a savepoint
- * (apply-contacts-batch.ts), so one bad row is audited as invalid and the page goes on.
+ * contacts new to us are created and linked ones merged in a few set-based statements, and the rest are applied one
+ * by one under a savepoint (apply-contacts-batch.ts), so one bad row is audited as invalid and the page goes on.
  */
 import PQueue from 'p-queue';
 import type { IntercomCompany, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
@@ -68,7 +68,12 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
           countOutcome(counts, a.outcome);
           applied.push(a);
         }
-        if (opts.touchSeen) await tx.touchMappings('contact', [...byId.keys()]);
+        if (opts.touchSeen) {
+          // A contact created or updated here had its mapping written with last_synced_at = now() already: only the
+          // others are touched, so a page of new or changed contacts spends no statement on it.
+          const written = new Set(applied.filter((a) => a.outcome === 'created' || a.outcome === 'updated').map((a) => a.contact.id));
+          await tx.touchMappings('contact', [...byId.keys()].filter((id) => !written.has(id)));
+        }
         if (opts.stream) await tx.setStream(opts.stream.name, opts.stream.patch);
       },
       { rollback: opts.dryRun ?? false },

@@ -72,43 +72,80 @@ export interface ApplyTx {
   writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
   /** Deletes doubts the pull saw landed (and audited in this transaction): they are never audited again. */
   settleWriteDoubts(ids: readonly number[]): Promise<void>;
-  /** writeDoubts for many local ids at once (the batched apply). */
-  writeDoubtsFor(entity: MappingEntity, localIds: readonly number[], windowSeconds: number): Promise<WriteDoubt[]>;
   /** Queues a push of this entity, as a local change to these fields would (the outbox trigger's entry). */
   requestPush(entity: MappingEntity, localId: number, fields: readonly string[]): Promise<void>;
   invalidAlreadyAudited(entity: MappingEntity, intercomId: string, remoteUpdatedAt: number): Promise<boolean>;
   /**
-   * Batch path of a page's new contacts. Takes the advisory locks of these external ids (sorted, one statement: the
-   * same per-key lock contactByExternalId takes) and returns those a local contact already holds.
+   * The batch path's identity questions about a page's contacts that have no mapping, in one round trip and in this
+   * order, each statement seeing what committed before it: the advisory locks of `lockExternalIds` (sorted, one per
+   * key: the lock contactByExternalId takes), which of them a local contact holds, which of `emails` (lower-cased)
+   * unlinkedContactsByEmail would find a row for, which of `recheckIntercomIds` have a mapping now (a push may link
+   * one between the mapping read and the email look-up: asked after it, one of the two answers sees that link), the
+   * active company mappings of `companyIntercomIds` (ordered by local id) and which of `intercomIds` a local
+   * contact carries.
    */
-  lockExternalIdsHeld(externalIds: readonly string[]): Promise<Set<string>>;
-  /** Lower-cased emails among these that unlinkedContactsByEmail would find at least one row for. */
-  emailsWithUnlinkedContacts(emails: readonly string[]): Promise<Set<string>>;
+  identifyUnmapped(q: {
+    lockExternalIds: readonly string[];
+    emails: readonly string[];
+    recheckIntercomIds: readonly string[];
+    companyIntercomIds: readonly string[];
+    intercomIds: readonly string[];
+  }): Promise<{
+    heldExternalIds: Set<string>;
+    linkableEmails: Set<string>;
+    mapped: Set<string>;
+    companies: { local_id: number; intercom_id: string }[];
+    carriedIntercomIds: Set<string>;
+  }>;
   /**
-   * Inserts new local contacts with their active mappings (what insertContact + upsertMapping do per record), in a
-   * few set-based statements. Returns Intercom id → new local id.
+   * Inserts new local contacts with their active mappings, company associations and audit rows (what insertContact,
+   * upsertMapping, attach and audit do per record) in one statement. Attach pairs name the contact by Intercom id;
+   * audit rows of these contacts with a null local id get the new row's id. `releaseIntercomIds`: some local row may
+   * still carry one of these Intercom ids, which it lets go first (as upsertMapping). Returns Intercom id → local id.
    */
-  insertPulledContacts(rows: readonly NewPulledContact[]): Promise<Map<string, number>>;
-  /** Intercom ids among these that have a mapping (any status); no lock, no snapshots. */
-  mappedIntercomIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<Set<string>>;
-  /** Active mappings of these Intercom ids as (local_id, intercom_id), ordered by local_id. */
-  activeMappingIds(entity: MappingEntity, intercomIds: readonly string[]): Promise<{ local_id: number; intercom_id: string }[]>;
-  attachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
-  /** Batch path of a page's linked contacts: their mappings, locked as mappingByIntercomId locks one. */
+  createPulledContacts(w: {
+    rows: readonly NewPulledContact[];
+    attach: readonly { intercomId: string; companyId: number }[];
+    audits: readonly AuditEntry[];
+    releaseIntercomIds: boolean;
+  }): Promise<Map<string, number>>;
+  /** Batch path of a page's linked contacts: their mappings (any status), locked as mappingByIntercomId locks one. */
   mappingsByIntercomIdsForUpdate(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
-  /** Local contacts by id, locked (FOR UPDATE), ordered by id. */
-  contactsByIds(localIds: readonly number[]): Promise<LocalContactRow[]>;
-  /** Which of these local ids have a pending outbox entry for the entity itself (what hasPendingOutbox answers). */
-  pendingOutboxLocalIds(entity: MappingEntity, localIds: readonly number[]): Promise<Set<number>>;
-  /** updateContact for many rows, in one statement per set of changed fields. */
-  updateContacts(rows: readonly { localId: number; patch: Partial<ContactSnapshot> }[]): Promise<void>;
-  /** upsertMapping for active mappings that keep their local and Intercom ids (the batch path's only case). */
-  refreshLinkedMappings(rows: readonly MappingWrite<'contact'>[]): Promise<void>;
-  /** contact_companies rows of these contacts, ordered by contact, then company. */
-  contactCompanyPairs(contactIds: readonly number[]): Promise<{ contactId: number; companyId: number }[]>;
-  /** Pending association outbox entries of these contacts (what pendingAssociationCompanyIds answers per contact). */
-  pendingAssociationPairs(contactIds: readonly number[]): Promise<{ contactId: number; companyId: number }[]>;
-  detachMany(pairs: readonly { contactId: number; companyId: number }[]): Promise<void>;
+  /**
+   * Everything the merge of these linked contacts reads, in one round trip: their rows (locked, ordered by id), which
+   * have a pending outbox entry (hasPendingOutbox), their write doubts within the window, their company associations
+   * (ordered by contact, then company) and pending association changes, the active mappings of `companyIntercomIds`
+   * (ordered by local id), the mappings with an Intercom id of the companies attached now, and the Intercom ids of
+   * `links` a contact other than the linked one still carries.
+   */
+  linkedContactsContext(q: {
+    links: readonly { localId: number; intercomId: string }[];
+    companyIntercomIds: readonly string[];
+    windowSeconds: number;
+  }): Promise<{
+    contacts: LocalContactRow[];
+    pending: Set<number>;
+    doubts: WriteDoubt[];
+    pairs: { contactId: number; companyId: number }[];
+    pendingPairs: { contactId: number; companyId: number }[];
+    companies: { local_id: number; intercom_id: string }[];
+    currentCompanies: { local_id: number; intercom_id: string }[];
+    strayIntercomIds: Set<string>;
+  }>;
+  /**
+   * Writes the merge of linked contacts in one statement: each row's patch with its Intercom id and remote_updated_at
+   * (updateContact plus the mirror upsertMapping keeps), its active mapping (upsertMapping for a mapping that keeps its
+   * local and Intercom ids), settled doubts, attaches, detaches and audit rows. `releaseStrays`: another local row
+   * still carries one of these Intercom ids, which it lets go first.
+   */
+  writeLinkedContacts(w: {
+    rows: readonly { patch: Partial<ContactSnapshot> | null; mapping: MappingWrite<'contact'> }[];
+    settledDoubts: readonly number[];
+    attach: readonly { contactId: number; companyId: number }[];
+    detach: readonly { contactId: number; companyId: number }[];
+    audits: readonly AuditEntry[];
+    releaseStrays: boolean;
+  }): Promise<void>;
   /** Runs fn inside a SAVEPOINT: a failing row rolls back alone and the page goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
