@@ -468,10 +468,10 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
  * from Intercom: the same as a pull stopped just before them.
  */
 async function beginApply(client: Tx): Promise<number> {
-  const results = (await client.query(
-    `BEGIN; ${SYNC_APPLY_MODE_SQL}; SET LOCAL synchronous_commit = off; SELECT clock_timestamp() AS now`,
-  )) as unknown as pg.QueryResult<{ now: Date }>[];
-  return results[3]!.rows[0]!.now.getTime() - Date.now();
+  const results = await multi(client, ['BEGIN', SYNC_APPLY_MODE_SQL, 'SET LOCAL synchronous_commit = off', 'SELECT clock_timestamp() AS now']);
+  const now = results[3]!.rows[0]?.now;
+  if (!(now instanceof Date)) throw new Error('clock_timestamp() did not answer a timestamp');
+  return now.getTime() - Date.now();
 }
 
 /**
@@ -479,6 +479,8 @@ async function beginApply(client: Tx): Promise<number> {
  * with textArray and bigintArray). Postgres runs them in order, each on a fresh snapshot in READ COMMITTED.
  */
 async function multi(client: Tx, statements: readonly string[]): Promise<pg.QueryResult<Record<string, unknown>>[]> {
+  // node-postgres types query() as one result; a simple query of several statements resolves to one result per
+  // statement (https://node-postgres.com/apis/client#clientquery, "multiple statements"), checked below.
   const results = (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult<Record<string, unknown>>[];
   if (!Array.isArray(results) || results.length !== statements.length) throw new Error(`expected ${statements.length} results`);
   return results;
