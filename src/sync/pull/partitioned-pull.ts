@@ -23,6 +23,11 @@ import type { StreamPatch } from './ports.ts';
 import { isExpiredCursor, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.ts';
 
 export const PAGE_SIZE = 150;
+/**
+ * A search of at most this many pages is paged through one cursor (at 300 ms a page, 2.4 s): a split costs a probe
+ * page that is read again and a partial last page per part, more than such a search saves.
+ */
+export const SEQUENTIAL_PAGES = 8;
 /** Below this many pages a partition is not worth a split: each split costs one probe page and a partial last page. */
 const MIN_PAGES_PER_PARTITION = 3;
 /** More partitions than in-flight slots, so that the tail (partitions of unequal size) still keeps requests busy. */
@@ -50,6 +55,11 @@ export interface PartitionedPullSpec {
   newestHint?: number;
   /** Requests to keep in flight (the gateway's in-flight target). */
   inFlight: () => number;
+  /**
+   * Descending pulls with a floor: records the window's first local day is known to hold below the floor. Intercom
+   * counts them in total_count, but the pull stops at the floor, so they are left out when judging a split.
+   */
+  belowFloor?: number;
   onPage?: (p: { items: number; total: number | null }) => void;
 }
 
@@ -183,7 +193,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       const first = cursor === null && row.d.pages === 0;
       if (first) {
         row.d.total = page.totalCount;
-        rootPages ??= page.totalCount === null ? null : Math.ceil(page.totalCount / PAGE_SIZE);
+        rootPages ??= page.totalCount === null ? null : Math.ceil(inWindowTotal(row.d.partition, page.totalCount) / PAGE_SIZE);
         const children = first && !row.d.nosplit ? split(row, page) : null;
         if (children) {
           row.d.status = 'split';
@@ -233,15 +243,28 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     }
   }
 
+  /** A partition's total_count without the records below the floor it is known to hold (see belowFloor). */
+  function inWindowTotal(p: Partition, total: number): number {
+    if (!spec.belowFloor || spec.floor === null) return total;
+    const holdsFloor = (p.from === null || p.from <= spec.floor) && (p.to === null || p.to > spec.floor);
+    // An id-suffix part holds about its share of the day.
+    return holdsFloor ? Math.max(0, total - Math.floor(spec.belowFloor / 16 ** p.suffix.length)) : total;
+  }
+
   function split(row: Row, page: Page<IntercomContact>): Row[] | null {
-    const total = page.totalCount;
-    const limit = maxPages() * PAGE_SIZE;
-    if (total === null || total <= limit) return null;
+    if (page.totalCount === null || page.data.length === 0) return null;
+    const pages = Math.ceil(Math.max(page.data.length, inWindowTotal(row.d.partition, page.totalCount)) / PAGE_SIZE);
+    if (pages <= SEQUENTIAL_PAGES || pages <= maxPages()) return null;
     const keys = page.data.map((c) => (row.d.partition.field === 'created_at' ? c.createdAt : c.updatedAt));
+    // Where the records are. Ascending: from the oldest on the first page to the newest known (a contact is created
+    // before its last update). Descending: the first page starts at the newest, and the rest lie down to the start.
     const newest = Math.min(Math.floor(spec.now() / 1000), spec.newestHint ?? Number.POSITIVE_INFINITY);
-    const parts = splitPartition(row.d.partition, Math.ceil(total / limit), {
-      lo: Math.min(newest, ...keys),
-      hi: Math.max(newest, ...keys),
+    const [lo, hi] = spec.order === 'ascending'
+      ? [Math.min(newest, ...keys), Math.max(newest, ...keys)]
+      : [row.d.partition.from ?? Math.min(...keys), Math.max(...keys)];
+    const parts = splitPartition(row.d.partition, Math.ceil(pages / maxPages()), {
+      lo,
+      hi,
       timezone: spec.timezone,
       hexIds: page.data.length > 0 && page.data.every((c) => isHexId(c.id)),
     });
