@@ -173,4 +173,31 @@ describe('partitioned pulls', () => {
     expect(r.details).toMatchObject({ partitions: 1, splits: 0 });
     expect(await h.searchRequests()).toBe(Math.ceil(1000 / 150) + 1);
   });
+
+  it('with no budget limit, pages fetched ahead of the apply stay few however many partitions there are', { timeout: 240_000 }, async () => {
+    await h.resetAll();
+    await h.control('POST', '/seed', { contacts: 12_000, companies: 10 });
+    // The gateway's in-flight target at this rate is its cap (256): only the apply can bound what is fetched.
+    const gw = h.newGateway({ ratePerMinute: 1_000_000 });
+    let asked = 0;
+    let applied = 0;
+    let most = 0;
+    const observed = new Proxy(gw, {
+      get(target, prop, receiver) {
+        if (prop !== 'searchContacts') return Reflect.get(target, prop, receiver);
+        return (...args: Parameters<typeof gw.searchContacts>) => {
+          asked++;
+          most = Math.max(most, asked - applied);
+          return gw.searchContacts(...args);
+        };
+      },
+    });
+    const r = await h.engine({}, observed).fullPullContacts({ onProgress: () => applied++ });
+    expect(r.counts.created).toBe(12_000);
+    expect(r.details!.partitions as number).toBeGreaterThan(20);
+    // Searches asked for and not yet applied: apply-bound, so latency ÷ apply time plus a few pages ahead (the
+    // partitions' probe pages and the newest-update probe are never applied, hence the margin).
+    console.log(`[partitioned memory] at most ${most} pages ahead of the apply over ${String(r.details!.partitions)} partitions`);
+    expect(most).toBeLessThanOrEqual(16);
+  });
 });
