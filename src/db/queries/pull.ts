@@ -438,6 +438,15 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
       );
       return rows.map((r) => toLinkedMapping('contact', r));
     },
+    async countContactsPulledBetween(from, to) {
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${s}.sync_mappings
+          WHERE entity_type = 'contact' AND status = 'active' AND intercom_id IS NOT NULL
+            AND remote_updated_at >= $1 AND remote_updated_at < $2`,
+        [from, to],
+      );
+      return rows[0]?.n ?? 0;
+    },
     async staleActiveMappings(entity, since, limit) {
       const { rows } = await pool.query<MappingRow>(
         `SELECT ${MAPPING_COLUMNS} FROM ${s}.sync_mappings

@@ -12,7 +12,7 @@
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import { applyContactPage } from './contact-page.ts';
 import { CONTACTS_STREAM } from './contacts-full-pull.ts';
-import { PAGE_SIZE, runPartitionedPull } from './partitioned-pull.ts';
+import { PAGE_SIZE, runPartitionedPull, SEQUENTIAL_PAGES } from './partitioned-pull.ts';
 import { isHexId, splitPartition, type Partition } from './partitions.ts';
 import { isLastPage, searchWindow } from './pull-window.ts';
 import { isExpiredCursor, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.ts';
@@ -20,11 +20,6 @@ import { isExpiredCursor, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.t
 export { CONTACTS_STREAM } from './contacts-full-pull.ts';
 export const SEARCH_PAGE_SIZE = PAGE_SIZE;
 export const BACKLOG_STREAM = 'contacts:backlog';
-/**
- * A backlog of at most this many pages is paged through one cursor (at 300 ms a page, 2.4 s): cutting one day into
- * 16 id-suffix parts costs a probe and up to 16 partial last pages, more than such a backlog saves.
- */
-const SEQUENTIAL_PAGES = 8;
 
 export async function pullContactsIncremental(
   deps: RunDeps,
@@ -38,7 +33,7 @@ export async function pullContactsIncremental(
   const timezone = await deps.timezone();
   const win = searchWindow(wm, lookbackSeconds, timezone);
   const details = { floor: win.floor, query_value: win.queryValue };
-  const partitioned = (roots: Partition[]) =>
+  const partitioned = (roots: Partition[], belowFloor: number) =>
     runPartitionedPull(deps, {
       stream: BACKLOG_STREAM,
       order: 'descending',
@@ -51,6 +46,7 @@ export async function pullContactsIncremental(
       page: { detectMerges: true },
       roots,
       inFlight: deps.inFlight,
+      belowFloor,
     });
   const finish = async (newest: number, extra: Record<string, unknown>) => {
     await deps.store.deleteStreams(`${BACKLOG_STREAM}:p:`);
@@ -60,7 +56,7 @@ export async function pullContactsIncremental(
 
   // A partitioned backlog a killed cycle left behind: the watermark did not move, so its window is this one.
   if ((await deps.store.listStreams(`${BACKLOG_STREAM}:p:`)).length > 0) {
-    const r = await partitioned([]);
+    const r = await partitioned([], await knownBelowFloor(deps, win));
     mergeCounts(counts, r.counts);
     return finish(r.newest, { pages: r.pages, partitions: r.partitions, resumed: true });
   }
@@ -94,10 +90,18 @@ export async function pullContactsIncremental(
     }
     pages++;
     if (pages === 1 && !isLastPage(page, win.floor) && page.totalCount !== null && Math.ceil(page.totalCount / PAGE_SIZE) > SEQUENTIAL_PAGES) {
-      const roots = backlogPartitions(deps, page.totalCount, win.queryValue + 1, now, timezone, page.data.every((c) => isHexId(c.id)));
+      // total_count counts the window's whole first local day, and only the part of it from the floor on is read: the
+      // rest was read by earlier cycles (or the full pull), and on a busy day, or the first cycle after a full pull
+      // whose newest record is old, it can be most of the count. What we already hold of it is left out, so that a
+      // window of few changes is paged through one cursor at ⌈changes/150⌉ requests instead of being cut.
+      const belowFloor = await knownBelowFloor(deps, win);
+      const changed = Math.max(page.data.length, page.totalCount - belowFloor);
+      const roots = Math.ceil(changed / PAGE_SIZE) > SEQUENTIAL_PAGES
+        ? backlogPartitions(deps, changed, win.queryValue + 1, Math.max(...page.data.map((c) => c.updatedAt)), timezone, page.data.every((c) => isHexId(c.id)))
+        : null;
       if (roots) {
         // This first page is re-read by the partition that holds it: one request, against minutes of latency.
-        const r = await partitioned(roots);
+        const r = await partitioned(roots, belowFloor);
         mergeCounts(counts, r.counts);
         return finish(Math.max(newest, r.newest), { pages: pages + r.pages, partitions: r.partitions, splits: r.splits });
       }
@@ -115,10 +119,21 @@ export async function pullContactsIncremental(
   return finish(newest, { pages, restarts });
 }
 
-/** The search window [its first local day, open end) cut into about 2 × in-flight parts, or null if it cannot be. */
-function backlogPartitions(deps: RunDeps, total: number, from: number, now: () => number, timezone: string, hexIds: boolean): Partition[] | null {
+/**
+ * Contacts we pulled whose version lies in the window's first local day but below its floor. An underestimate (a
+ * contact updated again since, or deleted) only makes a cut less likely, which costs time, never requests.
+ */
+function knownBelowFloor(deps: RunDeps, win: { floor: number; queryValue: number }): Promise<number> {
+  return deps.store.countContactsPulledBetween(new Date((win.queryValue + 1) * 1000), new Date(win.floor * 1000));
+}
+
+/**
+ * The search window [its first local day, open end) cut into about 2 × in-flight parts, or null if it cannot be. The
+ * cuts lie between its start and the newest record (the first page's first, sorted newest first); the last part stays
+ * open for records updated meanwhile.
+ */
+function backlogPartitions(deps: RunDeps, total: number, from: number, newest: number, timezone: string, hexIds: boolean): Partition[] | null {
   const pages = Math.ceil(total / PAGE_SIZE);
   const parts = Math.max(2, Math.min(Math.ceil(pages / 3), 2 * deps.inFlight()));
-  const nowS = Math.floor(now() / 1000);
-  return splitPartition({ field: 'updated_at', from, to: null, suffix: '' }, parts, { lo: from, hi: nowS, timezone, hexIds });
+  return splitPartition({ field: 'updated_at', from, to: null, suffix: '' }, parts, { lo: from, hi: newest, timezone, hexIds });
 }

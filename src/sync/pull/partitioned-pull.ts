@@ -23,6 +23,17 @@ import type { StreamPatch } from './ports.ts';
 import { isExpiredCursor, MAX_CURSOR_RESTARTS, type RunDeps } from './run-deps.ts';
 
 export const PAGE_SIZE = 150;
+/**
+ * A search of at most this many pages is paged through one cursor (at 300 ms a page, 2.4 s): a split costs a probe
+ * page that is read again and a partial last page per part, more than such a search saves.
+ */
+export const SEQUENTIAL_PAGES = 8;
+/**
+ * Pages fetched ahead of the apply, beyond the requests that keep the apply busy for one request's latency. When the
+ * budget no longer bounds fetching (limits off, a fast network), this is what bounds memory: each page is 150 parsed
+ * contacts.
+ */
+const PAGES_AHEAD = 2;
 /** Below this many pages a partition is not worth a split: each split costs one probe page and a partial last page. */
 const MIN_PAGES_PER_PARTITION = 3;
 /** More partitions than in-flight slots, so that the tail (partitions of unequal size) still keeps requests busy. */
@@ -50,6 +61,11 @@ export interface PartitionedPullSpec {
   newestHint?: number;
   /** Requests to keep in flight (the gateway's in-flight target). */
   inFlight: () => number;
+  /**
+   * Descending pulls with a floor: records the window's first local day is known to hold below the floor. Intercom
+   * counts them in total_count, but the pull stops at the floor, so they are left out when judging a split.
+   */
+  belowFloor?: number;
   onPage?: (p: { items: number; total: number | null }) => void;
 }
 
@@ -114,6 +130,39 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   }
   const queue = [...rows.values()].filter((r) => r.d.status === 'pending' || r.d.status === 'running');
   let rootPages: number | null = null;
+  const run: { failed: Error | null } = { failed: null };
+
+  // Fetching is bounded by the apply as well as by the budget. With the budget as the limit pages are applied as fast
+  // as they come and this bound stays above the gateway's target; with no budget limit, pages would otherwise arrive
+  // faster than one apply at a time takes them and pile up in memory. Little's law on the consuming side: the apply
+  // keeps busy with latency ÷ apply time requests in flight, and PAGES_AHEAD more absorb the jitter.
+  let pending = 0;
+  let latencyMs: number | null = null;
+  let applyMs: number | null = null;
+  const ewma = (avg: number | null, sample: number) => (avg === null ? sample : avg + 0.2 * (sample - avg));
+  const pageLimit = () => {
+    const target = Math.max(1, spec.inFlight());
+    if (latencyMs === null || applyMs === null) return Math.min(target, PAGES_AHEAD);
+    return Math.min(target, Math.ceil(latencyMs / Math.max(1, applyMs)) + PAGES_AHEAD);
+  };
+  const waiting: (() => void)[] = [];
+  let pumpMore = () => {};
+  const wake = () => {
+    for (const w of waiting.splice(0)) w();
+    pumpMore();
+  };
+  const acquire = async () => {
+    while (pending >= pageLimit()) {
+      if (run.failed) throw run.failed;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    if (run.failed) throw run.failed;
+    pending++;
+  };
+  const release = () => {
+    pending--;
+    wake();
+  };
 
   // Pages are applied one at a time, in the order they arrive: the apply is what the single cursor did before.
   let applyChain: Promise<unknown> = Promise.resolve();
@@ -130,17 +179,35 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     });
   };
 
-  /** Fetches one page, stamped with when it was requested (contact-page.ts skips records older than that). */
-  const fetchPage = (row: Row, cursor: string | null): Promise<Page<IntercomContact> & { readAt: Date }> => {
+  /**
+   * Fetches one page, stamped with when it was requested (contact-page.ts skips records older than that). The page
+   * counts against pageLimit until its release() (once applied, or dropped).
+   */
+  const fetchPage = (row: Row, cursor: string | null): Promise<HeldPage> => {
     const query = partitionQuery(row.d.partition);
     if (query === null) throw new Error(`partition ${row.name} has no bound: roots must be bounded on one side`);
-    const readAt = new Date();
-    const p = deps.gateway
-      .searchContacts(
-        { query, perPage: PAGE_SIZE, sort: { field: row.d.partition.field, order: spec.order }, startingAfter: cursor },
-        spec.priority,
-      )
-      .then((page) => ({ ...page, readAt }));
+    const p = (async (): Promise<HeldPage> => {
+      await acquire();
+      const readAt = new Date();
+      const t0 = performance.now();
+      let page: Page<IntercomContact>;
+      try {
+        page = await deps.gateway.searchContacts(
+          { query, perPage: PAGE_SIZE, sort: { field: row.d.partition.field, order: spec.order }, startingAfter: cursor },
+          spec.priority,
+        );
+      } catch (err) {
+        release();
+        throw err;
+      }
+      latencyMs = ewma(latencyMs, performance.now() - t0);
+      let held = true;
+      const releasePage = () => {
+        if (held) release();
+        held = false;
+      };
+      return { ...page, readAt, release: releasePage };
+    })();
     // Awaited below unless the run stops first; a page nobody waits for must not become an unhandled rejection.
     p.catch(() => undefined);
     return p;
@@ -164,7 +231,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     let next = fetchPage(row, cursor);
     for (;;) {
       spec.signal?.throwIfAborted();
-      let page: Page<IntercomContact> & { readAt: Date };
+      let page: HeldPage;
       try {
         page = await next;
       } catch (err) {
@@ -183,9 +250,11 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       const first = cursor === null && row.d.pages === 0;
       if (first) {
         row.d.total = page.totalCount;
-        rootPages ??= page.totalCount === null ? null : Math.ceil(page.totalCount / PAGE_SIZE);
+        rootPages ??= page.totalCount === null ? null : Math.ceil(inWindowTotal(row.d.partition, page.totalCount) / PAGE_SIZE);
         const children = first && !row.d.nosplit ? split(row, page) : null;
         if (children) {
+          // The probe page is dropped: the child that holds its records reads them again.
+          page.release();
           row.d.status = 'split';
           result.splits++;
           await persist([
@@ -215,13 +284,19 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
         if (lastItem) row.d.last = row.d.partition.field === 'created_at' ? lastItem.createdAt : lastItem.updatedAt;
         row.d.status = lastPage ? 'done' : 'running';
         row.cursor = lastPage ? null : page.nextCursor;
-        return applyContactPage(deps, items, {
-          ...spec.page,
-          invalid,
-          readAt: page.readAt,
-          dryRun: spec.dryRun,
-          ...(spec.dryRun ? {} : { stream: { name: row.name, patch: { cursor: row.cursor, details: { ...row.d } } } }),
-        });
+        const t0 = performance.now();
+        try {
+          return await applyContactPage(deps, items, {
+            ...spec.page,
+            invalid,
+            readAt: page.readAt,
+            dryRun: spec.dryRun,
+            ...(spec.dryRun ? {} : { stream: { name: row.name, patch: { cursor: row.cursor, details: { ...row.d } } } }),
+          });
+        } finally {
+          applyMs = ewma(applyMs, performance.now() - t0);
+          page.release();
+        }
       });
       mergeCounts(result.counts, counted);
       result.pages++;
@@ -233,15 +308,28 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     }
   }
 
+  /** A partition's total_count without the records below the floor it is known to hold (see belowFloor). */
+  function inWindowTotal(p: Partition, total: number): number {
+    if (!spec.belowFloor || spec.floor === null) return total;
+    const holdsFloor = (p.from === null || p.from <= spec.floor) && (p.to === null || p.to > spec.floor);
+    // An id-suffix part holds about its share of the day.
+    return holdsFloor ? Math.max(0, total - Math.floor(spec.belowFloor / 16 ** p.suffix.length)) : total;
+  }
+
   function split(row: Row, page: Page<IntercomContact>): Row[] | null {
-    const total = page.totalCount;
-    const limit = maxPages() * PAGE_SIZE;
-    if (total === null || total <= limit) return null;
+    if (page.totalCount === null || page.data.length === 0) return null;
+    const pages = Math.ceil(Math.max(page.data.length, inWindowTotal(row.d.partition, page.totalCount)) / PAGE_SIZE);
+    if (pages <= SEQUENTIAL_PAGES || pages <= maxPages()) return null;
     const keys = page.data.map((c) => (row.d.partition.field === 'created_at' ? c.createdAt : c.updatedAt));
+    // Where the records are. Ascending: from the oldest on the first page to the newest known (a contact is created
+    // before its last update). Descending: the first page starts at the newest, and the rest lie down to the start.
     const newest = Math.min(Math.floor(spec.now() / 1000), spec.newestHint ?? Number.POSITIVE_INFINITY);
-    const parts = splitPartition(row.d.partition, Math.ceil(total / limit), {
-      lo: Math.min(newest, ...keys),
-      hi: Math.max(newest, ...keys),
+    const [lo, hi] = spec.order === 'ascending'
+      ? [Math.min(newest, ...keys), Math.max(newest, ...keys)]
+      : [row.d.partition.from ?? Math.min(...keys), Math.max(...keys)];
+    const parts = splitPartition(row.d.partition, Math.ceil(pages / maxPages()), {
+      lo,
+      hi,
       timezone: spec.timezone,
       hexIds: page.data.length > 0 && page.data.every((c) => isHexId(c.id)),
     });
@@ -261,16 +349,17 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     return r;
   }
 
-  // The pump: start partitions while fewer than the in-flight target run; children join the queue.
+  // The pump: start partitions while fewer than the in-flight target (and pageLimit) run; children join the queue.
   await new Promise<void>((resolve, reject) => {
     let active = 0;
-    const run: { failed: Error | null } = { failed: null };
     const pump = () => {
       if (run.failed !== null) {
         if (active === 0) reject(run.failed);
         return;
       }
-      while (queue.length > 0 && active < Math.max(1, spec.inFlight())) {
+      // No more partitions than pages may be fetched at once: a partition started beyond that only waits, holding a
+      // cursor that may go stale meanwhile.
+      while (queue.length > 0 && active < Math.min(Math.max(1, spec.inFlight()), pageLimit())) {
         const row = queue.shift()!;
         active++;
         result.partitions++;
@@ -283,6 +372,8 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
           })
           .catch((err: unknown) => {
             run.failed ??= err instanceof Error ? err : new Error(String(err));
+            // Partitions waiting for a page slot stop too.
+            for (const w of waiting.splice(0)) w();
           })
           .finally(() => {
             active--;
@@ -292,11 +383,16 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       // A failure returned above; here every partition finished.
       if (active === 0 && queue.length === 0) resolve();
     };
+    pumpMore = () => {
+      if (run.failed === null && active > 0) pump();
+    };
     pump();
   });
   await applyChain;
   return result;
 }
+
+type HeldPage = Page<IntercomContact> & { readAt: Date; release: () => void };
 
 function newRow(prefix: string, p: Partition, parent: string | null): Row {
   return {

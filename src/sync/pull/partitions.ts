@@ -54,23 +54,30 @@ export function nextLocalDay(t: number, timezone: string): number {
 }
 
 /**
- * Splits a partition in about `parts` pieces that cover it exactly: into ranges of whole local days when it spans
- * more than one day, else into 16 id-suffix parts when `hexIds` allows. `lo`/`hi` stand in for open bounds (the
- * oldest item seen and now); the first and last pieces keep the open bounds so nothing outside [lo, hi) is lost.
+ * Splits a partition in about `parts` pieces that cover it exactly: into ranges of whole local days when its records
+ * span more than one day, else into 16 id-suffix parts when `hexIds` allows, else into days of its own bounds. `lo`/`hi` bound where the records are (the
+ * oldest and newest seen or known); the first and last pieces keep the partition's bounds so nothing outside is lost.
  * Returns null when the partition cannot be split.
  */
 export function splitPartition(p: Partition, parts: number, o: { lo: number; hi: number; timezone: string; hexIds: boolean }): Partition[] | null {
-  const from = p.from ?? startOfLocalDay(Math.min(o.lo, o.hi), o.timezone);
-  const to = p.to ?? nextLocalDay(Math.max(o.lo, o.hi), o.timezone);
-  const bounds = dayBounds(from, to, Math.max(2, parts), o.timezone);
-  if (bounds.length > 0) {
+  // The cuts are spread over the days that hold records, not over the partition's nominal bounds: a window that runs
+  // from a quiet day a year ago to now has its records at both ends, and even cuts of the year between would each
+  // cost a probe that finds nothing. The outer pieces keep the partition's own bounds, so coverage is unchanged.
+  const dataFrom = startOfLocalDay(Math.min(o.lo, o.hi), o.timezone);
+  const dataTo = nextLocalDay(Math.max(o.lo, o.hi), o.timezone);
+  const byDays = (from: number, to: number): Partition[] | null => {
+    const bounds = dayBounds(from, to, Math.max(2, parts), o.timezone);
+    if (bounds.length === 0) return null;
     const edges = [p.from, ...bounds, p.to];
     const out: Partition[] = [];
     for (let i = 0; i + 1 < edges.length; i++) out.push({ ...p, from: edges[i]!, to: edges[i + 1]! });
     return out;
-  }
-  if (!o.hexIds || p.suffix.length >= MAX_SUFFIX) return null;
-  return [...HEX].map((d) => ({ ...p, suffix: d + p.suffix }));
+  };
+  const inData = byDays(p.from === null ? dataFrom : Math.max(p.from, dataFrom), p.to === null ? dataTo : Math.min(p.to, dataTo));
+  if (inData) return inData;
+  if (o.hexIds && p.suffix.length < MAX_SUFFIX) return [...HEX].map((d) => ({ ...p, suffix: d + p.suffix }));
+  // Records seen in one day only, and ids that cannot be cut by suffix: the partition's own days are all that is left.
+  return p.from !== null && p.to !== null ? byDays(p.from, p.to) : null;
 }
 
 /** Up to parts − 1 local midnights strictly inside (from, to), spread evenly in time. */

@@ -171,6 +171,11 @@ export interface PullStorePort {
   activeLeadMappingsByEmails(emails: readonly string[]): Promise<LinkedMapping<'contact'>[]>;
   /** Active mappings with an Intercom id not synced since `since`. */
   staleActiveMappings<E extends MappingEntity>(entity: E, since: Date, limit: number): Promise<LinkedMapping<E>[]>;
+  /**
+   * Linked contacts whose last pulled version was updated in [from, to): what an incremental search window's first
+   * day holds below its floor, as far as we already know it.
+   */
+  countContactsPulledBetween(from: Date, to: Date): Promise<number>;
   getStream(stream: string): Promise<StreamState | null>;
   setStream(stream: string, patch: StreamPatch): Promise<void>;
   /** Streams whose name starts with prefix (a partitioned pull's partitions). */
