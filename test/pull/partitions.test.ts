@@ -39,6 +39,10 @@ describe('search partitions', () => {
       dayPicks: fc.array(fc.integer({ min: -2, max: 402 }), { minLength: 1, maxLength: 40 }),
       suffixes: fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 40 }),
       depth: fc.integer({ min: 1, max: 2 }),
+      // A descending page's oldest record (denseFrom), days into the span, or none; and the partition's page count.
+      denseDay: fc.option(fc.integer({ min: -2, max: 402 })),
+      denseOffset: fc.integer({ min: -2, max: day - 1 }),
+      pages: fc.option(fc.integer({ min: 1, max: 200 })),
     });
     fc.assert(
       fc.property(arb, (a) => {
@@ -48,7 +52,9 @@ describe('search partitions', () => {
         // Leaves of a random split tree: day ranges first, id suffixes once a part is a single day.
         let leaves: Partition[] = [parent];
         for (let d = 0; d < a.depth; d++) {
-          leaves = leaves.flatMap((p) => splitPartition(p, a.parts, { lo: from, hi: to, timezone: a.tz, hexIds: true }) ?? [p]);
+          const dense = a.denseDay === null ? {} : { denseFrom: simStartOfDay(from + a.denseDay * day, a.tz) + a.denseOffset };
+          const pages = a.pages === null ? {} : { pages: a.pages };
+          leaves = leaves.flatMap((p) => splitPartition(p, a.parts, { lo: from, hi: to, timezone: a.tz, hexIds: true, ...dense, ...pages }) ?? [p]);
         }
         const matchers = leaves.map((p) => matcher(p, a.tz));
         const inParent = matcher(parent, a.tz);

@@ -33,7 +33,7 @@ export async function pullContactsIncremental(
   const timezone = await deps.timezone();
   const win = searchWindow(wm, lookbackSeconds, timezone);
   const details = { floor: win.floor, query_value: win.queryValue };
-  const partitioned = (roots: Partition[], belowFloor: number) =>
+  const partitioned = (roots: Partition[], belowFloor: number, totalHint?: number) =>
     runPartitionedPull(deps, {
       stream: BACKLOG_STREAM,
       order: 'descending',
@@ -47,6 +47,7 @@ export async function pullContactsIncremental(
       roots,
       inFlight: deps.inFlight,
       belowFloor,
+      ...(totalHint === undefined ? {} : { totalHint }),
     });
   const finish = async (newest: number, extra: Record<string, unknown>) => {
     await deps.store.deleteStreams(`${BACKLOG_STREAM}:p:`);
@@ -97,11 +98,11 @@ export async function pullContactsIncremental(
       const belowFloor = await knownBelowFloor(deps, win);
       const changed = Math.max(page.data.length, page.totalCount - belowFloor);
       const roots = Math.ceil(changed / PAGE_SIZE) > SEQUENTIAL_PAGES
-        ? backlogPartitions(deps, changed, win.queryValue + 1, Math.max(...page.data.map((c) => c.updatedAt)), timezone, page.data.every((c) => isHexId(c.id)))
+        ? backlogPartitions(deps, changed, win.queryValue + 1, page.data.map((c) => c.updatedAt), timezone, page.data.every((c) => isHexId(c.id)))
         : null;
       if (roots) {
         // This first page is re-read by the partition that holds it: one request, against minutes of latency.
-        const r = await partitioned(roots, belowFloor);
+        const r = await partitioned(roots, belowFloor, changed);
         mergeCounts(counts, r.counts);
         return finish(Math.max(newest, r.newest), { pages: pages + r.pages, partitions: r.partitions, splits: r.splits });
       }
@@ -129,11 +130,13 @@ function knownBelowFloor(deps: RunDeps, win: { floor: number; queryValue: number
 
 /**
  * The search window [its first local day, open end) cut into about 2 × in-flight parts, or null if it cannot be. The
- * cuts lie between its start and the newest record (the first page's first, sorted newest first); the last part stays
- * open for records updated meanwhile.
+ * first page (sorted newest first) shows where records are dense: from the day of its oldest record on, which is one
+ * part; the other cuts lie between the window's start and that day. The last part stays open for records updated
+ * meanwhile.
  */
-function backlogPartitions(deps: RunDeps, total: number, from: number, newest: number, timezone: string, hexIds: boolean): Partition[] | null {
+function backlogPartitions(deps: RunDeps, total: number, from: number, firstPage: readonly number[], timezone: string, hexIds: boolean): Partition[] | null {
+  const newest = Math.max(...firstPage);
   const pages = Math.ceil(total / PAGE_SIZE);
   const parts = Math.max(2, Math.min(Math.ceil(pages / 3), 2 * deps.inFlight()));
-  return splitPartition({ field: 'updated_at', from, to: null, suffix: '' }, parts, { lo: from, hi: newest, timezone, hexIds });
+  return splitPartition({ field: 'updated_at', from, to: null, suffix: '' }, parts, { lo: from, hi: newest, timezone, hexIds, pages, denseFrom: Math.min(...firstPage) });
 }

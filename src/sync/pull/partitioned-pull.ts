@@ -38,6 +38,12 @@ const PAGES_AHEAD = 2;
 const MIN_PAGES_PER_PARTITION = 3;
 /** More partitions than in-flight slots, so that the tail (partitions of unequal size) still keeps requests busy. */
 const PARTITIONS_PER_SLOT = 2;
+/**
+ * Until a page has been applied, the apply time a page is taken to need when sizing partitions (about 5,000
+ * contacts/s, what `npm run bench -- --only throughput` measures here): splits are decided on probe pages, which are
+ * never applied, so most are decided before anything is measured.
+ */
+const APPLY_MS_GUESS = 30;
 
 export interface PartitionedPullSpec {
   /** Parent stream; partition rows are `<stream>:p:<key>`. */
@@ -61,6 +67,8 @@ export interface PartitionedPullSpec {
   newestHint?: number;
   /** Requests to keep in flight (the gateway's in-flight target). */
   inFlight: () => number;
+  /** Records the roots hold together, when the caller knows (a backlog's first page); else the first root's count. */
+  totalHint?: number;
   /**
    * Descending pulls with a floor: records the window's first local day is known to hold below the floor. Intercom
    * counts them in total_count, but the pull stops at the floor, so they are left out when judging a split.
@@ -213,7 +221,15 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     return p;
   };
 
-  const maxPages = () => Math.max(MIN_PAGES_PER_PARTITION, Math.ceil((rootPages ?? 0) / (PARTITIONS_PER_SLOT * Math.max(1, spec.inFlight()))));
+  /**
+   * Partitions worth fetching at once: the gateway's target, or fewer when the apply is the slower side (Little's law
+   * as in pageLimit). Parts beyond that only add probe pages and partial last pages: sized by the budget alone, a
+   * 20,000-contact backlog at 10,000/min was cut into 256 parts of one page and cost 264 searches (minimum 134).
+   */
+  const slots = () =>
+    Math.min(Math.max(1, spec.inFlight()), Math.ceil((latencyMs ?? 0) / Math.max(1, applyMs ?? APPLY_MS_GUESS)) + PAGES_AHEAD);
+  const maxPages = () => Math.max(MIN_PAGES_PER_PARTITION, Math.ceil((rootPages ?? 0) / (PARTITIONS_PER_SLOT * slots())));
+  const live = () => [...rows.values()].filter((r) => r.d.status === 'pending' || r.d.status === 'running').length;
 
   /** Whether the children of `parent` together cover what it held; a shortfall means records would be missed. */
   const coverageShortfall = (parent: string): Row | null => {
@@ -250,7 +266,9 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       const first = cursor === null && row.d.pages === 0;
       if (first) {
         row.d.total = page.totalCount;
-        rootPages ??= page.totalCount === null ? null : Math.ceil(inWindowTotal(row.d.partition, page.totalCount) / PAGE_SIZE);
+        rootPages ??= spec.totalHint !== undefined
+          ? Math.ceil(spec.totalHint / PAGE_SIZE)
+          : page.totalCount === null ? null : Math.ceil(inWindowTotal(row.d.partition, page.totalCount) / PAGE_SIZE);
         const children = first && !row.d.nosplit ? split(row, page) : null;
         if (children) {
           // The probe page is dropped: the child that holds its records reads them again.
@@ -320,6 +338,9 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     if (page.totalCount === null || page.data.length === 0) return null;
     const pages = Math.ceil(Math.max(page.data.length, inWindowTotal(row.d.partition, page.totalCount)) / PAGE_SIZE);
     if (pages <= SEQUENTIAL_PAGES || pages <= maxPages()) return null;
+    // Enough parts already wait or run to keep every slot busy: an id-suffix split makes 16 at a time, and splitting
+    // each of them again would make 256 where a few dozen do.
+    if (live() >= PARTITIONS_PER_SLOT * slots()) return null;
     const keys = page.data.map((c) => (row.d.partition.field === 'created_at' ? c.createdAt : c.updatedAt));
     // Where the records are. Ascending: from the oldest on the first page to the newest known (a contact is created
     // before its last update). Descending: the first page starts at the newest, and the rest lie down to the start.
@@ -332,6 +353,8 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       hi,
       timezone: spec.timezone,
       hexIds: page.data.length > 0 && page.data.every((c) => isHexId(c.id)),
+      pages,
+      ...(spec.order === 'descending' ? { denseFrom: Math.min(...keys) } : {}),
     });
     if (!parts) return null;
     return parts.map((p) => newRow(prefix, p, row.name));
