@@ -14,7 +14,7 @@ export interface FullPullChildResult {
   counts: Record<string, number>;
   requests: number;
   peakRssMb: number;
-  /** After loading the code, before any work: what tsx, pg and the SDK cost on their own. */
+  /** After loading the code, before any work: what Node, pg and the SDK cost on their own (compiled, as shipped). */
   startRssMb: number;
   /** RSS after each tenth of the contacts: flat means memory does not grow with the dataset. */
   rssByTenthMb: number[];
