@@ -18,6 +18,8 @@ export interface FullPullChildResult {
   startRssMb: number;
   /** RSS after each tenth of the contacts: flat means memory does not grow with the dataset. */
   rssByTenthMb: number[];
+  /** Peak RSS of the companies pass that runs first, so a peak can be placed. */
+  companiesPeakRssMb: number;
 }
 
 const env = (k: string) => {
@@ -52,6 +54,7 @@ const sampler = setInterval(() => {
 try {
   // Companies first, as a backfill does, so contacts link to known companies instead of fetching each one.
   await engines.pull.fullPullCompanies({});
+  const companiesPeak = Math.max(peak, process.memoryUsage.rss());
   const t0 = performance.now();
   const summary = await engines.pull.fullPullContacts({
     resume: false,
@@ -71,6 +74,7 @@ try {
     peakRssMb: mb(peak),
     startRssMb: mb(startRss),
     rssByTenthMb: tenths,
+    companiesPeakRssMb: mb(companiesPeak),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -30,7 +30,7 @@ export const memoryScenario: Scenario = {
           value: Math.round(r.peakRssMb),
           unit: 'MB',
           goal: atMost(LIMIT_MB, `< ${LIMIT_MB} MB, flat`),
-          note: `at start ${Math.round(r.startRssMb)} MB; by tenth of contacts: ${tenths.map((t) => Math.round(t)).join(' → ')} MB (growth ${growth >= 0 ? '+' : ''}${Math.round(growth)} MB); ${r.seconds.toFixed(0)} s`,
+          note: `at start ${Math.round(r.startRssMb)} MB; companies pass peak ${Math.round(r.companiesPeakRssMb)} MB; by tenth of contacts: ${tenths.map((t) => Math.round(t)).join(' → ')} MB (growth ${growth >= 0 ? '+' : ''}${Math.round(growth)} MB); ${r.seconds.toFixed(0)} s`,
         });
       } finally {
         await db.drop();
