@@ -175,14 +175,70 @@ export function companyFromRemote(c: RemoteCompanyFields): CompanySnapshot {
 
 /** Stable JSON: object keys sorted at every depth, so equal values always serialise alike. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortDeep(value));
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  return flatSortedJson(value) ?? JSON.stringify(sortDeep(value));
+}
+
+/**
+ * canonicalJson of a plain object already in canonical order, with JSON primitives only as values (what custom
+ * attributes built by canonicalObject are): the native serialiser writes the same string without copying the object.
+ * null when that cannot be shown cheaply. Keys listed in ascending order are enough, integer-like ones included: any
+ * object lists those first, in numeric order, and the rest in insertion order, so the object sortDeep rebuilds from
+ * the same keys lists them exactly as this one does.
+ */
+function flatSortedJson(o: object): string | null {
+  if (Array.isArray(o)) return null;
+  const proto: unknown = Object.getPrototypeOf(o);
+  if (proto !== Object.prototype && proto !== null) return null;
+  let prev: string | null = null;
+  for (const k in o) {
+    // for…in also walks inherited enumerable keys; a plain object has none unless Object.prototype was extended.
+    if (!Object.hasOwn(o, k)) return null;
+    if (prev !== null && !(prev < k)) return null;
+    const v = (o as Record<string, unknown>)[k];
+    if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return null;
+    prev = k;
+  }
+  return JSON.stringify(o);
+}
+
+// The sorted field names of each snapshot kind: a snapshot's canonical JSON is written in this order directly, its
+// only nested value (custom_attributes) taking canonicalJson's own path.
+const SORTED_FIELDS = {
+  contact: [...CONTACT_FIELDS].sort(),
+  company: [...COMPANY_FIELDS].sort(),
+};
+
+/**
+ * canonicalJson of a snapshot, without rebuilding it: the hash compared against every stored base_hash is computed
+ * for each pulled record, so it must be the very string canonicalJson gives (test/pull/snapshot-json.test.ts). Falls
+ * back to canonicalJson for anything but exactly the schema's fields with JSON primitives outside custom_attributes.
+ */
+export function snapshotJson(s: Snapshot): string {
+  const fields = 'company_id' in s ? SORTED_FIELDS.company : SORTED_FIELDS.contact;
+  if (Object.keys(s).length !== fields.length) return canonicalJson(s);
+  let out = '{';
+  for (const k of fields) {
+    if (!Object.hasOwn(s, k)) return canonicalJson(s);
+    const v = (s as Record<string, unknown>)[k];
+    let json: string;
+    // JSON.stringify leaves out a key whose value it cannot write (undefined, a function): the slow path knows how.
+    if (k === 'custom_attributes') {
+      if (typeof v !== 'object') return canonicalJson(s);
+      json = canonicalJson(v);
+    }
+    else if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') json = JSON.stringify(v);
+    else return canonicalJson(s);
+    out += `${out.length === 1 ? '' : ','}"${k}":${json}`;
+  }
+  return `${out}}`;
 }
 
 /** Equal field values, an absent value counting as null (how Intercom reports an unset field). */
 export const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 export function snapshotHash(s: Snapshot): string {
-  return createHash('sha1').update(canonicalJson(s)).digest('hex');
+  return createHash('sha1').update(snapshotJson(s)).digest('hex');
 }
 
 /** Field names whose values differ between two snapshots of the same kind. */
