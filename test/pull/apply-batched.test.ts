@@ -5,7 +5,7 @@ import type { IntercomContact } from '../../src/intercom/payloads.ts';
 import { contactFromRemote, snapshotHash } from '../../src/sync/snapshot.ts';
 import type { ConflictPolicy } from '../../src/sync/three-way-merge.ts';
 import { guarded } from '../../src/sync/pull/contact-page.ts';
-import { applyContact, type PulledContact } from '../../src/sync/pull/apply-contacts.ts';
+import { applyContact, remoteSnapshot, type PulledContact } from '../../src/sync/pull/apply-contacts.ts';
 import { applyContactsBatched } from '../../src/sync/pull/apply-contacts-batch.ts';
 import type { RunDeps } from '../../src/sync/pull/run-deps.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
@@ -132,7 +132,7 @@ function page(s: GenContact[]): PulledContact[] {
       },
       T0 + 600,
     );
-    return { contact, companyIds: g.companies === null ? null : g.companies.map((k: number) => `ic${k}`) };
+    return { contact, companyIds: g.companies === null ? null : g.companies.map((k: number) => `ic${k}`), ...remoteSnapshot(contact) };
   });
 }
 

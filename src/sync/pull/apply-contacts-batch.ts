@@ -16,7 +16,7 @@ import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
 import { contactExternalKey, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
-import { contactFromRemote, snapshotHash, type ContactSnapshot } from '../snapshot.ts';
+import { snapshotHash, type ContactSnapshot } from '../snapshot.ts';
 import { creationChanges, isRecordDataError, pullAudit, type ApplyContext } from './apply-context.ts';
 import { applyContact, isUnchanged, planApplyToLocal, planAssociations, type PulledContact } from './apply-contacts.ts';
 import type { ApplyTx, WriteDoubt } from './ports.ts';
@@ -47,10 +47,7 @@ export async function applyContactsBatched(
   };
   if (pulled.length < 2) return perRecord(pulled);
 
-  const candidates = pulled.map((p): Candidate => {
-    const remote = contactFromRemote(p.contact);
-    return { pulled: p, remote, hash: snapshotHash(remote) };
-  });
+  const candidates = pulled.map((p): Candidate => ({ pulled: p, remote: p.remote, hash: p.hash }));
   // Locked as mappingByIntercomId locks one, in local_id order (the same order every applier locks in).
   const mappings = await tx.mappingsByIntercomIdsForUpdate('contact', candidates.map((c) => c.pulled.contact.id));
   const mapped = new Set(mappings.map((m) => m.intercom_id!));

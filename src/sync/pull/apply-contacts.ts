@@ -14,7 +14,21 @@ import { findEchoes, findLanded, type Landed } from './echo.ts';
 import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
-export interface PulledContact {
+/**
+ * A pulled contact's snapshot and its hash. Both are asked for several times per record (the page's unchanged
+ * filter, the check under the lock, the mapping write), so they are computed once, when the page is read.
+ */
+export interface RemoteSnapshot {
+  remote: ContactSnapshot;
+  hash: string;
+}
+
+export function remoteSnapshot(c: IntercomContact): RemoteSnapshot {
+  const remote = contactFromRemote(c);
+  return { remote, hash: snapshotHash(remote) };
+}
+
+export interface PulledContact extends RemoteSnapshot {
   contact: IntercomContact;
   /** Every Intercom company id the contact belongs to, or null when not known in full (associations left alone). */
   companyIds: string[] | null;
@@ -63,9 +77,7 @@ async function claimedByPushedCreate(tx: ApplyTx, remote: ContactSnapshot, owner
 }
 
 export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: ApplyContext, opts: ApplyContactOptions = {}): Promise<Outcome> {
-  const c = pulled.contact;
-  const remote = contactFromRemote(c);
-  const hash = snapshotHash(remote);
+  const { contact: c, remote, hash } = pulled;
 
   if (opts.forceLocalId !== undefined) {
     const local = await tx.contact(opts.forceLocalId);

@@ -7,10 +7,9 @@
 import PQueue from 'p-queue';
 import type { IntercomCompany, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
 import { countOutcome, type Outcome, type RunCounts } from '../outcome.ts';
-import { contactFromRemote, snapshotHash } from '../snapshot.ts';
 import { errorText, isRecordDataError, pageContext, pullAudit } from './apply-context.ts';
 import { applyCompany } from './apply-companies.ts';
-import { isUnchanged, type PulledContact } from './apply-contacts.ts';
+import { isUnchanged, remoteSnapshot, type PulledContact, type RemoteSnapshot } from './apply-contacts.ts';
 import { applyContactsBatched } from './apply-contacts-batch.ts';
 import { resolveMissingContactMapping } from './missing-contacts.ts';
 import type { ApplyTx, StreamPatch } from './ports.ts';
@@ -42,10 +41,11 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
   const mappings = new Map(
     (await deps.store.mappingsByIntercomIds('contact', [...byId.keys()])).map((m) => [m.intercom_id, m]),
   );
-  const changed: IntercomContact[] = [];
+  const changed: (RemoteSnapshot & { contact: IntercomContact })[] = [];
   for (const c of byId.values()) {
-    if (isUnchanged(mappings.get(c.id), c, snapshotHash(contactFromRemote(c)))) countOutcome(counts, 'unchanged');
-    else changed.push(c);
+    const snap = remoteSnapshot(c);
+    if (isUnchanged(mappings.get(c.id), c, snap.hash)) countOutcome(counts, 'unchanged');
+    else changed.push({ contact: c, ...snap });
   }
 
   const pulled = await withCompanyLists(deps, changed);
@@ -85,19 +85,20 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
   return counts;
 }
 
-async function withCompanyLists(deps: RunDeps, contacts: IntercomContact[]): Promise<PulledContact[]> {
+async function withCompanyLists(deps: RunDeps, contacts: (RemoteSnapshot & { contact: IntercomContact })[]): Promise<PulledContact[]> {
   const queue = new PQueue({ concurrency: FETCH_CONCURRENCY });
   return Promise.all(
-    contacts.map((c) =>
+    contacts.map((item) =>
       queue.add(async (): Promise<PulledContact> => {
+        const c = item.contact;
         const embedded = embeddedCompanyIds(c);
-        if (embedded) return { contact: c, companyIds: embedded };
+        if (embedded) return { ...item, companyIds: embedded };
         try {
           const all = await deps.gateway.listContactCompanies(c.id, 'pull');
-          return { contact: c, companyIds: all.map((co) => co.id) };
+          return { ...item, companyIds: all.map((co) => co.id) };
         } catch (err) {
           // Gone since the page was read: apply the fields, leave associations for the next sight of it.
-          if (isNotFound(err)) return { contact: c, companyIds: null };
+          if (isNotFound(err)) return { ...item, companyIds: null };
           throw err;
         }
       }),

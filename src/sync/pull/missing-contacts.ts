@@ -7,7 +7,7 @@ import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import { actionForFound, contactExternalKey, resolveMissingContact, type RemoteLookupPort } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
 import { pullAudit } from './apply-context.ts';
-import { applyContact } from './apply-contacts.ts';
+import { applyContact, remoteSnapshot } from './apply-contacts.ts';
 import type { RunDeps } from './run-deps.ts';
 
 export function remoteLookup(deps: RunDeps): RemoteLookupPort {
@@ -37,7 +37,7 @@ export async function resolveMissingContactMapping(deps: RunDeps, mapping: Linke
     const owner = (await store.mappingsByIntercomIds('contact', [c.id])).find((m) => m.status === 'active') ?? null;
     const action = actionForFound(mapping.local_id, owner?.local_id ?? null);
     // An incomplete embedded list leaves associations as they are (null); the next pull of the contact fetches them.
-    const pulled = { contact: c, companyIds: embeddedCompanyIds(c) };
+    const pulled = { contact: c, companyIds: embeddedCompanyIds(c), ...remoteSnapshot(c) };
     return store.applyTransaction(async (tx) => {
       if (action.kind === 'relink') return applyContact(tx, pulled, ctx, { forceLocalId: mapping.local_id });
       await tx.markContactMerged(mapping.local_id, action.intoLocalId);
