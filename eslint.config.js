@@ -42,7 +42,7 @@ function restrict(paths, patterns = []) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'migrations/**', 'coverage/**', 'dist/**'] },
+  { ignores: ['node_modules/**', 'migrations/**', 'coverage/**', 'dist/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
