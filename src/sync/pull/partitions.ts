@@ -29,7 +29,7 @@ const MAX_SUFFIX = 3;
  * requests more than paging the day through one cursor. Below 48 pages that is over a third more requests, which
  * under a budget is time lost, not saved (a 10-page day cut in 16 cost 36 searches).
  */
-export const MIN_PAGES_FOR_SUFFIX_SPLIT = 48;
+const MIN_PAGES_FOR_SUFFIX_SPLIT = 48;
 
 export function partitionKey(p: Partition): string {
   return `${p.field}:${p.from ?? '-'}:${p.to ?? '-'}:${p.suffix || '*'}`;
@@ -46,14 +46,6 @@ export function partitionQuery(p: Partition): unknown {
   return parts.length === 1 ? parts[0] : { operator: 'AND', value: parts };
 }
 
-/** Whether an item lies inside the partition (what Intercom's filter means, evaluated on full timestamps). */
-export function inPartition(p: Partition, item: { id: string; createdAt: number; updatedAt: number }): boolean {
-  const t = p.field === 'created_at' ? item.createdAt : item.updatedAt;
-  if (p.from !== null && t < p.from) return false;
-  if (p.to !== null && t >= p.to) return false;
-  return p.suffix === '' || item.id.endsWith(p.suffix);
-}
-
 /** The local midnight that starts the day after the one holding t. Days last 23 to 25 hours. */
 export function nextLocalDay(t: number, timezone: string): number {
   return startOfLocalDay(startOfLocalDay(t, timezone) + 25 * 3600, timezone);
@@ -61,8 +53,9 @@ export function nextLocalDay(t: number, timezone: string): number {
 
 /**
  * Splits a partition in about `parts` pieces that cover it exactly: into ranges of whole local days when its records
- * span more than one day, else into 16 id-suffix parts when `hexIds` allows, else into days of its own bounds. `lo`/`hi` bound where the records are (the
- * oldest and newest seen or known); the first and last pieces keep the partition's bounds so nothing outside is lost.
+ * span more than one day, else into 16 id-suffix parts when `hexIds` allows, else into days of its own bounds.
+ * `lo`/`hi` bound where the records are (the oldest and newest seen or known); the first and last pieces keep the
+ * partition's bounds so nothing outside is lost.
  * Returns null when the partition cannot be split.
  */
 export function splitPartition(
@@ -87,28 +80,24 @@ export function splitPartition(
   // cost a probe that finds nothing. The outer pieces keep the partition's own bounds, so coverage is unchanged.
   const dataFrom = startOfLocalDay(Math.min(o.lo, o.hi), o.timezone);
   const dataTo = nextLocalDay(Math.max(o.lo, o.hi), o.timezone);
+  /** The pieces between the partition's own bounds and these midnights inside them. */
+  const pieces = (inner: readonly number[]): Partition[] => {
+    const edges = [p.from, ...inner, p.to];
+    return edges.slice(1).map((to, i) => ({ ...p, from: edges[i]!, to }));
+  };
   const byDays = (from: number, to: number): Partition[] | null => {
     const bounds = dayBounds(from, to, Math.max(2, parts), o.timezone);
-    if (bounds.length === 0) return null;
-    const edges = [p.from, ...bounds, p.to];
-    const out: Partition[] = [];
-    for (let i = 0; i + 1 < edges.length; i++) out.push({ ...p, from: edges[i]!, to: edges[i + 1]! });
-    return out;
+    return bounds.length === 0 ? null : pieces(bounds);
   };
+  const lower = p.from === null ? dataFrom : Math.max(p.from, dataFrom);
   // A descending window whose first page ends inside the newest day (say a year-old watermark and a burst of edits
   // today): that day is one piece and the unknown rest is cut in the others. Cut evenly instead, every cut but the
   // last probed an empty range and the newest piece was cut again, level after level (29 searches for 10 pages).
   if (o.denseFrom !== undefined) {
     const cut = startOfLocalDay(o.denseFrom, o.timezone);
-    const lower = p.from === null ? dataFrom : Math.max(p.from, dataFrom);
-    if (cut > lower && (p.to === null || cut < p.to)) {
-      const edges = [p.from, ...(parts > 2 ? dayBounds(lower, cut, parts - 1, o.timezone) : []), cut, p.to];
-      const out: Partition[] = [];
-      for (let i = 0; i + 1 < edges.length; i++) out.push({ ...p, from: edges[i]!, to: edges[i + 1]! });
-      return out;
-    }
+    if (cut > lower && (p.to === null || cut < p.to)) return pieces([...(parts > 2 ? dayBounds(lower, cut, parts - 1, o.timezone) : []), cut]);
   }
-  const inData = byDays(p.from === null ? dataFrom : Math.max(p.from, dataFrom), p.to === null ? dataTo : Math.min(p.to, dataTo));
+  const inData = byDays(lower, p.to === null ? dataTo : Math.min(p.to, dataTo));
   if (inData) return inData;
   const suffixWorthIt = o.pages === undefined || o.pages >= MIN_PAGES_FOR_SUFFIX_SPLIT;
   if (o.hexIds && p.suffix.length < MAX_SUFFIX && suffixWorthIt) return [...HEX].map((d) => ({ ...p, suffix: d + p.suffix }));
