@@ -148,11 +148,14 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   let latencyMs: number | null = null;
   let applyMs: number | null = null;
   const ewma = (avg: number | null, sample: number) => (avg === null ? sample : avg + 0.2 * (sample - avg));
-  const pageLimit = () => {
+  /** Requests that keep the apply busy (latency ÷ apply time + PAGES_AHEAD), capped by the gateway's target. */
+  const applyBound = (applyGuessMs: number | null) => {
     const target = Math.max(1, spec.inFlight());
-    if (latencyMs === null || applyMs === null) return Math.min(target, PAGES_AHEAD);
-    return Math.min(target, Math.ceil(latencyMs / Math.max(1, applyMs)) + PAGES_AHEAD);
+    const apply = applyMs ?? applyGuessMs;
+    if (latencyMs === null || apply === null) return Math.min(target, PAGES_AHEAD);
+    return Math.min(target, Math.ceil(latencyMs / Math.max(1, apply)) + PAGES_AHEAD);
   };
+  const pageLimit = () => applyBound(null);
   const waiting: (() => void)[] = [];
   let pumpMore = () => {};
   const wake = () => {
@@ -226,8 +229,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
    * as in pageLimit). Parts beyond that only add probe pages and partial last pages: sized by the budget alone, a
    * 20,000-contact backlog at 10,000/min was cut into 256 parts of one page and cost 264 searches (minimum 134).
    */
-  const slots = () =>
-    Math.min(Math.max(1, spec.inFlight()), Math.ceil((latencyMs ?? 0) / Math.max(1, applyMs ?? APPLY_MS_GUESS)) + PAGES_AHEAD);
+  const slots = () => applyBound(APPLY_MS_GUESS);
   const maxPages = () => Math.max(MIN_PAGES_PER_PARTITION, Math.ceil((rootPages ?? 0) / (PARTITIONS_PER_SLOT * slots())));
   const live = () => [...rows.values()].filter((r) => r.d.status === 'pending' || r.d.status === 'running').length;
 
@@ -382,7 +384,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       }
       // No more partitions than pages may be fetched at once: a partition started beyond that only waits, holding a
       // cursor that may go stale meanwhile.
-      while (queue.length > 0 && active < Math.min(Math.max(1, spec.inFlight()), pageLimit())) {
+      while (queue.length > 0 && active < pageLimit()) {
         const row = queue.shift()!;
         active++;
         result.partitions++;
