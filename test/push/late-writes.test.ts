@@ -161,6 +161,44 @@ describe('late writes', () => {
     expect(echo.map((e) => e.changes)).toEqual([{ name: { before: 'v1', after: 'remote' } }]);
   });
 
+  // The late-writes property (LATE_WRITES_SEED=268364): two timed-out PUTs carried the same value; the pull that saw the
+  // value land settled both doubts, though one landing proves only one write. The other landed after our next push,
+  // with no doubt left to name it, and its stale value was pulled as a remote edit and won on both sides.
+  it('two PUTs in doubt with the same value: seeing it land once settles one, and the second landing is still our echo', async () => {
+    const id = await newUser('late-twice');
+    const lateArm = (ms: number) =>
+      w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: ms, count: 1 });
+    const retryNow = () => w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() WHERE local_id = $1`, [id]);
+    const sentAt = Date.now();
+    await lateArm(1_500);
+    await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
+    await w.engine.drainOnce(); // times out: in doubt, lands at about +1.5 s
+    await lateArm(4_500);
+    await retryNow();
+    await w.engine.drainOnce(); // the same body again, times out too: lands at about +5 s
+    const doubts = await w.sql<{ fields: unknown }>(`SELECT fields FROM intercom.sync_write_doubts WHERE local_id = $1`, [id]);
+    expect(doubts).toEqual([{ fields: { name: 'v1' } }, { fields: { name: 'v1' } }]);
+    await w.sql(`UPDATE intercom.contacts SET name = 'v2' WHERE id = $1`, [id]);
+    await retryNow();
+    await drainAll(w);
+    expect(await remoteName(id)).toBe('v2');
+    await sleep(Math.max(0, sentAt + 2_300 - Date.now()));
+    expect(await remoteName(id)).toBe('v1'); // the first late PUT
+    await pull.pullContacts();
+    expect(await localName(id)).toBe('v2');
+    // One landing proves one write: the other may still be on its way, so its doubt stays.
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(1);
+    await drainAll(w);
+    expect(await remoteName(id)).toBe('v2');
+    for (let i = 0; i < 60 && (await remoteName(id)) !== 'v1'; i++) await sleep(100);
+    expect(await remoteName(id)).toBe('v1'); // the second late PUT
+    await settle();
+    expect(await localName(id)).toBe('v2');
+    expect(await remoteName(id)).toBe('v2');
+    const echo = await w.sql<{ changes: Record<string, unknown> }>(`SELECT changes FROM intercom.audit_log WHERE local_id = $1 AND action = 'echo'`, [id]);
+    expect(echo.map((e) => e.changes)).toEqual([{ name: { before: 'v1', after: 'v2' } }, { name: { before: 'v1', after: 'v2' } }]);
+  });
+
   it('the write in doubt is recorded in Postgres while its answer is lost, and settled by answers', async () => {
     const id = await newUser('late-2');
     await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: LATE_MS, count: 1 });
@@ -277,8 +315,14 @@ describe('late writes', () => {
         await settle();
         for (const id of ids) {
           const expected = last.get(id) ?? (await localName(id));
-          expect(await localName(id)).toBe(expected);
-          expect(await remoteName(id)).toBe(expected);
+          const got = { local: await localName(id), remote: await remoteName(id) };
+          if (got.local !== expected || got.remote !== expected) {
+            // A failure names what happened to the contact: its audit trail and the doubts still open.
+            const audit = await w.sql(`SELECT id, direction, action, changes, details, at FROM intercom.audit_log WHERE local_id = $1 ORDER BY id`, [id]);
+            const doubts = await w.sql(`SELECT id, fields, sent_at FROM intercom.sync_write_doubts WHERE local_id = $1`, [id]);
+            console.log(`[late-writes] contact ${id}: ${JSON.stringify({ audit: audit.slice(-20), doubts })}`);
+          }
+          expect(got).toEqual({ local: expected, remote: expected });
         }
       }),
       { seed, numRuns: 6, endOnFailure: true },

@@ -7,10 +7,10 @@ import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
-import { canonicalJson, contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
+import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { creationChanges, isStaleRead, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
 import type { ApplyTx, WriteDoubt } from './ports.ts';
-import { findEchoes, findLanded, type Landed } from './echo.ts';
+import { findEchoes, findLanded } from './echo.ts';
 import { applyRevival } from './revived.ts';
 import { patchOf, reconcile } from './reconcile.ts';
 
@@ -312,22 +312,17 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
       }),
     );
   }
-  // Retries of one write that all landed show the same change: one audit row for them, naming every doubt.
-  const landedByChange = new Map<string, Landed[]>();
+  // One row per write the remote state proves landed (findLanded keeps a same-bodied retry in doubt, not audited).
   for (const l of landed) {
-    const k = canonicalJson(l.changes);
-    landedByChange.set(k, [...(landedByChange.get(k) ?? []), l]);
-  }
-  for (const same of landedByChange.values()) {
     audits.push({
       ...base,
       direction: 'push',
       runId: ctx.runId,
       action: 'update',
-      changes: same[0]!.changes,
+      changes: l.changes,
       details: {
         landed_late: true,
-        doubts: same.map((l) => l.doubtId),
+        doubts: [l.doubtId],
         recorded_by: 'pull',
         reason: 'Intercom applied a write of ours whose answer was lost, and no push lived to record it',
       },

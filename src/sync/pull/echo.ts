@@ -50,6 +50,11 @@ export interface Landed {
  * reached Intercom and no push lived to record it: the pull audits it as that push's change and settles the doubt in
  * the same transaction, so it is recorded once. A doubt whose fields all equal the base (a retry already recorded the
  * same value) shows nothing and is left to expire.
+ *
+ * What Intercom shows proves as few writes as explain it: of two timed-out PUTs with the same body, one landing looks
+ * exactly like both. So a doubt whose every shown field is already explained by a doubt settled here stays open (the
+ * write with the most shown fields is taken first, the oldest among equals): it may still be on its way, and if it
+ * lands after our next push its doubt is what lets the next pull take it for our echo rather than a remote edit.
  */
 export function findLanded(
   base: ContactSnapshot | null,
@@ -63,5 +68,14 @@ export function findLanded(
     landed.changes[changeName(v)] = { before: valueAt(base, v) ?? null, after: v.value ?? null };
     byDoubt.set(v.doubt.id, landed);
   }
-  return [...byDoubt.values()];
+  const byMostShown = [...byDoubt.values()].sort((a, b) => Object.keys(b.changes).length - Object.keys(a.changes).length || a.doubtId - b.doubtId);
+  const explained = new Set<string>();
+  const proved: Landed[] = [];
+  for (const l of byMostShown) {
+    const shown = Object.keys(l.changes);
+    if (shown.every((f) => explained.has(f))) continue;
+    for (const f of shown) explained.add(f);
+    proved.push(l);
+  }
+  return proved.sort((a, b) => a.doubtId - b.doubtId);
 }
