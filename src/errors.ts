@@ -209,3 +209,15 @@ export function pgCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A sync_state row whose saved progress this version cannot read: names the stream and how to start it over. */
+export class SyncStateError extends SyncError {
+  readonly retryable = false;
+  constructor(
+    readonly stream: string,
+    readonly problem: string,
+    readonly remedy: string,
+  ) {
+    super(`sync_state row ${stream}: ${problem}; ${remedy}`);
+  }
+}

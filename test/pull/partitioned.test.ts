@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SyncStateError } from '../../src/errors.ts';
 import { startOfLocalDay as simStartOfDay } from '../../src/simulator/timezone.ts';
 import { pullHarness, type PullHarness } from './helpers.ts';
 
@@ -175,6 +176,26 @@ describe('partitioned pulls', () => {
     expect(r.counts).toEqual({ unchanged: 1000 });
     expect(r.details).toMatchObject({ partitions: 1, splits: 0 });
     expect(await h.searchRequests()).toBe(Math.ceil(1000 / 150) + 1);
+  });
+
+  it('saved partition progress that does not parse stops the pull with the row named, and changes nothing', async () => {
+    await h.resetAll();
+    await h.control('POST', '/seed', { contacts: 300, companies: 2 });
+    const stream = 'backfill:contacts:p:updated_at:-:-:*';
+    // A pass in progress whose partition row has a status this version never writes, as an older version or a hand
+    // edit could leave it.
+    await h.q(`INSERT INTO intercom.sync_state (stream, cursor, details) VALUES ('backfill:contacts', 'partitions', $1)`, [
+      { status: 'running', mode: 'partitioned', started_at: new Date().toISOString(), initial_watermark: 1 },
+    ]);
+    await h.q(`INSERT INTO intercom.sync_state (stream, details) VALUES ($1, $2)`, [stream, { status: 'paused', pages: 1 }]);
+    await h.control('DELETE', '/stats');
+    const err = await h.engine().fullPullContacts({}).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SyncStateError);
+    expect((err as SyncStateError).stream).toBe(stream);
+    expect((err as Error).message).toContain('delete the backfill:contacts:p:* rows');
+    expect(await localContacts()).toBe(0);
+    expect(await h.searchRequests()).toBe(0);
+    await h.q(`DELETE FROM intercom.sync_state WHERE stream LIKE 'backfill:contacts%'`);
   });
 
   it('with no budget limit, pages fetched ahead of the apply stay few however many partitions there are', { timeout: 240_000 }, async () => {

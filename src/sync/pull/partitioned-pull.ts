@@ -14,6 +14,8 @@
  * and together hold fewer records than the parent did, the parent is paged again on its own, sequentially. (Records
  * created during the pull inflate the sum, which is harmless; deletions and merges deflate it and cost a re-read.)
  */
+import { z } from 'zod';
+import { SyncStateError } from '../../errors.ts';
 import type { IntercomContact, Page } from '../../intercom/payloads.ts';
 import { mergeCounts, type RunCounts } from '../outcome.ts';
 import { applyContactPage, type ContactPageOptions } from './contact-page.ts';
@@ -90,19 +92,42 @@ export interface PartitionedPullResult {
   resumed: boolean;
 }
 
-interface RowDetails {
-  partition: Partition;
-  status: 'pending' | 'running' | 'done' | 'split';
-  pages: number;
-  items: number;
-  newest: number;
+/**
+ * What each partition row keeps in sync_state.details (jsonb, committed with each page). Parsed where it is read back
+ * so a row edited by hand or left by another version stops the pull with its name instead of steering it wrongly.
+ */
+const rowDetailsSchema = z.object({
+  partition: z.object({
+    field: z.enum(['created_at', 'updated_at']),
+    from: z.number().nullable(),
+    to: z.number().nullable(),
+    suffix: z.string(),
+  }),
+  status: z.enum(['pending', 'running', 'done', 'split']),
+  pages: z.number(),
+  items: z.number(),
+  newest: z.number(),
   /** Sort key (created_at ascending, updated_at descending) of the last applied record: where a dead cursor restarts. */
-  last: number | null;
+  last: z.number().nullable(),
   /** total_count of the first page. */
-  total: number | null;
-  parent: string | null;
+  total: z.number().nullable(),
+  parent: z.string().nullable(),
   /** Paged sequentially: a re-read after a failed coverage check, or a part that cannot be split further. */
-  nosplit: boolean;
+  nosplit: z.boolean(),
+});
+type RowDetails = z.infer<typeof rowDetailsSchema>;
+
+function parseRowDetails(stream: string, details: unknown): RowDetails {
+  const parsed = rowDetailsSchema.safeParse(details);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SyncStateError(
+      stream,
+      `details cannot be resumed (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`,
+      `delete the ${stream.slice(0, stream.indexOf(':p:'))}:p:* rows of sync_state to start that pull over`,
+    );
+  }
+  return parsed.data;
 }
 
 interface Row {
@@ -119,9 +144,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   const rows = new Map<string, Row>();
   const saved = spec.dryRun ? [] : await deps.store.listStreams(prefix);
   for (const s of saved) {
-    // sync_state.details is jsonb that only this module writes (row.d, committed with each page), so it is read back
-    // as the shape it was written in (a row whose status is none of ours is neither counted nor resumed below).
-    const d = s.details as unknown as RowDetails;
+    const d = parseRowDetails(s.stream, s.details);
     rows.set(s.stream, { name: s.stream, cursor: s.cursor, d });
     if (d.status === 'done' || d.status === 'running') {
       result.items += d.items;
