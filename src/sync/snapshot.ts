@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { CompanyRow, ContactRow } from '../db/rows.ts';
+import type { IntercomCompany, IntercomContact } from '../intercom/payloads.ts';
 
 /**
  * The canonical, comparable form of a contact or company: the fields both sides own, normalised so that a local row
@@ -88,31 +89,15 @@ export type Snapshot = ContactSnapshot | CompanySnapshot;
 export type LocalContactRow = ContactRow;
 export type LocalCompanyRow = CompanyRow;
 
-/** The shape of a parsed Intercom contact that snapshots need (the gateway's IntercomContact satisfies it). */
-export interface RemoteContactFields {
-  externalId: string | null;
-  role: string;
-  email: string | null;
-  phone: string | null;
-  name: string | null;
-  ownerId: number | null;
-  unsubscribedFromEmails: boolean;
-  signedUpAt: number | null;
-  lastSeenAt: number | null;
-  customAttributes: Record<string, unknown>;
-}
-
-export interface RemoteCompanyFields {
-  companyId: string;
-  name: string | null;
-  plan: string | null;
-  size: number | null;
-  website: string | null;
-  industry: string | null;
-  monthlySpend: number | null;
-  remoteCreatedAt: number | null;
-  customAttributes: Record<string, unknown>;
-}
+/** The fields of a parsed Intercom record that snapshots are made of. */
+export type RemoteContactFields = Pick<
+  IntercomContact,
+  'externalId' | 'role' | 'email' | 'phone' | 'name' | 'ownerId' | 'unsubscribedFromEmails' | 'signedUpAt' | 'lastSeenAt' | 'customAttributes'
+>;
+export type RemoteCompanyFields = Pick<
+  IntercomCompany,
+  'companyId' | 'name' | 'plan' | 'size' | 'website' | 'industry' | 'monthlySpend' | 'remoteCreatedAt' | 'customAttributes'
+>;
 
 export function contactFromLocal(row: LocalContactRow): ContactSnapshot {
   return {

@@ -1,8 +1,20 @@
 import { parseContactInput } from '../contact-input.ts';
 import { ApiError, notFoundContact } from '../errors.ts';
 import type { Router } from '../router.ts';
+import type { PageOf } from '../search.ts';
+import type { SimulatorState } from '../state.ts';
 import { contactJson, contactRef, cursorPages } from '../serializers.ts';
 import { bodyObject, type ApiHandler } from './types.ts';
+
+/** The contact list and search answer the same cursor-paged list (the OpenAPI 2.14 schema contact_list). */
+function contactList(state: SimulatorState, page: PageOf): Record<string, unknown> {
+  return {
+    type: 'list',
+    data: page.items.map((c) => contactJson(c, state.lookups)),
+    total_count: page.total,
+    pages: cursorPages(page.page, page.perPage, page.total, page.next),
+  };
+}
 
 export function contactRoutes(r: Router<ApiHandler>): void {
   r.add('POST', '/contacts', ({ state, body }) => {
@@ -11,15 +23,7 @@ export function contactRoutes(r: Router<ApiHandler>): void {
   });
 
   r.add('GET', '/contacts', ({ state, query, nowMs }) => {
-    const page = state.search.list(query.get('per_page') ?? undefined, query.get('starting_after'), nowMs);
-    return {
-      body: {
-        type: 'list',
-        data: page.items.map((c) => contactJson(c, state.lookups)),
-        total_count: page.total,
-        pages: cursorPages(page.page, page.perPage, page.total, page.next),
-      },
-    };
+    return { body: contactList(state, state.search.list(query.get('per_page') ?? undefined, query.get('starting_after'), nowMs)) };
   });
 
   // GET by id reads the live record: no indexing delay (the delay in https://developers.intercom.com/docs/references/rest-api/api.intercom.io/contacts/searchcontacts is search's).
@@ -55,15 +59,7 @@ export function contactRoutes(r: Router<ApiHandler>): void {
   });
 
   r.add('POST', '/contacts/search', ({ state, body, nowMs }) => {
-    const page = state.search.search(body, nowMs, state.settings.timezone);
-    return {
-      body: {
-        type: 'list',
-        data: page.items.map((c) => contactJson(c, state.lookups)),
-        total_count: page.total,
-        pages: cursorPages(page.page, page.perPage, page.total, page.next),
-      },
-    };
+    return { body: contactList(state, state.search.search(body, nowMs, state.settings.timezone)) };
   });
 
   // Users only: leads and archived contacts are not found here (Intercom-OpenAPI descriptions/2.14, ShowContactByExternalId).

@@ -50,10 +50,8 @@ export async function applyContactsBatched(
   const candidates = pulled.map((p): Candidate => ({ pulled: p, remote: p.remote, hash: p.hash }));
   // Locked as mappingByIntercomId locks one, in local_id order (the same order every applier locks in).
   const mappings = await tx.mappingsByIntercomIdsForUpdate('contact', candidates.map((c) => c.pulled.contact.id));
-  const mapped = new Set(mappings.map((m) => m.intercom_id!));
-  const linked = new Map(
-    mappings.filter((m) => m.status === 'active' && m.intercom_id !== null).map((m) => [m.intercom_id!, m as Mapping<'contact'>]),
-  );
+  const mapped = new Set(mappings.map((m) => m.intercom_id));
+  const linked = new Map(mappings.filter((m) => m.status === 'active').map((m) => [m.intercom_id, m]));
   const externalIdCount = new Map<string, number>();
   for (const c of candidates) {
     const x = c.remote.external_id;

@@ -375,33 +375,25 @@ export function planAssociations(
   const pending = new Set(s.pending);
   const currentMapped = new Map(s.currentMapped.map((m) => [m.local_id, m.intercom_id]));
   const out = { attach: [] as number[], detach: [] as number[], audits: [] as AuditEntry[] };
-  for (const [companyId, intercomCompanyId] of wanted) {
-    if (s.current.includes(companyId) || pending.has(companyId)) continue;
-    out.attach.push(companyId);
+  const change = (action: 'attach' | 'detach', companyId: number, companyIntercomId: string | null) => {
+    out[action].push(companyId);
     out.audits.push(
       pullAudit(ctx, {
         entityType: 'contact_company',
         localId: contactId,
         intercomId,
         externalKey: null,
-        action: 'attach',
-        details: { company_local_id: companyId, company_intercom_id: intercomCompanyId },
+        action,
+        details: { company_local_id: companyId, company_intercom_id: companyIntercomId },
       }),
     );
+  };
+  for (const [companyId, intercomCompanyId] of wanted) {
+    if (!s.current.includes(companyId) && !pending.has(companyId)) change('attach', companyId, intercomCompanyId);
   }
   for (const companyId of s.current) {
     if (wanted.has(companyId) || pending.has(companyId) || !currentMapped.has(companyId)) continue;
-    out.detach.push(companyId);
-    out.audits.push(
-      pullAudit(ctx, {
-        entityType: 'contact_company',
-        localId: contactId,
-        intercomId,
-        externalKey: null,
-        action: 'detach',
-        details: { company_local_id: companyId, company_intercom_id: currentMapped.get(companyId) ?? null },
-      }),
-    );
+    change('detach', companyId, currentMapped.get(companyId) ?? null);
   }
   return out;
 }

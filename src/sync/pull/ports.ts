@@ -110,7 +110,7 @@ export interface ApplyTx {
     releaseIntercomIds: boolean;
   }): Promise<Map<string, number>>;
   /** Batch path of a page's linked contacts: their mappings (any status), locked as mappingByIntercomId locks one. */
-  mappingsByIntercomIdsForUpdate(entity: MappingEntity, intercomIds: readonly string[]): Promise<Mapping[]>;
+  mappingsByIntercomIdsForUpdate<E extends MappingEntity>(entity: E, intercomIds: readonly string[]): Promise<LinkedMapping<E>[]>;
   /**
    * Everything the merge of these linked contacts reads, in one round trip: their rows (locked, ordered by id), which
    * have a pending outbox entry (hasPendingOutbox), their write doubts within the window, their company associations

@@ -4,7 +4,7 @@
  */
 import type { Mapping } from '../../db/queries/mappings.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
-import { is } from './lookup.ts';
+import { goneIsDone } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 
 const liveId = (m: Mapping | null): string | null =>
@@ -24,32 +24,27 @@ export async function pushAssociation(ctx: PushContext, entry: OutboxEntry): Pro
   const contactIntercomId = liveId(cm);
   const companyIntercomId = liveId(com);
 
-  if (want) {
-    for (const [entity, id, intercomId] of [
-      ['contact', contactId, contactIntercomId],
-      ['company', companyId, companyIntercomId],
-    ] as const) {
-      if (intercomId) continue;
-      const map = entity === 'contact' ? cm : com;
-      if ((await ctx.store.hasPendingEntry(entity, id)) || map?.status === 'pending') {
-        return { kind: 'defer', reason: `${entity} ${id} is not linked to Intercom yet`, delayMs: 250 };
-      }
-      return {
-        kind: 'dead',
-        outcome: 'failed',
-        error: `contact_company ${contactId}/${companyId}: ${entity} ${id} is not linked to Intercom (status ${map?.status ?? 'none'}); push it first, then requeue`,
-        audit: { action: 'dead', intercomId: contactIntercomId, externalKey: null, details: { company_local_id: companyId } },
-      };
+  // An end that is not linked: wait while it is on its way to Intercom, else stop with what the operator must do.
+  const unlinked = async (entity: 'contact' | 'company', id: number, map: Mapping | null): Promise<Step> => {
+    if ((await ctx.store.hasPendingEntry(entity, id)) || map?.status === 'pending') {
+      return { kind: 'defer', reason: `${entity} ${id} is not linked to Intercom yet`, delayMs: 250 };
     }
-    await ctx.gateway.attachCompany(contactIntercomId!, companyIntercomId!, 'push');
+    return {
+      kind: 'dead',
+      outcome: 'failed',
+      error: `contact_company ${contactId}/${companyId}: ${entity} ${id} is not linked to Intercom (status ${map?.status ?? 'none'}); push it first, then requeue`,
+      audit: { action: 'dead', intercomId: contactIntercomId, externalKey: null, details: { company_local_id: companyId } },
+    };
+  };
+
+  if (want) {
+    if (!contactIntercomId) return unlinked('contact', contactId, cm);
+    if (!companyIntercomId) return unlinked('company', companyId, com);
+    await ctx.gateway.attachCompany(contactIntercomId, companyIntercomId, 'push');
   } else {
     // Nothing to detach if either end never reached Intercom or is gone from it already.
     if (!contactIntercomId || !companyIntercomId) return noop('skipped');
-    try {
-      await ctx.gateway.detachCompany(contactIntercomId, companyIntercomId, 'push');
-    } catch (err) {
-      if (!is(err, 404)) throw err;
-    }
+    await goneIsDone(ctx.gateway.detachCompany(contactIntercomId, companyIntercomId, 'push'));
   }
   return {
     kind: 'finish',

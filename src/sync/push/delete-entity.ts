@@ -8,7 +8,7 @@ import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/map
 import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
 import { createDoubts, doubtWindowSeconds, resolveCreateDoubts } from './doubt.ts';
-import { is } from './lookup.ts';
+import { goneIsDone } from './lookup.ts';
 import type { OutboxEntry, WriteDoubt } from './ports.ts';
 
 const linked = <E extends MappingEntity>(m: Mapping<E> | null): m is LinkedMapping<E> =>
@@ -74,12 +74,9 @@ async function archiveTarget(
   settledDoubts: number[],
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
-  try {
-    if (mode === 'archive') await ctx.gateway.archiveContact(target.intercom_id, 'push');
-    else await ctx.gateway.deleteContact(target.intercom_id, 'push');
-  } catch (err) {
-    if (!is(err, 404)) throw err;
-  }
+  await goneIsDone(
+    mode === 'archive' ? ctx.gateway.archiveContact(target.intercom_id, 'push') : ctx.gateway.deleteContact(target.intercom_id, 'push'),
+  );
   return {
     kind: 'finish',
     outcome: 'deleted',
@@ -116,11 +113,7 @@ async function archiveTarget(
 export async function deleteCompany(ctx: PushContext, entry: OutboxEntry, mapping: Mapping<'company'> | null): Promise<Step> {
   if (ctx.config.deleteMode === 'ignore') return noop('skipped');
   if (!linked(mapping) || mapping.status === 'archived') return noop('skipped');
-  try {
-    await ctx.gateway.deleteCompany(mapping.intercom_id, 'push');
-  } catch (err) {
-    if (!is(err, 404)) throw err;
-  }
+  await goneIsDone(ctx.gateway.deleteCompany(mapping.intercom_id, 'push'));
   return {
     kind: 'finish',
     outcome: 'deleted',

@@ -58,3 +58,15 @@ export function conflictHolderId(err: IntercomApiError): string | null {
 export function is(err: unknown, status: number): err is IntercomApiError {
   return err instanceof IntercomApiError && err.status === status;
 }
+
+/**
+ * Runs a removal (delete, archive, detach) for which a 404 means done: the target is gone already, through a lost
+ * answer to an earlier try of ours or through someone else.
+ */
+export async function goneIsDone(removal: Promise<unknown>): Promise<void> {
+  try {
+    await removal;
+  } catch (err) {
+    if (!is(err, 404)) throw err;
+  }
+}
