@@ -19,7 +19,7 @@ export interface LockConnection {
 
 export interface LeaderLockOptions {
   connect: () => Promise<LockConnection>;
-  /** Signed 64-bit advisory key as a decimal string (see advisoryKey in db/migrate.ts). */
+  /** Signed 64-bit advisory key as a decimal string (see advisoryKey in db/advisory-lock.ts). */
   key: string;
   retryMs: number;
   logger: Logger;

@@ -1,5 +1,10 @@
 import type pg from 'pg';
-import { advisoryKey } from './migrate.ts';
+import { createHash } from 'node:crypto';
+
+/** A stable signed 64-bit key for pg_advisory_lock, derived from a readable name. */
+export function advisoryKey(name: string): string {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
+}
 
 /** The part of a pg.Client a session lock needs. */
 export interface SessionConnection {
@@ -14,6 +19,9 @@ export const sessionLock = {
   async tryLock(conn: SessionConnection, key: string): Promise<boolean> {
     const { rows } = await conn.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
     return rows[0]?.ok === true;
+  },
+  async lock(conn: SessionConnection, key: string): Promise<void> {
+    await conn.query('SELECT pg_advisory_lock($1::bigint)', [key]);
   },
   /** One round trip: proves the session, and with it the lock, is still there. */
   async ping(conn: SessionConnection): Promise<void> {

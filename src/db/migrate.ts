@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { advisoryKey, sessionLock } from './advisory-lock.ts';
 import { DEFAULT_SCHEMA } from './schema.ts';
 
 /**
@@ -34,7 +35,8 @@ export async function runMigrations(
   const client = await pool.connect();
   const lockKey = advisoryKey(`intercom-sync:migrate:${schema}`);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
+    // Waits, unlike the other holders: a second replica starting at the same time must find the schema migrated.
+    await sessionLock.lock(client, lockKey);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${ident(schema)}.schema_migrations (
@@ -68,7 +70,7 @@ export async function runMigrations(
     }
     return { applied, alreadyApplied: done.size };
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
+    await sessionLock.unlock(client, lockKey).catch(() => undefined);
     client.release();
   }
 }
@@ -82,9 +84,4 @@ function retarget(sql: string, schema: string): string {
 
 export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** A stable signed 64-bit key for pg_advisory_lock, derived from a readable name. */
-export function advisoryKey(name: string): string {
-  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advisoryKey } from '../../src/db/migrate.ts';
+import { advisoryKey } from '../../src/db/advisory-lock.ts';
 import { createLeaderLock, type LeaderLock } from '../../src/daemon/leader-lock.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 import { clientFactory, silentLogger, waitFor } from './helpers.ts';

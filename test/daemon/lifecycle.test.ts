@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advisoryKey } from '../../src/db/migrate.ts';
+import { advisoryKey } from '../../src/db/advisory-lock.ts';
 import { createDaemon } from '../../src/daemon/daemon.ts';
 import { createLifecycle } from '../../src/daemon/lifecycle.ts';
 import { createOutboxListen } from '../../src/db/listen.ts';
