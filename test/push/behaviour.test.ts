@@ -286,3 +286,22 @@ describe('concurrent remote change', () => {
     expect((await simContact(w, ic)).contact).toMatchObject({ name: 'N2', phone: '+2' });
   });
 });
+
+describe('a long-lived push engine', () => {
+  // The daemon drains the outbox with one engine for its whole life, a round every second or so; each round used to
+  // leave an abort listener on the engine's stop signal, and Node warned of a leak after ten rounds.
+  it('leaves no listener behind per round: many empty rounds raise no MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const engine = w.engineWith({});
+      for (let round = 0; round < 25; round++) await engine.drainOnce();
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((m) => m.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+  });
+});

@@ -232,76 +232,89 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     const onAbort = () => {
       releasing = releaseNotStarted().catch((err: unknown) => log.error({ err }, 'could not release unstarted outbox entries'));
     };
+    // Both listeners go when the round ends, however it ends: the daemon's stop signal outlives every round, and a
+    // listener left on it per round grew without bound (Node's MaxListenersExceededWarning after ten rounds).
+    let onAborted = (): void => undefined;
+    const abortedP = new Promise<void>((resolve) => {
+      onAborted = resolve;
+    });
     signal.addEventListener('abort', onAbort, { once: true });
-    const abortedP = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-
-    const run = async (entry: OutboxEntry) => {
-      try {
-        if (!notStarted.delete(entry)) return; // released by the abort
-        if (halted || signal.aborted) {
-          await deps.store.release([entry], workerId);
-          return;
-        }
-        try {
-          record(await processEntry(ctx, entry));
-        } catch (err) {
-          // The database failed under us (finish, retry bookkeeping). The entry goes back at once rather than when its
-          // lease runs out (two minutes: chaos seed 14 outlived its settle bound that way): its writes are recorded as
-          // doubts before they are sent, so the next round resolves what this one may have done instead of redoing it.
-          log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
-          countOutcome(summary.counts, 'failed');
-          await giveBack([entry]).catch(() => undefined);
-        }
-      } finally {
-        held.delete(entry);
-      }
-    };
-
-    const batches: Promise<unknown>[] = [];
-    while (!halted && !signal.aborted && tally.claimed < max) {
-      // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
-      queue.concurrency = concurrency();
-      // Waiting for room must not outlast an abort: in-flight entries may be stuck behind the limiter.
-      if (queue.size >= queue.concurrency) await Promise.race([queue.onSizeLessThan(queue.concurrency), abortedP]);
-      if (halted || signal.aborted) break;
-      // A batch at least as large as the in-flight target, or the queue would run dry between claims.
-      const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
-      const batch = await deps.store.claim(workerId, room, leaseSeconds);
-      for (const e of batch) {
-        notStarted.add(e);
-        held.add(e);
-      }
-      // A claim that was under way when the signal came: its entries go back with the rest.
-      if (signal.aborted) {
-        await releaseNotStarted();
-        break;
-      }
-      if (batch.length === 0) {
-        // In-flight entries may hand work back (a newer version, a stale base): look again once they settle.
-        if (queue.size + queue.pending === 0) break;
-        await Promise.race([queue.onIdle(), abortedP]);
-        continue;
-      }
-      tally.claimed += batch.length;
-      // Entities first, then the associations that need their links: no attach waits a round for a create.
-      const entities = batch.filter((e) => e.entityType !== 'contact_company');
-      const associations = batch.filter((e) => e.entityType === 'contact_company');
-      batches.push(
-        queue
-          .addAll(entities.map((e) => () => run(e)))
-          .then(() => queue.addAll(associations.map((e) => () => run(e)))),
-      );
+    signal.addEventListener('abort', onAborted, { once: true });
+    try {
+      return await claimAndRun();
+    } finally {
+      clearInterval(renewal);
+      signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAborted);
     }
-    // On shutdown, entries still in flight after the grace are left behind: shutdown() releases their leases.
-    await Promise.race([Promise.all(batches).then(() => queue.onIdle()), abandoned]);
-    clearInterval(renewal);
-    signal.removeEventListener('abort', onAbort);
-    await releasing;
-    summary.requests = counted.requests();
-    summary.details = { ...tally, workerId };
-    const refused = halted ? (halted as IntercomAuthError).message : (deps.tokenRefused?.() ?? null);
-    if (refused) summary.halted = refused;
-    return summary;
+
+    async function claimAndRun(): Promise<RunSummary> {
+      const run = async (entry: OutboxEntry) => {
+        try {
+          if (!notStarted.delete(entry)) return; // released by the abort
+          if (halted || signal.aborted) {
+            await deps.store.release([entry], workerId);
+            return;
+          }
+          try {
+            record(await processEntry(ctx, entry));
+          } catch (err) {
+            // The database failed under us (finish, retry bookkeeping). The entry goes back at once rather than when its
+            // lease runs out (two minutes: chaos seed 14 outlived its settle bound that way): its writes are recorded as
+            // doubts before they are sent, so the next round resolves what this one may have done instead of redoing it.
+            log.error({ err, entry: entry.id }, 'could not record the result of an outbox entry');
+            countOutcome(summary.counts, 'failed');
+            await giveBack([entry]).catch(() => undefined);
+          }
+        } finally {
+          held.delete(entry);
+        }
+      };
+
+      const batches: Promise<unknown>[] = [];
+      while (!halted && !signal.aborted && tally.claimed < max) {
+        // Keep the workers fed without hoarding leases: claim the next batch once the queue runs low.
+        queue.concurrency = concurrency();
+        // Waiting for room must not outlast an abort: in-flight entries may be stuck behind the limiter.
+        if (queue.size >= queue.concurrency) await Promise.race([queue.onSizeLessThan(queue.concurrency), abortedP]);
+        if (halted || signal.aborted) break;
+        // A batch at least as large as the in-flight target, or the queue would run dry between claims.
+        const room = Math.min(Math.max(deps.config.batchSize, queue.concurrency), max - tally.claimed);
+        const batch = await deps.store.claim(workerId, room, leaseSeconds);
+        for (const e of batch) {
+          notStarted.add(e);
+          held.add(e);
+        }
+        // A claim that was under way when the signal came: its entries go back with the rest.
+        if (signal.aborted) {
+          await releaseNotStarted();
+          break;
+        }
+        if (batch.length === 0) {
+          // In-flight entries may hand work back (a newer version, a stale base): look again once they settle.
+          if (queue.size + queue.pending === 0) break;
+          await Promise.race([queue.onIdle(), abortedP]);
+          continue;
+        }
+        tally.claimed += batch.length;
+        // Entities first, then the associations that need their links: no attach waits a round for a create.
+        const entities = batch.filter((e) => e.entityType !== 'contact_company');
+        const associations = batch.filter((e) => e.entityType === 'contact_company');
+        batches.push(
+          queue
+            .addAll(entities.map((e) => () => run(e)))
+            .then(() => queue.addAll(associations.map((e) => () => run(e)))),
+        );
+      }
+      // On shutdown, entries still in flight after the grace are left behind: shutdown() releases their leases.
+      await Promise.race([Promise.all(batches).then(() => queue.onIdle()), abandoned]);
+      await releasing;
+      summary.requests = counted.requests();
+      summary.details = { ...tally, workerId };
+      const refused = halted ? halted.message : (deps.tokenRefused?.() ?? null);
+      if (refused) summary.halted = refused;
+      return summary;
+    }
   }
 
   /**
