@@ -9,7 +9,10 @@ import { drainAll, insertUsers, pushWorld, type PushWorld } from './helpers.ts';
  */
 let w: PushWorld;
 beforeAll(async () => {
-  w = await pushWorld({ seed: 11 }, { leaseSeconds: 1 });
+  // Leases of two seconds, renewed every 667 ms: one renewal may come late on a loaded machine (the whole suite on two
+  // cores, embedded Postgres) without the lease running out. With one-second leases a fresh-clone run saw a renewal
+  // miss its 667 ms of slack and the second worker claim all three entries.
+  w = await pushWorld({ seed: 11 }, { leaseSeconds: 2 }, 4, { timeoutSeconds: 30 });
 });
 afterAll(async () => {
   await w?.close();
@@ -22,10 +25,10 @@ it('a worker slower than its lease keeps its entries: a second worker never writ
   await w.sql(`UPDATE intercom.contacts SET name = 'Renamed ' || id WHERE id = ANY($1::bigint[])`, [ids]);
   await w.resetStats();
   // Each PUT takes 2.5 lease lengths.
-  await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: 2_500 });
+  await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: 5_000 });
 
   const slow = w.engine.drainOnce();
-  const other = w.engineWith({ leaseSeconds: 1 });
+  const other = w.engineWith({ leaseSeconds: 2 });
   let otherClaimed = 0;
   let slowDone = false;
   void slow.finally(() => (slowDone = true));
