@@ -162,10 +162,7 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
 
     async finish(entry, workerId, write: FinishWrite): Promise<FinishResult> {
       return withRetriedTransaction(pool, async (tx) => {
-        // The answers arrived, whatever the outcome of the guard below: these writes are no longer in doubt.
-        if (write.settledDoubts && write.settledDoubts.length > 0) {
-          await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[])`, [write.settledDoubts]);
-        }
+        const settled = write.settledDoubts ?? [];
         if (write.guard) {
           const m = await one<{ base_hash: string | null }>(
             tx,
@@ -173,10 +170,17 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
             [write.guard.entity, write.guard.localId],
           );
           if ((m?.base_hash ?? null) !== write.expectBaseHash) {
+            // A pull moved the base while the write was out, and nothing of its answer is recorded, though Intercom
+            // applied it. Its update doubts stay: if Intercom applied our value after the edit the pull saw, the next
+            // pull must take that value for our echo, not for a remote edit (chaos seed 10; src/sync/pull/echo.ts).
+            // They expire with the doubt window like any other.
+            if (settled.length > 0) await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[]) AND op <> 'update'`, [settled]);
             await releaseLease(tx, entry.id, workerId);
             return 'stale';
           }
         }
+        // The answers are recorded below: these writes are no longer in doubt.
+        if (settled.length > 0) await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[])`, [settled]);
         await enterSyncApplyMode(tx);
         for (const m of write.mappings) await mappings.upsert(tx, m);
         const audits = [...write.audit];
