@@ -199,7 +199,8 @@ export function defineTables(schemaName: string) {
    * the request is sent and deleted in the transaction that records its answer; a row that outlives its request
    * (timeout, dropped connection, 5xx, a crash) is a write Intercom may have applied, or may still apply later.
    * Creates in doubt are resolved by lookup before any new create; updates in doubt let the pull recognise our own
-   * late-applied value as an echo instead of a remote edit.
+   * late-applied value as an echo instead of a remote edit; an archive in doubt is undone (unarchive) if the row is
+   * live when it is next pushed.
    */
   const syncWriteDoubts = s.table(
     'sync_write_doubts',
@@ -217,7 +218,7 @@ export function defineTables(schemaName: string) {
     (t) => [
       index('sync_write_doubts_entity_idx').on(t.entityType, t.localId),
       check('sync_write_doubts_entity_type_check', sql`${t.entityType} in ('contact', 'company')`),
-      check('sync_write_doubts_op_check', sql`${t.op} in ('create', 'update')`),
+      check('sync_write_doubts_op_check', sql`${t.op} in ('create', 'update', 'archive')`),
     ],
   );
 

@@ -24,6 +24,18 @@ async function linked(localId: number): Promise<string> {
   return m!.intercom_id!;
 }
 
+async function archiveDoubtsOf(localId: number) {
+  return w.sql(`SELECT id FROM intercom.sync_write_doubts WHERE local_id = $1 AND op = 'archive'`, [localId]);
+}
+
+async function waitFor(done: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function deadLetters() {
   return w.sql<{ entity_type: string; local_id: number; last_error: string }>(
     `SELECT entity_type, local_id, last_error FROM intercom.sync_outbox WHERE status = 'dead' ORDER BY id`,
@@ -170,6 +182,43 @@ describe('validation, dead letters and requeue', () => {
 });
 
 describe('deletes, companies, associations, merges', () => {
+  // Chaos seed 19 (range run on 25153fd): a worker was killed after its archive request and before its finish; the
+  // row was restored while no worker ran, so the entry's next run saw a live row, an active mapping and nothing to
+  // send, and the contact stayed archived in Intercom. The archive is now a write in doubt, recorded before it is sent.
+  it('an archive applied by a worker killed before recording it is undone when the row comes back', async () => {
+    const id = await insertContact({ external_id: 'del-crash', role: 'user', name: 'Before' });
+    await drainAll(w);
+    const intercomId = await linked(id);
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [id]);
+    // The archive is in doubt while it is out: a crash from here on leaves this row behind.
+    await w.control('POST', '/__sim/faults', { method: 'POST', path: '/contacts/{id}/archive', kind: 'latency', latency_ms: 800, count: 1 });
+    const pushing = w.engine.drainOnce();
+    await waitFor(async () => (await archiveDoubtsOf(id)).length === 1);
+    await pushing;
+    expect(await archiveDoubtsOf(id)).toEqual([]); // recorded: settled with the mapping's 'archived'
+    expect((await mappingOf(w, 'contact', id))?.status).toBe('archived');
+    // Back to before the delete, then what a killed worker leaves: the archive applied, its doubt, the entry pending.
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = NULL WHERE id = $1`, [id]);
+    await drainAll(w);
+    expect((await simContact(w, intercomId)).archived).toBe(false);
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [id]);
+    await w.store.recordWriteDoubt({ entityType: 'contact', localId: id, intercomId, op: 'archive', fields: {} });
+    await w.gateway.archiveContact(intercomId, 'push');
+    // The row is restored before any worker runs the entry again.
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = NULL, name = 'Restored' WHERE id = $1`, [id]);
+    await drainAll(w);
+    const back = await simContact(w, intercomId);
+    expect(back.archived).toBe(false);
+    expect(back.contact.name).toBe('Restored');
+    expect((await mappingOf(w, 'contact', id))?.status).toBe('active');
+    expect(await archiveDoubtsOf(id)).toEqual([]);
+    const audit = await w.sql<{ action: string }>(
+      `SELECT action FROM intercom.audit_log WHERE local_id = $1 AND direction = 'push' ORDER BY id`,
+      [id],
+    );
+    expect(audit.map((a) => a.action).slice(-1)).toEqual(['unarchive']);
+  });
+
   it('soft delete archives (default), restoring unarchives; delete mode deletes; ignore leaves Intercom alone', async () => {
     const a = await insertContact({ external_id: 'del-a', role: 'user' });
     const b = await insertContact({ external_id: 'del-b', role: 'user' });

@@ -173,8 +173,9 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
             // A pull moved the base while the write was out, and nothing of its answer is recorded, though Intercom
             // applied it. Its update doubts stay: if Intercom applied our value after the edit the pull saw, the next
             // pull must take that value for our echo, not for a remote edit (chaos seed 10; src/sync/pull/echo.ts).
-            // They expire with the doubt window like any other.
-            if (settled.length > 0) await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[]) AND op <> 'update'`, [settled]);
+            // They expire with the doubt window like any other. An archive in doubt stays too: the re-diff of the
+            // released entry either archives again (the row is still deleted) or undoes it (the row came back).
+            if (settled.length > 0) await tx.query(`DELETE FROM ${doubts} WHERE id = ANY($1::bigint[]) AND op = 'create'`, [settled]);
             await releaseLease(tx, entry.id, workerId);
             return 'stale';
           }

@@ -35,14 +35,14 @@ export function writeDoubtQueries(schema: string) {
 export function writeDoubtsSelect(schema: string, entity: string, localIds: string, windowSeconds: string): string {
   return `SELECT ${WRITE_DOUBT_COLUMNS} FROM ${ident(schema)}.sync_write_doubts
            WHERE entity_type = ${entity} AND local_id = ANY(${localIds})
-             AND (op = 'create' OR sent_at >= now() - make_interval(secs => ${windowSeconds}))
+             AND (op IN ('create', 'archive') OR sent_at >= now() - make_interval(secs => ${windowSeconds}))
            ORDER BY id`;
 }
 
 export function toWriteDoubt(r: WriteDoubtRow): WriteDoubt {
   return {
     id: r.id,
-    // The table's CHECK constraints hold these to the two entities and two operations.
+    // The table's CHECK constraints hold these to the two entities and three operations.
     entityType: r.entity_type as WriteDoubt['entityType'],
     localId: r.local_id,
     intercomId: r.intercom_id,

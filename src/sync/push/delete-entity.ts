@@ -7,7 +7,7 @@
 import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
-import { createDoubts, doubtWindowSeconds, resolveCreateDoubts } from './doubt.ts';
+import { archiveDoubts, createDoubts, doubtWindowSeconds, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
 import { goneIsDone } from './lookup.ts';
 import type { OutboxEntry, WriteDoubt } from './ports.ts';
 
@@ -25,7 +25,11 @@ export async function deleteContact(
   let target: DeleteTarget;
   let settledDoubts: number[] = [];
   if (linked(mapping)) {
-    if (mapping.status === 'archived' && mode === 'archive') return noop('unchanged');
+    if (mapping.status === 'archived' && mode === 'archive') {
+      // Archived and recorded: an archive of a later round whose finish was lost changed nothing more.
+      await ctx.store.settleWriteDoubts((await archiveDoubts(ctx, entry.localId)).map((d) => d.id));
+      return noop('unchanged');
+    }
     target = mapping;
   } else if (mapping === null || mapping.status === 'pending') {
     // Never linked. A re-created key's create may have taken over the old row's contact and unarchived it (or written
@@ -74,9 +78,17 @@ async function archiveTarget(
   settledDoubts: number[],
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
-  await goneIsDone(
-    mode === 'archive' ? ctx.gateway.archiveContact(target.intercom_id, 'push') : ctx.gateway.deleteContact(target.intercom_id, 'push'),
-  );
+  if (mode === 'archive') {
+    // Recorded before it is sent: if nothing records the answer (a crash, a lost answer, a stale finish) and the row
+    // comes back, the next push of the row knows to unarchive (update-contact.ts).
+    const earlier = (await archiveDoubts(ctx, entry.localId)).map((d) => d.id);
+    const sent = await sendInDoubt(ctx, { entityType: 'contact', localId: entry.localId, intercomId: target.intercom_id, op: 'archive', fields: {} }, () =>
+      goneIsDone(ctx.gateway.archiveContact(target.intercom_id, 'push')),
+    );
+    settledDoubts = [...settledDoubts, ...earlier, sent.doubtId];
+  } else {
+    await goneIsDone(ctx.gateway.deleteContact(target.intercom_id, 'push'));
+  }
   return {
     kind: 'finish',
     outcome: 'deleted',

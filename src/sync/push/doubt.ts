@@ -7,7 +7,9 @@
  *     allows one (users: find_by_external_id, immediate; leads and email-keyed users: an email search once the
  *     indexing delay has passed — search lags writes by minutes, same search reference: https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/searchcontacts); a search whose results include a
  *     record it cannot parse has not found nothing, and is retried until the dead letter names that record;
- *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts).
+ *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts);
+ *   - an archive in doubt is undone if the row is live when it is next pushed (chaos seed 19: a worker killed after
+ *     its archive request, the row restored before the entry ran again, and the contact stayed archived).
  */
 import { AmbiguousIdentityError, IntercomPayloadError, writeMayHaveApplied, type RecordIdentity } from '../../errors.ts';
 import type { ContactWrite, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
@@ -73,6 +75,15 @@ export function putContact(
 export async function openUpdateDoubts(ctx: PushContext, localId: number, settled: readonly number[]): Promise<WriteDoubt[]> {
   const done = new Set(settled);
   return (await ctx.store.writeDoubts('contact', localId, doubtWindowSeconds(ctx))).filter((d) => d.op === 'update' && !done.has(d.id));
+}
+
+/**
+ * Archives of this contact that may have been applied without being recorded (a crash or a lost answer between the
+ * request and the finish): the mapping still says active, Intercom may say archived. They do not expire: a live row
+ * pushed with one open unarchives first, a deleted one archives again, and either settles them.
+ */
+export async function archiveDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {
+  return (await ctx.store.writeDoubts('contact', localId, doubtWindowSeconds(ctx))).filter((d) => d.op === 'archive');
 }
 
 export async function createDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {

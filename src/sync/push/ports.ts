@@ -63,7 +63,7 @@ export interface WriteDoubt {
   entityType: MappingEntity;
   localId: number;
   intercomId: string | null;
-  op: 'create' | 'update';
+  op: 'create' | 'update' | 'archive';
   /** The fields as sent, in snapshot form. */
   fields: Record<string, unknown>;
   sentAt: Date;
@@ -123,7 +123,7 @@ export interface PushStorePort {
   recordWriteDoubt(d: WriteDoubtInput): Promise<number>;
   /** Forgets doubts: the write provably did not apply, or a lookup settled it. */
   settleWriteDoubts(ids: readonly number[]): Promise<void>;
-  /** Doubts of one entity, oldest first: every create, and updates sent within the last windowSeconds. */
+  /** Doubts of one entity, oldest first: every create and archive, and updates sent within the last windowSeconds. */
   writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
   /** Deletes update doubts older than the window (they can no longer be told from remote edits). Returns how many. */
   expireWriteDoubts(windowSeconds: number): Promise<number>;

@@ -10,7 +10,7 @@ import { contactFromRemote, contactSnapshotSchema, fieldChanges, snapshotHash, t
 import { auditBase, type PushContext, type Step, noop } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, sentFields, threeWayBase } from './diff.ts';
-import { doubtOfError, openUpdateDoubts, putContact } from './doubt.ts';
+import { archiveDoubts, doubtOfError, openUpdateDoubts, putContact } from './doubt.ts';
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
@@ -24,11 +24,13 @@ export async function updateContact(
 ): Promise<Step> {
   const base = mapping.base_snapshot;
   const diff = contactWrite(base, local);
-  const archived = mapping.status === 'archived';
+  // An archive of ours that nothing recorded may have been applied: undone as if it had been.
+  const archiveDoubtIds = (await archiveDoubts(ctx, row.id)).map((d) => d.id);
+  const archived = mapping.status === 'archived' || archiveDoubtIds.length > 0;
   if (!diff && !archived) return noop('unchanged');
 
   if (archived) {
-    // The row was soft-deleted (we archived it) and is live again.
+    // The row was soft-deleted (we archived it, or may have) and is live again.
     try {
       await ctx.gateway.unarchiveContact(mapping.intercom_id, 'push');
     } catch (err) {
@@ -38,7 +40,7 @@ export async function updateContact(
   }
   let response: IntercomContact;
   let body: ContactWrite | null = null;
-  const settledDoubts: number[] = [];
+  const settledDoubts: number[] = [...archiveDoubtIds];
   try {
     if (diff) {
       body = await prepareContactBody(ctx, row.id, diff);

@@ -1,0 +1,2 @@
+ALTER TABLE "intercom"."sync_write_doubts" DROP CONSTRAINT "sync_write_doubts_op_check";--> statement-breakpoint
+ALTER TABLE "intercom"."sync_write_doubts" ADD CONSTRAINT "sync_write_doubts_op_check" CHECK ("intercom"."sync_write_doubts"."op" in ('create', 'update', 'archive'));
