@@ -329,3 +329,57 @@ describe('late writes', () => {
     );
   });
 });
+
+/**
+ * Chaos seed 10 (range run on 25153fd): a PUT was answered, but while it was in flight a pull met a remote edit of the
+ * same field and resolved the conflict for the remote value (newest_wins). The push's finish found the base moved and
+ * gave up ('stale'), which was right, yet it also dropped the write's doubt. Intercom had applied our older value
+ * after the remote edit; with no doubt to name it, the next pull took it for a remote edit, the older value won on
+ * both sides and no push row recorded the write. A stale finish now keeps its update doubts.
+ */
+describe('an answered write whose finish a pull made stale', () => {
+  const PUT_LATENCY_MS = 2_500;
+  // This block needs a client that waits for the slow answer (the write is answered, not timed out); the file's
+  // helpers work on `w` and `pull`, so they are pointed at such a world for its one test and back afterwards.
+  let outer: { w: PushWorld; pull: PullEngine };
+  beforeAll(async () => {
+    outer = { w, pull };
+    w = await pushWorld({ seed: 5 }, {}, 3, { timeoutSeconds: 30 });
+    pull = pullEngineOf(w);
+  });
+  afterAll(async () => {
+    await w?.close();
+    ({ w, pull } = outer);
+  });
+
+  it('keeps its doubt: our value that landed after the remote edit is an echo, and the conflict winner ends on both sides', async () => {
+    const id = await newUser('stale-1');
+    const intercomId = (await mappingOf(w, 'contact', id))!.intercom_id!;
+    // The simulator sleeps before it handles the request: the PUT is applied (and answered) after the remote edit.
+    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: PUT_LATENCY_MS, count: 1 });
+    await w.sql(`UPDATE intercom.contacts SET name = 'local' WHERE id = $1`, [id]);
+    const pushing = w.engine.drainOnce();
+    // updated_at is whole seconds and newest_wins compares it with the row's: the remote edit must be a later second.
+    await sleep(1_100);
+    await w.control('PATCH', `/__sim/contacts/${intercomId}`, { name: 'remote' });
+    await pull.pullContacts();
+    expect(await localName(id)).toBe('remote'); // the conflict went to the newer, remote edit
+    await pushing;
+    expect(await remoteName(id)).toBe('local'); // our older value landed after it
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1 AND op = 'update'`, [id])).toHaveLength(1);
+
+    await settle();
+    expect(await localName(id)).toBe('remote');
+    expect(await remoteName(id)).toBe('remote');
+    const audit = await w.sql<{ direction: string; action: string; changes: Record<string, { before: unknown; after: unknown }> }>(
+      `SELECT direction, action, changes FROM intercom.audit_log WHERE local_id = $1 AND changes ? 'name' ORDER BY id`,
+      [id],
+    );
+    // The write is recorded as our push, and the echo puts the winner back; the older value never came back to the
+    // row as a remote edit.
+    expect(audit.filter((a) => a.direction === 'push' && a.changes.name?.after === 'local')).toHaveLength(1);
+    expect(audit.filter((a) => a.action === 'echo').map((a) => a.changes.name)).toEqual([{ before: 'local', after: 'remote' }]);
+    expect(audit.filter((a) => a.direction === 'pull' && a.action === 'update' && a.changes.name?.after === 'local')).toEqual([]);
+    expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toEqual([]);
+  });
+});
