@@ -202,7 +202,7 @@ describe('deletes, companies, associations, merges', () => {
     await drainAll(w);
     expect((await simContact(w, intercomId)).archived).toBe(false);
     await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [id]);
-    await w.store.recordWriteDoubt({ entityType: 'contact', localId: id, intercomId, op: 'archive', fields: {} });
+    await w.store.recordWriteDoubt({ entityType: 'contact', localId: id, intercomId, op: 'archive', fields: { archived: true } });
     await w.gateway.archiveContact(intercomId, 'push');
     // The row is restored before any worker runs the entry again.
     await w.sql(`UPDATE intercom.contacts SET deleted_at = NULL, name = 'Restored' WHERE id = $1`, [id]);
@@ -217,6 +217,35 @@ describe('deletes, companies, associations, merges', () => {
       [id],
     );
     expect(audit.map((a) => a.action).slice(-1)).toEqual(['unarchive']);
+  });
+
+  it('an unarchive applied by a worker killed before recording it is undone when the row is deleted again', async () => {
+    const id = await insertContact({ external_id: 'undel-crash', role: 'user', name: 'Before' });
+    await drainAll(w);
+    const intercomId = await linked(id);
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [id]);
+    await drainAll(w);
+    expect((await mappingOf(w, 'contact', id))?.status).toBe('archived');
+    // The row comes back; its unarchive is in doubt while it is out.
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = NULL WHERE id = $1`, [id]);
+    await w.control('POST', '/__sim/faults', { method: 'POST', path: '/contacts/{id}/unarchive', kind: 'latency', latency_ms: 800, count: 1 });
+    const pushing = w.engine.drainOnce();
+    await waitFor(async () => (await archiveDoubtsOf(id)).length === 1);
+    await pushing;
+    expect(await archiveDoubtsOf(id)).toEqual([]);
+    expect((await mappingOf(w, 'contact', id))?.status).toBe('active');
+    // Deleted again, then what a killed worker leaves: the unarchive applied, its doubt, the mapping still archived.
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [id]);
+    await drainAll(w);
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = NULL WHERE id = $1`, [id]);
+    await w.store.recordWriteDoubt({ entityType: 'contact', localId: id, intercomId, op: 'archive', fields: { archived: false } });
+    await w.gateway.unarchiveContact(intercomId, 'push');
+    // Deleted again before any worker runs the entry: the mapping says archived, Intercom says live.
+    await w.sql(`UPDATE intercom.contacts SET deleted_at = now() WHERE id = $1`, [id]);
+    await drainAll(w);
+    expect((await simContact(w, intercomId)).archived).toBe(true);
+    expect((await mappingOf(w, 'contact', id))?.status).toBe('archived');
+    expect(await archiveDoubtsOf(id)).toEqual([]);
   });
 
   it('soft delete archives (default), restoring unarchives; delete mode deletes; ignore leaves Intercom alone', async () => {

@@ -7,7 +7,7 @@
 import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
-import { archiveDoubts, createDoubts, doubtWindowSeconds, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
+import { archiveStateDoubts, createDoubts, doubtWindowSeconds, mayHaveLeft, resolveCreateDoubts, sendArchiveState } from './doubt.ts';
 import { goneIsDone } from './lookup.ts';
 import type { OutboxEntry, WriteDoubt } from './ports.ts';
 
@@ -24,10 +24,11 @@ export async function deleteContact(
   if (mode === 'ignore') return noop('skipped');
   let target: DeleteTarget;
   let settledDoubts: number[] = [];
+  const stateDoubts = mode === 'archive' ? await archiveStateDoubts(ctx, entry.localId) : [];
   if (linked(mapping)) {
-    if (mapping.status === 'archived' && mode === 'archive') {
-      // Archived and recorded: an archive of a later round whose finish was lost changed nothing more.
-      await ctx.store.settleWriteDoubts((await archiveDoubts(ctx, entry.localId)).map((d) => d.id));
+    // Archived and recorded, and no unarchive of ours may have undone it since: nothing to send.
+    if (mapping.status === 'archived' && mode === 'archive' && !mayHaveLeft(stateDoubts, false)) {
+      await ctx.store.settleWriteDoubts(stateDoubts.map((d) => d.id));
       return noop('unchanged');
     }
     target = mapping;
@@ -41,7 +42,7 @@ export async function deleteContact(
     if (last) {
       settledDoubts = touched.map((d) => d.id);
       target = { intercom_id: last.intercomId, external_key: mapping?.external_key ?? externalId, base_snapshot: null, base_hash: null, remote_updated_at: null };
-      return archiveTarget(ctx, entry, mapping, target, settledDoubts);
+      return archiveTarget(ctx, entry, mapping, target, [...settledDoubts, ...stateDoubts.map((d) => d.id)]);
     }
     // With no create in doubt the row never reached Intercom, and deleting it is a no-op (issue 13). Otherwise a lost
     // answer may have made a contact: find it by what was sent, exactly as a new create would.
@@ -65,7 +66,7 @@ export async function deleteContact(
   } else {
     return noop('skipped');
   }
-  return archiveTarget(ctx, entry, mapping, target, settledDoubts);
+  return archiveTarget(ctx, entry, mapping, target, [...settledDoubts, ...stateDoubts.map((d) => d.id)]);
 }
 
 type DeleteTarget = Pick<LinkedMapping<'contact'>, 'intercom_id' | 'external_key' | 'base_snapshot' | 'base_hash' | 'remote_updated_at'>;
@@ -79,13 +80,11 @@ async function archiveTarget(
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
   if (mode === 'archive') {
-    // Recorded before it is sent: if nothing records the answer (a crash, a lost answer, a stale finish) and the row
-    // comes back, the next push of the row knows to unarchive (update-contact.ts).
-    const earlier = (await archiveDoubts(ctx, entry.localId)).map((d) => d.id);
-    const sent = await sendInDoubt(ctx, { entityType: 'contact', localId: entry.localId, intercomId: target.intercom_id, op: 'archive', fields: {} }, () =>
+    // In doubt while it is out: if nothing records the answer and the row comes back, its next push unarchives.
+    const sent = await sendArchiveState(ctx, entry.localId, target.intercom_id, true, () =>
       goneIsDone(ctx.gateway.archiveContact(target.intercom_id, 'push')),
     );
-    settledDoubts = [...settledDoubts, ...earlier, sent.doubtId];
+    settledDoubts = [...settledDoubts, sent.doubtId];
   } else {
     await goneIsDone(ctx.gateway.deleteContact(target.intercom_id, 'push'));
   }

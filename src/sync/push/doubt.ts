@@ -8,8 +8,9 @@
  *     indexing delay has passed — search lags writes by minutes, same search reference: https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/searchcontacts); a search whose results include a
  *     record it cannot parse has not found nothing, and is retried until the dead letter names that record;
  *   - an update in doubt lets the pull recognise our own late-applied value as an echo (src/sync/pull/echo.ts);
- *   - an archive in doubt is undone if the row is live when it is next pushed (chaos seed 19: a worker killed after
- *     its archive request, the row restored before the entry ran again, and the contact stayed archived).
+ *   - an archive or unarchive in doubt (op 'archive', fields.archived: the state sent) is sent again the other way
+ *     if the row's state disagrees when it is next pushed (chaos seed 19: a worker killed after its archive request,
+ *     the row restored before the entry ran again, and the contact stayed archived).
  */
 import { AmbiguousIdentityError, IntercomPayloadError, writeMayHaveApplied, type RecordIdentity } from '../../errors.ts';
 import type { ContactWrite, IntercomContact, InvalidRecord } from '../../intercom/payloads.ts';
@@ -78,12 +79,23 @@ export async function openUpdateDoubts(ctx: PushContext, localId: number, settle
 }
 
 /**
- * Archives of this contact that may have been applied without being recorded (a crash or a lost answer between the
- * request and the finish): the mapping still says active, Intercom may say archived. They do not expire: a live row
- * pushed with one open unarchives first, a deleted one archives again, and either settles them.
+ * Archives and unarchives of this contact that may have been applied without being recorded (a crash or a lost answer
+ * between the request and the finish, a stale finish): the mapping's status may not be Intercom's. They do not expire:
+ * the next push of the row sends the state the row asks for wherever one of them may have left the other, and its
+ * finish settles them.
  */
-export async function archiveDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {
+export async function archiveStateDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {
   return (await ctx.store.writeDoubts('contact', localId, doubtWindowSeconds(ctx))).filter((d) => d.op === 'archive');
+}
+
+/** Whether one of these archive-state doubts may have left the contact `archived`. */
+export function mayHaveLeft(doubts: readonly WriteDoubt[], archived: boolean): boolean {
+  return doubts.some((d) => d.fields.archived === archived);
+}
+
+/** POST /contacts/{id}/archive or /unarchive with its doubt recorded first. */
+export function sendArchiveState<T>(ctx: PushContext, localId: number, intercomId: string, archived: boolean, send: () => Promise<T>) {
+  return sendInDoubt(ctx, { entityType: 'contact', localId, intercomId, op: 'archive', fields: { archived } }, send);
 }
 
 export async function createDoubts(ctx: PushContext, localId: number): Promise<WriteDoubt[]> {

@@ -10,7 +10,7 @@ import { contactFromRemote, contactSnapshotSchema, fieldChanges, snapshotHash, t
 import { auditBase, type PushContext, type Step, noop } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, sentFields, threeWayBase } from './diff.ts';
-import { archiveDoubts, doubtOfError, openUpdateDoubts, putContact } from './doubt.ts';
+import { archiveStateDoubts, doubtOfError, mayHaveLeft, openUpdateDoubts, putContact, sendArchiveState } from './doubt.ts';
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
@@ -25,14 +25,20 @@ export async function updateContact(
   const base = mapping.base_snapshot;
   const diff = contactWrite(base, local);
   // An archive of ours that nothing recorded may have been applied: undone as if it had been.
-  const archiveDoubtIds = (await archiveDoubts(ctx, row.id)).map((d) => d.id);
-  const archived = mapping.status === 'archived' || archiveDoubtIds.length > 0;
-  if (!diff && !archived) return noop('unchanged');
+  const stateDoubts = await archiveStateDoubts(ctx, row.id);
+  const settledDoubts = stateDoubts.map((d) => d.id);
+  const archived = mapping.status === 'archived' || mayHaveLeft(stateDoubts, true);
+  if (!diff && !archived) {
+    // Only unarchives may be in doubt, and the row is live as they would leave it.
+    await ctx.store.settleWriteDoubts(settledDoubts);
+    return noop('unchanged');
+  }
 
   if (archived) {
     // The row was soft-deleted (we archived it, or may have) and is live again.
     try {
-      await ctx.gateway.unarchiveContact(mapping.intercom_id, 'push');
+      const sent = await sendArchiveState(ctx, row.id, mapping.intercom_id, false, () => ctx.gateway.unarchiveContact(mapping.intercom_id, 'push'));
+      settledDoubts.push(sent.doubtId);
     } catch (err) {
       if (!is(err, 404)) throw err;
       return relink(ctx, entry, row, local, mapping, base);
@@ -40,7 +46,6 @@ export async function updateContact(
   }
   let response: IntercomContact;
   let body: ContactWrite | null = null;
-  const settledDoubts: number[] = [...archiveDoubtIds];
   try {
     if (diff) {
       body = await prepareContactBody(ctx, row.id, diff);
