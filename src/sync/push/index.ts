@@ -241,14 +241,6 @@ export function createPushEngine(deps: PushDeps): PushEngine {
     signal.addEventListener('abort', onAbort, { once: true });
     signal.addEventListener('abort', onAborted, { once: true });
     try {
-      return await claimAndRun();
-    } finally {
-      clearInterval(renewal);
-      signal.removeEventListener('abort', onAbort);
-      signal.removeEventListener('abort', onAborted);
-    }
-
-    async function claimAndRun(): Promise<RunSummary> {
       const run = async (entry: OutboxEntry) => {
         try {
           if (!notStarted.delete(entry)) return; // released by the abort
@@ -311,9 +303,13 @@ export function createPushEngine(deps: PushDeps): PushEngine {
       await releasing;
       summary.requests = counted.requests();
       summary.details = { ...tally, workerId };
-      const refused = halted ? halted.message : (deps.tokenRefused?.() ?? null);
+      const refused = halted ? (halted as IntercomAuthError).message : (deps.tokenRefused?.() ?? null);
       if (refused) summary.halted = refused;
       return summary;
+    } finally {
+      clearInterval(renewal);
+      signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAborted);
     }
   }
 
