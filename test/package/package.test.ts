@@ -41,8 +41,8 @@ describe('the npm package', () => {
 
     // The prefix installs the tarball the way a deployment does: `npm ci` from a lockfile, here the project's own
     // lockfile with its dev-only entries dropped. Resolving version ranges (`npm install <tarball>`) would fetch
-    // every dependency's packument from the registry, and one stalled fetch failed CI (EIDLETIMEOUT after 321 s);
-    // tarballs named by the lockfile are already in npm's cache, filled by the `npm ci` that ran before the tests.
+    // every dependency's packument from the registry, and a stalled registry fetch has failed CI before (npm ci,
+    // EIDLETIMEOUT); the tarballs the lockfile names are already in npm's cache, filled by the `npm ci` before the tests.
     const prefix = join(dir, 'prefix');
     await mkdir(prefix);
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
