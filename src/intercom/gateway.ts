@@ -46,10 +46,12 @@ import {
   type Page,
 } from './payloads.ts';
 import { DEFAULT_RETRY, withRetries } from './retry.ts';
+import { ServerClockTracker, type ServerClock } from './server-clock.ts';
 
 export type { Priority } from './limiter.ts';
 export type { AccessChange, EndpointDenial, IntercomAvailability } from './availability.ts';
 export type { CompanyWrite, ContactWrite, IntercomCompany, IntercomContact, Page } from './payloads.ts';
+export type { ServerClock } from './server-clock.ts';
 
 export interface RequestRecord {
   method: string;
@@ -136,6 +138,11 @@ export interface IntercomGateway {
   ): Promise<void>;
   limiterState(): LimiterState;
   /**
+   * Intercom's now, from the Date header of the latest answer (this process's clock before any): what a remote
+   * updated_at is checked against. Sends nothing.
+   */
+  serverClock(): ServerClock;
+  /**
    * How many requests a caller should keep in flight to spend the budget rather than wait on latency: budget per
    * second × observed latency (Little's law), with headroom, bounded by the limiter's concurrency. The reservoir still
    * caps the rate, so overshooting costs nothing but queue slots; undershooting leaves budget unspent.
@@ -192,6 +199,7 @@ class Gateway implements IntercomGateway {
   private tokenProbe: Promise<void> | null = null;
   private latencyMs: number | null = null;
   private readonly maxConcurrent: number;
+  private readonly clock = new ServerClockTracker();
 
   constructor(private readonly opts: GatewayOptions) {
     this.windowMs = opts.windowMs ?? 10_000;
@@ -318,6 +326,7 @@ class Gateway implements IntercomGateway {
         try {
           const raw = await send(this.sendOptions());
           const headers = raw.rawResponse.headers;
+          this.clock.observe(headers);
           const outcome: AttemptOutcome = {
             status: raw.rawResponse.status,
             requestId: requestIdFrom(headers, raw.data),
@@ -333,6 +342,7 @@ class Gateway implements IntercomGateway {
           return { body: raw.data, status: raw.rawResponse.status, requestId: outcome.requestId };
         } catch (err) {
           const outcome = outcomeOfError(err, this.windowMs);
+          if (err instanceof IntercomError) this.clock.observe(err.rawResponse?.headers);
           this.record(name, priority, outcome, started, at);
           const apiErr = toApiError(err, { method, endpoint: label, permission: PERMISSIONS[name], ...ctx });
           if (apiErr.status === 429) await this.limiter.rateLimited(outcome.rate.resetAtMs);
@@ -665,6 +675,10 @@ class Gateway implements IntercomGateway {
 
   limiterState(): LimiterState {
     return this.limiter.state();
+  }
+
+  serverClock(): ServerClock {
+    return this.clock.read();
   }
 
   inFlightTarget(): number {

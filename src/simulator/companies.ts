@@ -17,7 +17,7 @@ const CREATE_FIELDS = [
   'monthly_spend',
 ];
 // Only the control API may set these: Intercom derives them from activity.
-const CONTROL_FIELDS = ['last_request_at', 'session_count', 'created_at'];
+const CONTROL_FIELDS = ['last_request_at', 'session_count', 'created_at', 'updated_at'];
 const MAX_SPEND = 2 ** 31 - 1;
 export const MAX_COMPANIES_PER_CONTACT = 1000;
 
@@ -34,6 +34,8 @@ export interface CompanyInput {
   last_request_at?: number;
   session_count?: number;
   created_at?: number;
+  /** Stamped as given instead of the write's time (see ContactInput.updated_at). */
+  updated_at?: number;
 }
 
 export function parseCompanyInput(raw: unknown, mode: 'create' | 'update', control: boolean): CompanyInput {
@@ -147,13 +149,13 @@ export class CompanyStore implements ContactLinks {
   }
 
   private apply(c: CompanyRecord, input: CompanyInput, custom: Record<string, unknown>, now: number): void {
-    const { company_id: _ignored, custom_attributes: _ca, created_at: _created, ...fields } = input;
+    const { company_id: _ignored, custom_attributes: _ca, created_at: _created, updated_at: stamped, ...fields } = input;
     Object.assign(c, fields);
     for (const [k, v] of Object.entries(custom)) {
       if (v === null) delete c.custom_attributes[k];
       else c.custom_attributes[k] = v;
     }
-    c.updated_at = Math.max(now, c.created_at);
+    c.updated_at = stamped ?? Math.max(now, c.created_at);
   }
 
   /** Archives rather than hard-deletes and detaches every contact (Intercom-OpenAPI descriptions/2.14, deleteCompany). */

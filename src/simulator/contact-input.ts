@@ -20,6 +20,8 @@ export interface ContactInput {
   last_replied_at?: number | null;
   last_contacted_at?: number | null;
   created_at?: number;
+  /** Stamped as given instead of the write's time: a record whose updated_at Intercom holds wrongly (a skewed import). */
+  updated_at?: number;
 }
 
 const API_FIELDS = [
@@ -35,7 +37,7 @@ const API_FIELDS = [
   'unsubscribed_from_emails',
   'custom_attributes',
 ] as const;
-const CONTROL_FIELDS = ['has_hard_bounced', 'marked_email_as_spam', 'last_replied_at', 'last_contacted_at', 'created_at'];
+const CONTROL_FIELDS = ['has_hard_bounced', 'marked_email_as_spam', 'last_replied_at', 'last_contacted_at', 'created_at', 'updated_at'];
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -98,6 +100,8 @@ export function parseContactInput(raw: unknown, allowControlFields: boolean): Co
   }
   const createdAt = int(body, 'created_at');
   if (createdAt !== undefined && createdAt !== null) out.created_at = createdAt;
+  const updatedAt = int(body, 'updated_at');
+  if (updatedAt !== undefined && updatedAt !== null) out.updated_at = updatedAt;
   for (const key of ['unsubscribed_from_emails', 'has_hard_bounced', 'marked_email_as_spam'] as const) {
     const v = bool(body, key);
     if (v !== undefined) out[key] = v;

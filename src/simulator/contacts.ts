@@ -149,7 +149,7 @@ export class ContactStore {
       marked_email_as_spam: input.marked_email_as_spam ?? false,
       unsubscribed_from_emails: input.unsubscribed_from_emails ?? false,
       created_at: createdAt,
-      updated_at: Math.max(createdAt, input.created_at === undefined ? now : createdAt),
+      updated_at: input.updated_at ?? Math.max(createdAt, input.created_at === undefined ? now : createdAt),
       signed_up_at: input.signed_up_at ?? (role === 'user' ? createdAt : null),
       last_seen_at: input.last_seen_at ?? null,
       last_replied_at: input.last_replied_at ?? null,
@@ -198,10 +198,11 @@ export class ContactStore {
     }
     const next: Record<string, unknown> = { ...rec.data };
     for (const [k, v] of Object.entries(input)) {
-      if (k !== 'custom_attributes' && k !== 'created_at' && v !== undefined) next[k] = v;
+      if (k !== 'custom_attributes' && k !== 'created_at' && k !== 'updated_at' && v !== undefined) next[k] = v;
     }
     next.custom_attributes = dropNulls({ ...rec.data.custom_attributes, ...custom });
-    if (!opts.silent) next.updated_at = Math.max(this.clock.nowSeconds(), rec.data.created_at);
+    if (input.updated_at !== undefined) next.updated_at = input.updated_at;
+    else if (!opts.silent) next.updated_at = Math.max(this.clock.nowSeconds(), rec.data.created_at);
     // rec.data (a ContactData) with input fields laid over it, each validated above against Intercom's rules.
     const data = next as unknown as ContactData;
     this.assertUnique(data, rec);

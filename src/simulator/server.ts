@@ -85,6 +85,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
     res.setHeader('X-Request-Id', requestId);
+    // Intercom's Date is on Intercom's clock: here the simulator's, so a test that moves it moves what the gateway
+    // reads as the server's now (Node would otherwise stamp this host's real time).
+    res.setHeader('Date', new Date(state.clock.nowMs()).toUTCString());
     const url = new URL(req.url ?? '/', 'http://simulator.local');
     let raw: Buffer;
     try {
