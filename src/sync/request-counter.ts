@@ -6,14 +6,15 @@
 export function countingGateway<T extends object>(
   inner: T,
   // A record over every key, not a list: a port that grows a method fails type-checking here instead of going uncounted.
-  methods: Record<keyof T & string, true>,
+  // true: the method sends a request and is counted; false: it sends nothing (a clock read) and is passed through.
+  methods: Record<keyof T & string, boolean>,
 ): { gateway: T; requests(): number } {
   let n = 0;
   const gateway: Record<string, unknown> = {};
-  for (const m of Object.keys(methods) as (keyof T & string)[]) {
-    const fn = inner[m] as (...a: unknown[]) => Promise<unknown>;
+  for (const [m, counted] of Object.entries(methods) as [keyof T & string, boolean][]) {
+    const fn = inner[m] as (...a: unknown[]) => unknown;
     gateway[m] = (...args: unknown[]) => {
-      n++;
+      if (counted) n++;
       return fn.apply(inner, args);
     };
   }

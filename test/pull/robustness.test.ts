@@ -39,6 +39,7 @@ function withHook(after: (method: string, n: number) => Promise<void>): PullGate
     listContactCompanies: (id, p) => g.listContactCompanies(id, p),
     getCompany: (id, p) => g.getCompany(id, p),
     scrollCompanies: (s, p) => g.scrollCompanies(s, p),
+    serverClock: () => g.serverClock(),
     // The engine sizes its concurrency from the gateway it is given (h.engine passes it as the budget too).
     inFlightTarget: () => g.inFlightTarget(),
   } as PullGatewayPort;

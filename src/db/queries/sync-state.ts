@@ -8,6 +8,8 @@ export interface StreamState {
   watermark: Date | null;
   cursor: string | null;
   details: Record<string, unknown>;
+  /** When the row was last written (the database's clock). */
+  updated_at: Date;
 }
 
 /** sync_state: one row per stream (watermarks for incremental pulls, cursors for resumable full pulls). */
@@ -15,13 +17,13 @@ export function syncStateQueries(schema: string) {
   const t = `${ident(schema)}.sync_state`;
   return {
     async get(db: Queryable, stream: string): Promise<StreamState | null> {
-      const { rows } = await db.query<StreamState>(`SELECT stream, watermark, cursor, details FROM ${t} WHERE stream = $1`, [stream]);
+      const { rows } = await db.query<StreamState>(`SELECT stream, watermark, cursor, details, updated_at FROM ${t} WHERE stream = $1`, [stream]);
       return rows[0] ?? null;
     },
     /** Every stream whose name starts with `prefix` (the partitions of a partitioned pull). */
     async list(db: Queryable, prefix: string): Promise<StreamState[]> {
       const { rows } = await db.query<StreamState>(
-        `SELECT stream, watermark, cursor, details FROM ${t} WHERE starts_with(stream, $1) ORDER BY stream`,
+        `SELECT stream, watermark, cursor, details, updated_at FROM ${t} WHERE starts_with(stream, $1) ORDER BY stream`,
         [prefix],
       );
       return rows;
@@ -34,7 +36,7 @@ export function syncStateQueries(schema: string) {
     async lock(db: Pick<pg.PoolClient, 'query'>, stream: string): Promise<StreamState> {
       await db.query(`INSERT INTO ${t} (stream) VALUES ($1) ON CONFLICT (stream) DO NOTHING`, [stream]);
       const { rows } = await db.query<StreamState>(
-        `SELECT stream, watermark, cursor, details FROM ${t} WHERE stream = $1 FOR UPDATE`,
+        `SELECT stream, watermark, cursor, details, updated_at FROM ${t} WHERE stream = $1 FOR UPDATE`,
         [stream],
       );
       return rows[0]!;

@@ -25,7 +25,7 @@ export async function applyCompany(tx: ApplyTx, c: IntercomCompany, ctx: ApplyCo
   let local;
   if (mapping) {
     if (isCompanyUnchanged(mapping, c)) return 'unchanged';
-    if (isStaleRead(mapping, c, ctx.readAt)) return 'skipped';
+    if (isStaleRead(mapping, c, ctx.readAt, ctx.futureLimit)) return 'skipped';
     local = await tx.company(mapping.local_id);
     if (!local) return 'skipped';
   } else {

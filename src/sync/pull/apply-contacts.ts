@@ -95,7 +95,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       if (await claimedByPushedCreate(tx, remote, mapping.local_id)) return 'skipped';
       // Read before our archive was recorded: the contact shows live because the archive had not happened yet, not
       // because Intercom revived it (chaos seed 19).
-      if (isStaleRead(mapping, c, ctx.readAt)) return 'skipped';
+      if (isStaleRead(mapping, c, ctx.readAt, ctx.futureLimit)) return 'skipped';
       // We archived it for a local delete, and Intercom shows it live again: a conflict the policy decides. (A
       // mapping marked archived while the row stayed live — archived in Intercom, found by verify — just relinks.)
       const r = await applyRevival(tx, c, mapping as Mapping & { status: 'archived' }, ctx);
@@ -250,7 +250,7 @@ export interface LocalApplyPlan {
 export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalApplyPlan | 'skipped' {
   const c = i.pulled.contact;
   if (i.local.deleted_at !== null && i.pending) return 'skipped';
-  if (i.link === null && i.mapping?.intercom_id === c.id && isStaleRead(i.mapping, c, ctx.readAt)) return 'skipped';
+  if (i.link === null && i.mapping?.intercom_id === c.id && isStaleRead(i.mapping, c, ctx.readAt, ctx.futureLimit)) return 'skipped';
   const localSnap = contactFromLocal(i.local);
   // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
   const remote = keepLeadExternalId(i.remote, localSnap);

@@ -16,6 +16,11 @@ export interface ApplyContext {
    * written with now()). A mapping written after it holds news the record cannot have (isStaleRead).
    */
   readAt?: Date;
+  /**
+   * Unix seconds: the latest remote updated_at that can be believed (future.ts). A mapping's remote_updated_at beyond
+   * it was stored before that rule and proves nothing about what is stale.
+   */
+  futureLimit?: number;
 }
 
 /**
@@ -27,12 +32,15 @@ export interface ApplyContext {
  * mapping was written after the page was requested. A skipped record is read again by the next pull (the window's
  * lookback), by then after the write that made it stale.
  */
-export function isStaleRead(m: Mapping, c: { updatedAt: number }, readAt: Date | undefined): boolean {
+export function isStaleRead(m: Mapping, c: { updatedAt: number }, readAt: Date | undefined, futureLimit?: number): boolean {
   // Archiving does not move updated_at, so a copy read while the contact was live cannot be told from a revival by
   // its timestamp: for an archived mapping, any page requested before the mapping's last write is stale (seed 19).
   if (m.status === 'archived') return readAt !== undefined && m.updated_at > readAt;
   if (m.remote_updated_at === null) return false;
   const known = Math.floor(m.remote_updated_at.getTime() / 1000);
+  // A version from the future, taken in before the rule of future.ts: every real edit after it looks older than it,
+  // and would be skipped forever.
+  if (futureLimit !== undefined && known > futureLimit) return false;
   if (c.updatedAt < known) return true;
   return c.updatedAt === known && readAt !== undefined && m.updated_at > readAt;
 }

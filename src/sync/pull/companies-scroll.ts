@@ -8,6 +8,7 @@
 import { IntercomApiError } from '../../errors.ts';
 import { countOutcome, mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import { applyCompanyPage } from './company-page.ts';
+import { futureLimit, newestBelieved } from './future.ts';
 import { isNotFound, type RunDeps } from './run-deps.ts';
 
 export const COMPANIES_STREAM = 'companies';
@@ -23,6 +24,7 @@ export interface ScrollOptions {
   onProgress?: ((p: { done: number; total: number | null }) => void) | undefined;
 }
 
+/** newest: the newest believable updated_at scrolled past (future.ts): what the companies watermark may move to. */
 export type ScrollResult = Omit<RunSummary, 'requests'> & { completed: boolean; newest: number };
 
 export async function scrollCompanies(deps: RunDeps, opts: ScrollOptions): Promise<ScrollResult> {
@@ -67,8 +69,10 @@ async function scrollOnce(deps: RunDeps, opts: ScrollOptions, counts: RunCounts)
     if (page.data.length === 0) break;
     done += page.data.length;
     const recent = page.data.filter((c) => c.updatedAt >= opts.floor);
-    for (const c of recent) newest = Math.max(newest, c.updatedAt);
-    mergeCounts(counts, await applyCompanyPage(deps, recent, { dryRun: opts.dryRun ?? false, readAt }));
+    // A company dated in the future is recorded invalid by the apply and moves no watermark (same limit for both).
+    const limit = futureLimit(deps.gateway);
+    newest = newestBelieved(recent.map((c) => c.updatedAt), limit, newest);
+    mergeCounts(counts, await applyCompanyPage(deps, recent, { dryRun: opts.dryRun ?? false, readAt, futureLimit: limit }));
     opts.onProgress?.({ done, total: null });
     if (!page.scrollParam) break;
     param = page.scrollParam;

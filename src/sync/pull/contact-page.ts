@@ -11,7 +11,11 @@ import { errorText, isRecordDataError, pageContext, pullAudit } from './apply-co
 import { applyCompany } from './apply-companies.ts';
 import { isUnchanged, remoteSnapshot, type PulledContact, type RemoteSnapshot } from './apply-contacts.ts';
 import { applyContactsBatched } from './apply-contacts-batch.ts';
+import { futureAudit, futureLimit, isFromFuture } from './future.ts';
+import { contactExternalKey } from '../identity.ts';
+import { contactFromRemote } from '../snapshot.ts';
 import { resolveMissingContactMapping } from './missing-contacts.ts';
+import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { ApplyTx, StreamPatch } from './ports.ts';
 import { isNotFound, type RunDeps } from './run-deps.ts';
 
@@ -27,19 +31,30 @@ export interface ContactPageOptions {
   invalid?: readonly InvalidRecord[];
   /** When the page was requested (this process's clock): records older than a mapping written since are skipped. */
   readAt?: Date;
+  /**
+   * Unix seconds: records updated after this are from the future (future.ts), recorded invalid and not applied. The
+   * caller passes the limit its watermark uses, so both agree on every record; by default it is read from the gateway.
+   */
+  futureLimit?: number;
 }
 
 const FETCH_CONCURRENCY = 4;
 
 export async function applyContactPage(deps: RunDeps, contacts: readonly IntercomContact[], opts: ContactPageOptions = {}): Promise<RunCounts> {
   const counts: RunCounts = {};
+  const limit = opts.futureLimit ?? futureLimit(deps.gateway);
   const byId = new Map<string, IntercomContact>();
+  const future = new Map<string, IntercomContact>();
   for (const c of contacts) {
+    if (isFromFuture(c.updatedAt, limit)) {
+      future.set(c.id, c);
+      continue;
+    }
     const prev = byId.get(c.id);
     if (!prev || prev.updatedAt < c.updatedAt) byId.set(c.id, c);
   }
   const mappings = new Map(
-    (await deps.store.mappingsByIntercomIds('contact', [...byId.keys()])).map((m) => [m.intercom_id, m]),
+    (await deps.store.mappingsByIntercomIds('contact', [...byId.keys(), ...future.keys()])).map((m) => [m.intercom_id, m]),
   );
   const changed: (RemoteSnapshot & { contact: IntercomContact })[] = [];
   for (const c of byId.values()) {
@@ -49,21 +64,45 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
   }
 
   const pulled = await withCompanyLists(deps, changed);
-  const companies = opts.dryRun ? [] : await unknownCompanies(deps, pulled);
+  const fetched = opts.dryRun ? [] : await unknownCompanies(deps, pulled);
+  const companies = fetched.filter((co) => !isFromFuture(co.updatedAt, limit));
+  const futureCompanies = fetched.filter((co) => isFromFuture(co.updatedAt, limit));
   const applied: { contact: IntercomContact; outcome: Outcome }[] = [];
+  const futureAudits = [
+    ...[...future.values()].map((c) =>
+      futureAudit(deps.ctx, {
+        entity: 'contact',
+        intercomId: c.id,
+        localId: mappings.get(c.id)?.local_id ?? null,
+        externalKey: contactExternalKey(contactFromRemote(c)),
+        updatedAt: c.updatedAt,
+        limit,
+      }),
+    ),
+    // A company of a pulled contact read by id: it is not applied either, and its association waits for a later sight.
+    ...futureCompanies.map((co) =>
+      futureAudit(deps.ctx, { entity: 'company', intercomId: co.id, localId: null, externalKey: co.companyId, updatedAt: co.updatedAt, limit }),
+    ),
+  ];
+  for (const a of futureAudits) {
+    countOutcome(counts, 'invalid');
+    deps.logger.warn({ entity: a.entityType, intercomId: a.intercomId, updatedAt: a.details?.remote_updated_at_iso }, 'pulled record dated in the future; recorded as invalid');
+  }
 
   const invalid = opts.invalid ?? [];
   for (const r of invalid) {
     countOutcome(counts, 'invalid');
     deps.logger.warn({ entity: 'contact', intercomId: r.id, reason: r.reason }, 'pulled record does not parse; recorded as invalid');
   }
-  if (pulled.length > 0 || opts.stream || (opts.touchSeen && byId.size > 0) || invalid.length > 0) {
+  if (pulled.length > 0 || opts.stream || (opts.touchSeen && byId.size + future.size > 0) || invalid.length > 0 || futureAudits.length > 0) {
     await deps.store.applyTransaction(
       async (tx) => {
         await auditUnparsed(tx, deps, invalid);
-        for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, deps.ctx));
+        await auditOnce(tx, futureAudits);
+        const believed = { ...deps.ctx, futureLimit: limit };
+        for (const co of companies) await guarded(tx, deps, 'company', co.id, co.updatedAt, () => applyCompany(tx, co, believed));
         const guard = (p: PulledContact, fn: () => Promise<Outcome>) => guarded(tx, deps, 'contact', p.contact.id, p.contact.updatedAt, fn);
-        const ctx = await pageContext(tx, deps.ctx, opts.readAt);
+        const ctx = await pageContext(tx, believed, opts.readAt);
         for (const a of await applyContactsBatched(tx, pulled, ctx, guard)) {
           countOutcome(counts, a.outcome);
           applied.push(a);
@@ -72,7 +111,7 @@ export async function applyContactPage(deps: RunDeps, contacts: readonly Interco
           // A contact created or updated here had its mapping written with last_synced_at = now() already: only the
           // others are touched, so a page of new or changed contacts spends no statement on it.
           const written = new Set(applied.filter((a) => a.outcome === 'created' || a.outcome === 'updated').map((a) => a.contact.id));
-          await tx.touchMappings('contact', [...byId.keys()].filter((id) => !written.has(id)));
+          await tx.touchMappings('contact', [...byId.keys(), ...future.keys()].filter((id) => !written.has(id)));
         }
         if (opts.stream) await tx.setStream(opts.stream.name, opts.stream.patch);
       },
@@ -172,6 +211,17 @@ export async function guarded(
     }
     return 'invalid';
   }
+}
+
+/** Writes these `invalid` rows but those whose remote version is already audited (a page read again). */
+export async function auditOnce(tx: ApplyTx, audits: readonly AuditEntry[]): Promise<void> {
+  const rows: AuditEntry[] = [];
+  for (const a of audits) {
+    const at = a.details?.remote_updated_at;
+    if (a.intercomId && typeof at === 'number' && (await tx.invalidAlreadyAudited(a.entityType as 'contact' | 'company', a.intercomId, at))) continue;
+    rows.push(a);
+  }
+  if (rows.length > 0) await tx.audit(rows);
 }
 
 /** One `invalid` audit row per unparsable remote version (a re-read of the same version is not audited again). */

@@ -7,6 +7,7 @@
  * noted before the pass began, so the next cycle reads only what changed since (⌈changes/150⌉ requests).
  */
 import { countOutcome, mergeCounts, type Outcome, type RunCounts, type RunSummary } from '../outcome.ts';
+import { futureLimit, isFromFuture, loadWatermark, newestBelieved } from './future.ts';
 import { resolveMissingContactMapping } from './missing-contacts.ts';
 import { runPartitionedPull } from './partitioned-pull.ts';
 import { nextLocalDay } from './partitions.ts';
@@ -17,6 +18,11 @@ export const CONTACTS_STREAM = 'contacts';
 const PARTITIONS_CURSOR = 'partitions';
 /** Bounds the post-pass checks (one request each) so a huge gap does not turn into an unbounded run. */
 const MAX_VANISHED_CHECKS = 500;
+/**
+ * Records the newest-first probe reads to find the newest believable updated_at: records from the future (future.ts)
+ * sort first, so the newest believable one can be below a few of them.
+ */
+const PROBE_PAGE = 50;
 
 export interface FullPullOptions {
   signal?: AbortSignal;
@@ -41,7 +47,9 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
   const priorProgress = prior?.details as Partial<Progress> | undefined;
   const resuming =
     (opts.resume ?? true) && priorProgress?.status === 'running' && priorProgress.mode === 'partitioned' &&
-    typeof priorProgress.initial_watermark === 'number';
+    typeof priorProgress.initial_watermark === 'number' &&
+    // Noted before future.ts by an earlier version: the pass starts over rather than leave a watermark in the future.
+    !isFromFuture(priorProgress.initial_watermark, futureLimit(deps.gateway));
   if (!resuming && !dryRun) await deps.store.deleteStreams(prefix);
   const progress: Progress = {
     status: 'running',
@@ -74,11 +82,14 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
     onPage: (p) => opts.onProgress?.({ done: p.items, total: p.total }),
   });
   const counts: RunCounts = r.counts;
+  let repaired: { from: string; to: string } | null = null;
 
   if (!dryRun) {
     mergeCounts(counts, await checkVanished(deps, new Date(progress.started_at), opts.signal));
-    const state = await deps.store.getStream(CONTACTS_STREAM);
-    const wm = state?.watermark ? Math.floor(state.watermark.getTime() / 1000) : null;
+    // A stored watermark from the future would otherwise stay above the one this pass leaves: it is lowered first.
+    const state = await loadWatermark(deps, CONTACTS_STREAM);
+    repaired = state.repaired;
+    const wm = state.watermark ? Math.floor(state.watermark.getTime() / 1000) : null;
     await deps.store.applyTransaction(async (tx) => {
       if (wm === null || wm < progress.initial_watermark) {
         await tx.setStream(CONTACTS_STREAM, { watermark: new Date(progress.initial_watermark * 1000) });
@@ -102,17 +113,24 @@ export async function fullPullContacts(deps: RunDeps, now: () => number, opts: F
       rereads: r.rereads,
       cursor_restarts: r.cursorRestarts,
       watermark: progress.initial_watermark,
+      ...(repaired ? { watermark_repaired: repaired } : {}),
     },
   };
 }
 
-/** The newest updated_at Intercom reports (one search of one record); 0 for an empty workspace. */
+/**
+ * The newest believable updated_at Intercom reports (one search, newest first); 0 for an empty workspace. When the
+ * probe holds nothing but records from the future, Intercom's now: every believable record is older than that.
+ */
 async function newestUpdatedAt(deps: RunDeps): Promise<number> {
   const probe = await deps.gateway.searchContacts(
-    { query: { field: 'updated_at', operator: '>', value: 0 }, perPage: 1, sort: { field: 'updated_at', order: 'descending' } },
+    { query: { field: 'updated_at', operator: '>', value: 0 }, perPage: PROBE_PAGE, sort: { field: 'updated_at', order: 'descending' } },
     'backfill',
   );
-  return probe.data[0]?.updatedAt ?? 0;
+  const limit = futureLimit(deps.gateway);
+  const newest = newestBelieved(probe.data.map((c) => c.updatedAt), limit, 0);
+  if (newest > 0 || probe.data.length === 0) return newest;
+  return Math.floor(deps.gateway.serverClock().nowMs / 1000);
 }
 
 async function checkVanished(deps: RunDeps, since: Date, signal: AbortSignal | undefined): Promise<RunCounts> {

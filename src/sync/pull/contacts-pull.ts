@@ -11,6 +11,7 @@
  */
 import { mergeCounts, type RunCounts, type RunSummary } from '../outcome.ts';
 import { applyContactPage } from './contact-page.ts';
+import { FUTURE_SKEW_SECONDS, futureLimit, newestBelieved } from './future.ts';
 import { CONTACTS_STREAM } from './contacts-full-pull.ts';
 import { PAGE_SIZE, runPartitionedPull, SEQUENTIAL_PAGES } from './partitioned-pull.ts';
 import { isHexId, splitPartition, type Partition } from './partitions.ts';
@@ -51,8 +52,10 @@ export async function pullContactsIncremental(
     });
   const finish = async (newest: number, extra: Record<string, unknown>) => {
     await deps.store.deleteStreams(`${BACKLOG_STREAM}:p:`);
-    if (newest > wm) await deps.store.setStream(CONTACTS_STREAM, { watermark: new Date(newest * 1000) });
-    return { counts, details: { ...details, ...extra, watermark: Math.max(newest, wm) } };
+    // newest counts only believable records (future.ts); checked once more here, where the watermark is written.
+    const moved = newest > wm && newest <= futureLimit(deps.gateway);
+    if (moved) await deps.store.setStream(CONTACTS_STREAM, { watermark: new Date(newest * 1000) });
+    return { counts, details: { ...details, ...extra, watermark: moved ? newest : wm } };
   };
 
   // A partitioned backlog a killed cycle left behind: the watermark did not move, so its window is this one.
@@ -90,6 +93,8 @@ export async function pullContactsIncremental(
       continue;
     }
     pages++;
+    // Read after the answer, so the limit includes this very answer's Date; the apply and the watermark share it.
+    const limit = futureLimit(deps.gateway);
     if (pages === 1 && !isLastPage(page, win.floor) && page.totalCount !== null && Math.ceil(page.totalCount / PAGE_SIZE) > SEQUENTIAL_PAGES) {
       // total_count counts the window's whole first local day, and only the part of it from the floor on is read: the
       // rest was read by earlier cycles (or the full pull), and on a busy day, or the first cycle after a full pull
@@ -98,7 +103,7 @@ export async function pullContactsIncremental(
       const belowFloor = await knownBelowFloor(deps, win);
       const changed = Math.max(page.data.length, page.totalCount - belowFloor);
       const roots = Math.ceil(changed / PAGE_SIZE) > SEQUENTIAL_PAGES
-        ? backlogPartitions(deps, changed, win.queryValue + 1, page.data.map((c) => c.updatedAt), timezone, page.data.every((c) => isHexId(c.id)))
+        ? backlogPartitions(deps, changed, win.queryValue + 1, believedStamps(page.data, limit), timezone, page.data.every((c) => isHexId(c.id)))
         : null;
       if (roots) {
         // This first page is re-read by the partition that holds it: one request, against minutes of latency.
@@ -109,15 +114,24 @@ export async function pullContactsIncremental(
     }
     const inWindow = page.data.filter((c) => c.updatedAt >= win.floor);
     const invalid = page.invalid.filter((r) => r.updatedAt === null || r.updatedAt >= win.floor);
-    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true, invalid, readAt }));
+    mergeCounts(counts, await applyContactPage(deps, inWindow, { detectMerges: true, invalid, readAt, futureLimit: limit }));
     // A record that did not parse is audited, and moves the watermark past it like any other: it is not retried
-    // forever, and it does not hold back the records after it.
+    // forever, and it does not hold back the records after it. One dated in the future is audited and moves nothing.
     const stamps = [...page.data.map((c) => c.updatedAt), ...page.invalid.flatMap((r) => (r.updatedAt === null ? [] : [r.updatedAt]))];
-    for (const t of stamps) if (t >= win.floor) newest = Math.max(newest, t);
+    newest = newestBelieved(stamps.filter((t) => t >= win.floor), limit, newest);
     if (isLastPage({ data: stamps.sort((a, b) => b - a).map((updatedAt) => ({ updatedAt })), nextCursor: page.nextCursor }, win.floor)) break;
     cursor = page.nextCursor;
   }
   return finish(newest, { pages, restarts });
+}
+
+/**
+ * The first page's updated_at values that can be believed, which place the backlog's cuts: a record from the year 2100
+ * would stretch the last part over decades. A page of nothing else gives Intercom's now.
+ */
+function believedStamps(records: readonly { updatedAt: number }[], limit: number): number[] {
+  const stamps = records.map((c) => c.updatedAt).filter((t) => t <= limit);
+  return stamps.length > 0 ? stamps : [limit - FUTURE_SKEW_SECONDS];
 }
 
 /**

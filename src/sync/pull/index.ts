@@ -21,6 +21,7 @@ import { COMPANIES_STREAM, scrollCompanies } from './companies-scroll.ts';
 import { fullPullContacts, type FullPullOptions } from './contacts-full-pull.ts';
 import { CONTACTS_STREAM, pullContactsIncremental } from './contacts-pull.ts';
 import { countingGateway } from '../request-counter.ts';
+import { loadWatermark } from './future.ts';
 import type { PullGatewayPort, PullStorePort } from './ports.ts';
 import type { RunDeps } from './run-deps.ts';
 
@@ -56,7 +57,9 @@ const PULL_METHODS = {
   listContactCompanies: true,
   getCompany: true,
   scrollCompanies: true,
-} as const satisfies Record<keyof PullGatewayPort, true>;
+  // Reads the clock of the answers already received: no request.
+  serverClock: false,
+} as const satisfies Record<keyof PullGatewayPort, boolean>;
 
 export function createPullEngine(deps: PullDeps) {
   const now = deps.now ?? Date.now;
@@ -114,9 +117,10 @@ export function createPullEngine(deps: PullDeps) {
   return {
     pullContacts(opts: RunOptions = {}): Promise<RunSummary> {
       return run('pull_contacts', opts, async (d) => {
-        const state = await d.store.getStream(CONTACTS_STREAM);
-        if (state?.watermark) {
-          return pullContactsIncremental(d, state.watermark, deps.config.lookbackSeconds, opts.signal, now);
+        const state = await loadWatermark(d, CONTACTS_STREAM);
+        if (state.watermark) {
+          const r = await pullContactsIncremental(d, state.watermark, deps.config.lookbackSeconds, opts.signal, now);
+          return state.repaired ? { ...r, details: { ...r.details, watermark_repaired: state.repaired } } : r;
         }
         // The full pull leaves the watermark where the next incremental cycle should start.
         const full = await fullPullContacts(d, now, { ...withSignal(opts), resume: true });
@@ -126,12 +130,13 @@ export function createPullEngine(deps: PullDeps) {
 
     pullCompanies(opts: RunOptions = {}): Promise<RunSummary> {
       return run('pull_companies', opts, async (d) => {
-        const state = await d.store.getStream(COMPANIES_STREAM);
-        const wm = state?.watermark ? Math.floor(state.watermark.getTime() / 1000) : 0;
+        const state = await loadWatermark(d, COMPANIES_STREAM);
+        const wm = state.watermark ? Math.floor(state.watermark.getTime() / 1000) : 0;
         const floor = wm === 0 ? 0 : Math.max(0, wm - deps.config.lookbackSeconds);
         const r = await scrollCompanies(d, { floor, signal: opts.signal });
+        // r.newest counts only believable companies (future.ts).
         if (r.completed && r.newest > wm) await d.store.setStream(COMPANIES_STREAM, { watermark: new Date(r.newest * 1000) });
-        return { counts: r.counts, details: { ...r.details, floor } };
+        return { counts: r.counts, details: { ...r.details, floor, ...(state.repaired ? { watermark_repaired: state.repaired } : {}) } };
       });
     },
 
@@ -169,8 +174,8 @@ export function createPullEngine(deps: PullDeps) {
         const r = await scrollCompanies(d, { floor: 0, signal: opts.signal, dryRun: opts.dryRun ?? false, onProgress: opts.onProgress });
         if (r.completed && !opts.dryRun) {
           await d.store.setStream(BACKFILL_COMPANIES_STREAM, { details: { status: 'done', finished_at: new Date(now()).toISOString() } });
-          const state = await d.store.getStream(COMPANIES_STREAM);
-          const wm = state?.watermark ? Math.floor(state.watermark.getTime() / 1000) : 0;
+          const state = await loadWatermark(d, COMPANIES_STREAM);
+          const wm = state.watermark ? Math.floor(state.watermark.getTime() / 1000) : 0;
           if (r.newest > wm) await d.store.setStream(COMPANIES_STREAM, { watermark: new Date(r.newest * 1000) });
         }
         return { counts: mergeCounts({}, r.counts), ...(r.details ? { details: r.details } : {}) };

@@ -19,6 +19,7 @@ import { SyncStateError } from '../../errors.ts';
 import type { IntercomContact, Page } from '../../intercom/payloads.ts';
 import { mergeCounts, type RunCounts } from '../outcome.ts';
 import { applyContactPage, type ContactPageOptions } from './contact-page.ts';
+import { futureLimit, isFromFuture } from './future.ts';
 import { isHexId, nextLocalDay, partitionKey, partitionQuery, splitPartition, type Partition } from './partitions.ts';
 import { startOfLocalDay } from './pull-window.ts';
 import type { StreamPatch } from './ports.ts';
@@ -59,7 +60,7 @@ export interface PartitionedPullSpec {
   now: () => number;
   dryRun: boolean;
   signal?: AbortSignal | undefined;
-  page: Omit<ContactPageOptions, 'dryRun' | 'stream'>;
+  page: Omit<ContactPageOptions, 'dryRun' | 'stream' | 'futureLimit'>;
   /** The partitions to start from when no saved rows exist; together they must cover the search exactly. */
   roots: Partition[];
   /**
@@ -83,7 +84,7 @@ export interface PartitionedPullResult {
   counts: RunCounts;
   pages: number;
   items: number;
-  /** Newest updated_at applied. */
+  /** Newest believable updated_at applied (future.ts). */
   newest: number;
   partitions: number;
   splits: number;
@@ -143,8 +144,12 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   };
   const rows = new Map<string, Row>();
   const saved = spec.dryRun ? [] : await deps.store.listStreams(prefix);
+  const savedLimit = futureLimit(deps.gateway);
   for (const s of saved) {
     const d = parseRowDetails(s.stream, s.details);
+    // A row saved before future.ts may hold a newest from the future: it then counts for nothing, and the window
+    // is read again from where it started.
+    if (isFromFuture(d.newest, savedLimit)) d.newest = 0;
     rows.set(s.stream, { name: s.stream, cursor: s.cursor, d });
     if (d.status === 'done' || d.status === 'running') {
       result.items += d.items;
@@ -240,7 +245,8 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
         if (held) release();
         held = false;
       };
-      return { ...page, readAt, release: releasePage };
+      // Read after the answer, so it includes this answer's Date; the apply and the partition's newest share it.
+      return { ...page, readAt, limit: futureLimit(deps.gateway), release: releasePage };
     })();
     // Awaited below unless the run stops first; a page nobody waits for must not become an unhandled rejection.
     p.catch(() => undefined);
@@ -322,7 +328,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
       const counted = await applySerially(async () => {
         row.d.pages++;
         row.d.items += items.length;
-        for (const c of items) row.d.newest = Math.max(row.d.newest, c.updatedAt);
+        for (const c of items) if (!isFromFuture(c.updatedAt, page.limit)) row.d.newest = Math.max(row.d.newest, c.updatedAt);
         const lastItem = page.data.at(-1);
         if (lastItem) row.d.last = row.d.partition.field === 'created_at' ? lastItem.createdAt : lastItem.updatedAt;
         row.d.status = lastPage ? 'done' : 'running';
@@ -333,6 +339,7 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
             ...spec.page,
             invalid,
             readAt: page.readAt,
+            futureLimit: page.limit,
             dryRun: spec.dryRun,
             ...(spec.dryRun ? {} : { stream: { name: row.name, patch: { cursor: row.cursor, details: { ...row.d } } } }),
           });
@@ -359,14 +366,20 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
     return holdsFloor ? Math.max(0, total - Math.floor(spec.belowFloor / 16 ** p.suffix.length)) : total;
   }
 
-  function split(row: Row, page: Page<IntercomContact>): Row[] | null {
+  function split(row: Row, page: HeldPage): Row[] | null {
     if (page.totalCount === null || page.data.length === 0) return null;
     const pages = Math.ceil(Math.max(page.data.length, inWindowTotal(row.d.partition, page.totalCount)) / PAGE_SIZE);
     if (pages <= SEQUENTIAL_PAGES || pages <= maxPages()) return null;
     // Enough parts already wait or run to keep every slot busy: an id-suffix split makes 16 at a time, and splitting
     // each of them again would make 256 where a few dozen do.
     if (live() >= PARTITIONS_PER_SLOT * slots()) return null;
-    const keys = page.data.map((c) => (row.d.partition.field === 'created_at' ? c.createdAt : c.updatedAt));
+    // Records from the future (future.ts) say nothing about where the others lie: one from 2100 would spread the cuts
+    // over decades.
+    const keys = page.data
+      .filter((c) => !isFromFuture(c.updatedAt, page.limit))
+      .map((c) => (row.d.partition.field === 'created_at' ? c.createdAt : c.updatedAt))
+      .filter((k) => !isFromFuture(k, page.limit));
+    if (keys.length === 0) return null;
     // Where the records are. Ascending: from the oldest on the first page to the newest known (a contact is created
     // before its last update). Descending: the first page starts at the newest, and the rest lie down to the start.
     const newest = Math.min(Math.floor(spec.now() / 1000), spec.newestHint ?? Number.POSITIVE_INFINITY);
@@ -440,7 +453,8 @@ export async function runPartitionedPull(deps: RunDeps, spec: PartitionedPullSpe
   return result;
 }
 
-type HeldPage = Page<IntercomContact> & { readAt: Date; release: () => void };
+/** limit: the future limit (future.ts) read when the page arrived. */
+type HeldPage = Page<IntercomContact> & { readAt: Date; limit: number; release: () => void };
 
 function newRow(prefix: string, p: Partition, parent: string | null): Row {
   return {

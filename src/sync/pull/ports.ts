@@ -21,6 +21,7 @@ export type PullGatewayPort = Pick<
   | 'listContactCompanies'
   | 'getCompany'
   | 'scrollCompanies'
+  | 'serverClock'
 >;
 
 export type StreamPatch = { watermark?: Date | null; cursor?: string | null; details?: Record<string, unknown> };

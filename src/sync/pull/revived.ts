@@ -52,7 +52,7 @@ export async function applyRevival(
     policy: ctx.policy,
     localDeletedAtMs,
     remoteUpdatedAt: c.updatedAt,
-    lastSyncedRemoteMs: mapping.remote_updated_at?.getTime() ?? null,
+    lastSyncedRemoteMs: believedRemoteMs(mapping.remote_updated_at, ctx.futureLimit),
   });
   if (decision === 'stale') return { outcome: 'unchanged' };
   const remote = contactFromRemote(c);
@@ -98,4 +98,10 @@ export async function applyRevival(
     await tx.releaseMappingIntercomId('contact', mapping.local_id);
   }
   return { reapply: true };
+}
+
+/** A synced remote_updated_at from the future (stored before future.ts) proves no read stale: it counts as unknown. */
+function believedRemoteMs(at: Date | null, futureLimit: number | undefined): number | null {
+  if (at === null) return null;
+  return futureLimit !== undefined && at.getTime() > futureLimit * 1000 ? null : at.getTime();
 }
