@@ -212,7 +212,8 @@ export function createMetrics(sources: MetricsSources, logger: Logger, opts: { d
       watermarkAge.reset();
       for (const row of r.pullLag) {
         if (row.lag_seconds !== null) pullLag.set({ stream: row.stream }, row.lag_seconds);
-        if (row.watermark_age_seconds !== null) watermarkAge.set({ stream: row.stream }, row.watermark_age_seconds);
+        // A watermark ahead of the database's clock is no negative age: it reads 0 (the pull lowers such a watermark).
+        if (row.watermark_age_seconds !== null) watermarkAge.set({ stream: row.stream }, Math.max(0, row.watermark_age_seconds));
       }
       mappings.reset();
       for (const row of r.mappings) mappings.set({ entity_type: row.entity_type, status: row.status }, row.count);

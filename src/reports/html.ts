@@ -70,6 +70,7 @@ export function renderStatusPage(s: StatusSnapshot, opts: HtmlOptions): string {
     section(`Dead letters (${fmtInt(s.deadLetters.total)})`, deadLettersTable(s, opts), 'outbox entries out of attempts: fix the cause, then run the requeue command'),
     section(`Conflicts in the last ${s.hours} hours (${fmtInt(s.conflicts.total)})`, conflictsTable(s, opts), 'fields changed on both sides since the last agreed snapshot'),
     section(`Merges in the last ${s.hours} hours (${fmtInt(s.merges.total)})`, mergesTable(s, opts), 'contacts merged in Intercom, and lead → user merges still requested'),
+    section(`Invalid records in the last ${s.hours} hours (${fmtInt(s.invalid.total)})`, invalidTable(s, opts), 'records not applied: unreadable, refused by the database, or dated in the future'),
   ].join('');
   return page('intercom-sync status', `${body}`, s.at, opts, overall);
 }
@@ -175,6 +176,12 @@ function conflictsTable(s: StatusSnapshot, opts: HtmlOptions): string {
     esc(r.mapping_status),
   ]);
   return table(['at', 'entity', 'local id', 'key', 'fields', 'policy', 'winner', 'mapping'], rows) + more(s.conflicts.total, rows.length, 'intercom-sync report conflicts');
+}
+
+function invalidTable(s: StatusSnapshot, opts: HtmlOptions): string {
+  if (s.invalid.total === 0) return '<p class="empty">No invalid records.</p>';
+  const rows = s.invalid.rows.map((r) => [fmtTime(r.at), esc(r.entity_type), esc(r.local_id), intercomId(r.intercom_id), cell('reason', r.reason, opts)]);
+  return table(['at', 'entity', 'local id', 'intercom id', 'reason'], rows) + more(s.invalid.total, rows.length, 'intercom-sync report errors');
 }
 
 function mergesTable(s: StatusSnapshot, opts: HtmlOptions): string {

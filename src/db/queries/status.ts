@@ -29,6 +29,8 @@ export interface StatusSnapshot {
   retrying: number;
   conflicts: { total: number; rows: Record<string, unknown>[] };
   merges: { total: number; rows: Record<string, unknown>[] };
+  /** Records the pull could not apply (report_errors kind 'invalid'): unparsable, refused by the database, or dated in the future. */
+  invalid: { total: number; rows: Record<string, unknown>[] };
   samples: StatusSample[];
 }
 
@@ -95,7 +97,7 @@ export function statusQueries(schema: string) {
 
     async snapshot(db: Queryable, hours = 24): Promise<StatusSnapshot> {
       const since = `now() - interval '${Math.trunc(hours)} hours'`;
-      const [now, overview, deadLetters, retrying, conflicts, merges, series] = await Promise.all([
+      const [now, overview, deadLetters, retrying, conflicts, merges, series, invalid] = await Promise.all([
         db.query<{ now: Date }>('SELECT now() AS now'),
         reports.run(db, 'overview'),
         listed(db, 'report_errors', `kind = 'dead_letter'`, 'at DESC, source_id DESC'),
@@ -104,6 +106,7 @@ export function statusQueries(schema: string) {
         // Requested merges are listed whatever their age: they are work still to do.
         listed(db, 'report_merges', `at > ${since} OR state = 'requested'`, 'at DESC, local_id'),
         this.samples(db, hours),
+        listed(db, 'report_errors', `kind = 'invalid' AND at > ${since}`, 'at DESC, source_id DESC'),
       ]);
       return {
         at: now.rows[0]?.now ?? new Date(),
@@ -113,6 +116,7 @@ export function statusQueries(schema: string) {
         retrying: retrying.rows[0]?.n ?? 0,
         conflicts,
         merges,
+        invalid,
         samples: series,
       };
     },
