@@ -14,7 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { CompanySnapshot, ContactSnapshot } from '../sync/snapshot.ts';
+import type { CompanySnapshot, ContactSnapshot } from '../contract/snapshot.ts';
 
 // The value sets the check constraints below allow, as TypeScript types: `$type` narrows the inferred row types
 // (src/db/rows.ts) without changing the generated SQL.

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, type CompanyRow, type ContactRow } from '../rows.ts';
-import { COMPANY_FIELDS, CONTACT_FIELDS, type CompanySnapshot, type ContactSnapshot } from '../../sync/snapshot.ts';
+import { COMPANY_FIELDS, CONTACT_FIELDS, type CompanySnapshot, type ContactSnapshot } from '../../contract/snapshot.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
