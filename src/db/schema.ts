@@ -331,8 +331,6 @@ export function defineTables(schemaName: string) {
   };
 }
 
-export type Tables = ReturnType<typeof defineTables>;
-
 const defaults = defineTables(DEFAULT_SCHEMA);
 export const intercomSchema = pgSchema(DEFAULT_SCHEMA);
 export const {
