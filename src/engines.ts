@@ -1,7 +1,7 @@
 /**
- * The one composition root below the daemon: the Intercom gateway, the stores, the sync engines, the run recorder
- * and the API-usage recorder, wired once for every entry point: the daemon (src/main.ts), the one-shot commands
- * (backfill, verify), the demo and the bench. Keeping this in one place means a command or a benchmark syncs
+ * The engines as every composition root builds them: the Intercom gateway, the stores, the sync engines, the run
+ * recorder and the API-usage recorder, wired once for the daemon (src/main.ts), the engine-driven commands
+ * (src/cli/with-engines.ts), the demo and the bench. Keeping this in one place means a command or a benchmark syncs
  * exactly as the daemon does.
  */
 import type { Config } from './config/index.ts';

@@ -1,7 +1,7 @@
 /**
- * The daemon: turns config into a running process. It builds, in order, the database (pool, migrations), the
- * engines (src/engines.ts, the composition root every entry point shares), the leader-only schedules and the HTTP
- * server, and registers each for release in reverse order.
+ * The daemon's composition root: turns config into a running process. It builds, in order, the database (pool,
+ * migrations), the engines (buildEngines in src/engines.ts, which every composition root shares), the leader-only
+ * schedules and the HTTP server, and registers each for release in reverse order.
  */
 import type { Config } from './config/index.ts';
 import { dedicatedClient, pingDatabase, type Database } from './db/client.ts';

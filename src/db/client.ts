@@ -1,6 +1,4 @@
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import { defineTables, type Tables } from './schema.ts';
 
 // Postgres bigint (int8) would otherwise arrive as a string; our ids and counters fit in a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -10,8 +8,6 @@ export type Pool = pg.Pool;
 
 export interface Database {
   pool: pg.Pool;
-  db: NodePgDatabase;
-  tables: Tables;
   schema: string;
 }
 
@@ -31,7 +27,7 @@ export async function pingDatabase(pool: pg.Pool): Promise<void> {
 }
 
 export function createDatabase(pool: pg.Pool, schema: string): Database {
-  return { pool, db: drizzle(pool), tables: defineTables(schema), schema };
+  return { pool, schema };
 }
 
 /**

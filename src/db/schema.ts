@@ -14,7 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { CompanySnapshot, ContactSnapshot } from '../sync/snapshot.ts';
+import type { CompanySnapshot, ContactSnapshot } from '../contract/snapshot.ts';
 
 // The value sets the check constraints below allow, as TypeScript types: `$type` narrows the inferred row types
 // (src/db/rows.ts) without changing the generated SQL.
@@ -330,8 +330,6 @@ export function defineTables(schemaName: string) {
     intercomAccess,
   };
 }
-
-export type Tables = ReturnType<typeof defineTables>;
 
 const defaults = defineTables(DEFAULT_SCHEMA);
 export const intercomSchema = pgSchema(DEFAULT_SCHEMA);

@@ -1,29 +1,7 @@
-/**
- * Per-record outcomes are values, not exceptions: they flow into run counts, the audit log and the reports.
- * Infrastructure faults (database down, Intercom unreachable after retries) stay exceptions.
- */
-export type Outcome =
-  | 'created'
-  | 'updated'
-  | 'unchanged'
-  | 'conflict'
-  | 'merged'
-  | 'deleted'
-  | 'linked'
-  | 'invalid'
-  | 'failed'
-  | 'skipped';
+/** Counting per-record outcomes into a run's counts. The types are the run contract in src/contract/run.ts. */
+import type { Outcome, RunCounts } from '../contract/run.ts';
 
-export type RunCounts = Partial<Record<Outcome, number>>;
-
-export interface RunSummary {
-  counts: RunCounts;
-  /** Intercom requests this run spent (including retries). */
-  requests: number;
-  details?: Record<string, unknown>;
-  /** Set when the run could not work because Intercom refuses the token: the reason, recorded as a 'halted' run. */
-  halted?: string;
-}
+export type { Outcome, RunCounts, RunKind, RunSummary } from '../contract/run.ts';
 
 export function countOutcome(counts: RunCounts, outcome: Outcome, by = 1): void {
   counts[outcome] = (counts[outcome] ?? 0) + by;
@@ -33,5 +11,3 @@ export function mergeCounts(into: RunCounts, from: RunCounts): RunCounts {
   for (const [k, v] of Object.entries(from) as [Outcome, number][]) countOutcome(into, k, v);
   return into;
 }
-
-export type RunKind = 'pull_contacts' | 'pull_companies' | 'push' | 'backfill' | 'verify' | 'webhook';

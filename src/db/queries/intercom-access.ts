@@ -36,13 +36,3 @@ export function createIntercomAccessRecorder(
     flush: () => chain,
   };
 }
-
-export async function readIntercomAccess(
-  db: Pick<pg.Pool, 'query'>,
-  schema: string,
-): Promise<{ endpoint: string; permission: string | null; message: string; since: Date }[]> {
-  const { rows } = await db.query<{ endpoint: string; permission: string | null; message: string; since: Date }>(
-    `SELECT endpoint, permission, message, since FROM ${ident(schema)}.intercom_access ORDER BY endpoint`,
-  );
-  return rows;
-}

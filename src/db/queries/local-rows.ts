@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, type CompanyRow, type ContactRow } from '../rows.ts';
-import { COMPANY_FIELDS, CONTACT_FIELDS, type CompanySnapshot, type ContactSnapshot } from '../../sync/snapshot.ts';
+import { COMPANY_FIELDS, CONTACT_FIELDS, type CompanySnapshot, type ContactSnapshot } from '../../contract/snapshot.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -31,7 +31,10 @@ function columnValue(field: string, v: unknown): unknown {
   return v;
 }
 
-/** Column types of the contact snapshot fields, for set-based statements that read rows from JSON or arrays. */
+/**
+ * Column types of the contact snapshot fields, for set-based statements that read rows from JSON or arrays. The
+ * `satisfies` holds the keys to exactly the snapshot's fields: one missing or left over fails to compile.
+ */
 export const CONTACT_COLUMN_TYPES: Readonly<Record<string, string>> = {
   external_id: 'text',
   role: 'text',
@@ -43,8 +46,7 @@ export const CONTACT_COLUMN_TYPES: Readonly<Record<string, string>> = {
   signed_up_at: 'timestamptz',
   last_seen_at: 'timestamptz',
   custom_attributes: 'jsonb',
-};
-CONTACT_FIELDS satisfies readonly (keyof typeof CONTACT_COLUMN_TYPES)[];
+} satisfies Record<(typeof CONTACT_FIELDS)[number], string>;
 
 /** A snapshot value as a JSON record field read by jsonb_to_recordset: what columnValue gives a single statement. */
 export function jsonColumnValue(field: string, v: unknown): unknown {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ident } from '../migrate.ts';
 import { MAPPING_COLUMNS, type MappingRow } from '../rows.ts';
 import type { MappingEntity, MappingStatus } from '../schema.ts';
-import { snapshotSchemas, type SnapshotByEntity } from '../../sync/snapshot.ts';
+import { snapshotSchemas, type SnapshotByEntity } from '../../contract/snapshot.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 

@@ -14,7 +14,7 @@ import { OUTBOX_CHANNEL } from '../listen.ts';
 import { syncStateQueries } from './sync-state.ts';
 import { toWriteDoubt, writeDoubtQueries, writeDoubtsSelect } from './write-doubts.ts';
 import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
-import type { ContactSnapshot } from '../../sync/snapshot.ts';
+import type { ContactSnapshot } from '../../contract/snapshot.ts';
 
 export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   const s = ident(schema);

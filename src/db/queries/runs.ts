@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
-import type { RunKind, RunSummary } from '../../sync/outcome.ts';
+import type { RunKind, RunSummary } from '../../contract/run.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 

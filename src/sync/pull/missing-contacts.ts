@@ -2,7 +2,7 @@
  * A mapped contact answered 404: find who it became (identity.ts decides), then apply that decision in one
  * transaction — merged into another local contact, relinked to its new id, marked ambiguous, or marked deleted.
  */
-import { embeddedCompanyIds } from './contact-page.ts';
+import { embeddedCompanyIds } from './embedded-companies.ts';
 import type { LinkedMapping } from '../../db/queries/mappings.ts';
 import { actionForFound, contactExternalKey, resolveMissingContact, type RemoteLookupPort } from '../identity.ts';
 import type { Outcome } from '../outcome.ts';
