@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { CompanyRow, ContactRow } from '../db/rows.ts';
 import type { IntercomCompany, IntercomContact } from '../intercom/payloads.ts';
+import { UncarriableNumber } from '../json-numbers.ts';
 
 /**
  * The canonical, comparable form of a contact or company: the fields both sides own, normalised so that a local row
@@ -266,7 +267,8 @@ function canonicalObject(o: Record<string, unknown>): Record<string, unknown> {
 
 function sortDeep(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortDeep);
-  if (v && typeof v === 'object' && !(v instanceof Date)) {
+  // A number the local row holds beyond what a double carries stays itself, for the validator to refuse by name.
+  if (v && typeof v === 'object' && !(v instanceof Date) && !(v instanceof UncarriableNumber)) {
     return Object.fromEntries(
       Object.keys(v)
         .sort()

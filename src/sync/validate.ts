@@ -6,6 +6,7 @@
 import { ValidationError, type EntityKind } from '../errors.ts';
 import type { CompanyWrite, ContactWrite } from '../intercom/payloads.ts';
 import { EMAIL_PATTERN, EMAIL_WHITESPACE_CLASS } from '../email-shape.ts';
+import { UncarriableNumber } from '../json-numbers.ts';
 
 export const LIMITS = {
   attributeName: 190,
@@ -58,9 +59,20 @@ export function inferAttributeType(value: unknown): AttributeType | null {
 export const UNSAFE_INTEGER_PROBLEM =
   `is an integer beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which cannot be carried exactly and would be rounded; store it as a string`;
 
+/**
+ * A number the row holds exactly (jsonb numeric) that a double cannot carry (src/json-numbers.ts): JSON.parse would
+ * make it Infinity, which JSON drops, or 0. Named, never sent changed.
+ */
+export function uncarriableProblem(n: UncarriableNumber): string {
+  return n.problem === 'overflow'
+    ? `is ${n.scientific}, which overflows a double (beyond ±${Number.MAX_VALUE}): read as JSON it would become Infinity and be dropped; store it as a string`
+    : `is ${n.scientific}, which underflows a double (not zero, but closer to it than ±${2 ** -1022}): read as JSON it would become 0 or lose digits; store it as a string`;
+}
+
 /** Shape and limit problems of one custom attribute value, independent of what Intercom has defined. */
 export function customValueProblem(value: unknown): string | null {
   if (value === null) return null;
+  if (value instanceof UncarriableNumber) return uncarriableProblem(value);
   if (typeof value === 'string') {
     return value.length > LIMITS.stringValue ? `is ${value.length} characters long (Intercom allows ${LIMITS.stringValue})` : null;
   }
