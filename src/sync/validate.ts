@@ -5,7 +5,7 @@
  */
 import { ValidationError, type EntityKind } from '../errors.ts';
 import type { CompanyWrite, ContactWrite } from '../intercom/payloads.ts';
-import { EMAIL_PATTERN, EMAIL_WHITESPACE_CLASS } from '../email-shape.ts';
+import { EMAIL_REFUSED_CLASS_JS, EMAIL_SHAPE_PATTERN } from '../email-shape.ts';
 import { UncarriableNumber } from '../json-numbers.ts';
 
 export const LIMITS = {
@@ -22,26 +22,34 @@ export interface AttributeLookup {
   get(name: string): { dataType: string; apiWritable: boolean; archived: boolean } | undefined;
 }
 
-// Same shape Intercom (and the simulator) accept, and the very pattern of the contacts_email_format_check constraint.
-const EMAIL_RE = new RegExp(EMAIL_PATTERN);
-const EMAIL_WHITESPACE_RE = new RegExp(`[${EMAIL_WHITESPACE_CLASS}]`);
+// The shape and the refused characters of the contacts_email_format_check constraint, from the same definition.
+const EMAIL_SHAPE_RE = new RegExp(EMAIL_SHAPE_PATTERN, 'u');
+const EMAIL_REFUSED_RE = new RegExp(EMAIL_REFUSED_CLASS_JS, 'u');
 // Letters, digits, currency symbols, spaces, underscores and hyphens (Intercom-OpenAPI descriptions/2.14, createDataAttribute's 400 examples).
 const ATTRIBUTE_NAME_RE = /^[\p{L}\p{N}\p{Sc} _-]+$/u;
 
 export function isValidEmail(s: string): boolean {
-  return EMAIL_RE.test(s);
+  return EMAIL_SHAPE_RE.test(s) && !EMAIL_REFUSED_RE.test(s);
 }
 
 /** What is wrong with an address, in words that do not repeat it. */
 export function describeEmailProblem(email: string): string {
   const at = email.split('@').length - 1;
   if (at !== 1) return `${at} @ signs, one expected`;
-  const odd = EMAIL_WHITESPACE_RE.exec(email);
+  const odd = EMAIL_REFUSED_RE.exec(email);
   if (odd) {
     const cp = odd[0].codePointAt(0) ?? 0;
-    return `whitespace U+${cp.toString(16).toUpperCase().padStart(4, '0')} at character ${odd.index + 1} of ${email.length}`;
+    // Positions count code points, as a reader counts characters.
+    const position = [...email.slice(0, odd.index)].length + 1;
+    return `${refusedKind(odd[0])} U+${cp.toString(16).toUpperCase().padStart(4, '0')} at character ${position} of ${[...email].length}`;
   }
   return 'an empty local part, domain or top-level domain';
+}
+
+function refusedKind(ch: string): string {
+  if (/\s/u.test(ch)) return 'whitespace';
+  if (/\p{Cc}/u.test(ch)) return 'control character';
+  return 'invisible format character';
 }
 
 export function isValidAttributeName(name: string): boolean {
