@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { EMAIL_PATTERN } from '../email-shape.ts';
+import { EMAIL_REFUSED_CLASS_SQL, EMAIL_SHAPE_PATTERN } from '../email-shape.ts';
 import {
   bigint,
   bigserial,
@@ -74,8 +74,9 @@ export function defineTables(schemaName: string) {
       check('contacts_role_check', sql`${t.role} in ('user', 'lead')`),
       check(
         'contacts_email_format_check',
-        // Spelled out rather than [:space:], whose members depend on the database's locale (src/email-shape.ts).
-        sql`${t.email} is null or ${t.email} ~ '${sql.raw(EMAIL_PATTERN)}'`,
+        // The refused characters are spelled out rather than [:space:] or [:cntrl:], whose members depend on the
+        // database's locale; the push validator reads the same definition (src/email-shape.ts).
+        sql`${t.email} is null or (${t.email} ~ '${sql.raw(EMAIL_SHAPE_PATTERN)}' and ${t.email} !~ '${sql.raw(EMAIL_REFUSED_CLASS_SQL)}')`,
       ),
       check('contacts_external_id_not_blank_check', sql`${t.externalId} is null or btrim(${t.externalId}) <> ''`),
       check('contacts_custom_attributes_object_check', sql`jsonb_typeof(${t.customAttributes}) = 'object'`),

@@ -5,7 +5,8 @@
  */
 import { ValidationError, type EntityKind } from '../errors.ts';
 import type { CompanyWrite, ContactWrite } from '../intercom/payloads.ts';
-import { EMAIL_PATTERN, EMAIL_WHITESPACE_CLASS } from '../email-shape.ts';
+import { EMAIL_REFUSED_CLASS_JS, EMAIL_SHAPE_PATTERN } from '../email-shape.ts';
+import { UncarriableNumber } from '../json-numbers.ts';
 
 export const LIMITS = {
   attributeName: 190,
@@ -21,26 +22,34 @@ export interface AttributeLookup {
   get(name: string): { dataType: string; apiWritable: boolean; archived: boolean } | undefined;
 }
 
-// Same shape Intercom (and the simulator) accept, and the very pattern of the contacts_email_format_check constraint.
-const EMAIL_RE = new RegExp(EMAIL_PATTERN);
-const EMAIL_WHITESPACE_RE = new RegExp(`[${EMAIL_WHITESPACE_CLASS}]`);
+// The shape and the refused characters of the contacts_email_format_check constraint, from the same definition.
+const EMAIL_SHAPE_RE = new RegExp(EMAIL_SHAPE_PATTERN, 'u');
+const EMAIL_REFUSED_RE = new RegExp(EMAIL_REFUSED_CLASS_JS, 'u');
 // Letters, digits, currency symbols, spaces, underscores and hyphens (Intercom-OpenAPI descriptions/2.14, createDataAttribute's 400 examples).
 const ATTRIBUTE_NAME_RE = /^[\p{L}\p{N}\p{Sc} _-]+$/u;
 
 export function isValidEmail(s: string): boolean {
-  return EMAIL_RE.test(s);
+  return EMAIL_SHAPE_RE.test(s) && !EMAIL_REFUSED_RE.test(s);
 }
 
 /** What is wrong with an address, in words that do not repeat it. */
 export function describeEmailProblem(email: string): string {
   const at = email.split('@').length - 1;
   if (at !== 1) return `${at} @ signs, one expected`;
-  const odd = EMAIL_WHITESPACE_RE.exec(email);
+  const odd = EMAIL_REFUSED_RE.exec(email);
   if (odd) {
     const cp = odd[0].codePointAt(0) ?? 0;
-    return `whitespace U+${cp.toString(16).toUpperCase().padStart(4, '0')} at character ${odd.index + 1} of ${email.length}`;
+    // Positions count code points, as a reader counts characters.
+    const position = [...email.slice(0, odd.index)].length + 1;
+    return `${refusedKind(odd[0])} U+${cp.toString(16).toUpperCase().padStart(4, '0')} at character ${position} of ${[...email].length}`;
   }
   return 'an empty local part, domain or top-level domain';
+}
+
+function refusedKind(ch: string): string {
+  if (/\s/u.test(ch)) return 'whitespace';
+  if (/\p{Cc}/u.test(ch)) return 'control character';
+  return 'invisible format character';
 }
 
 export function isValidAttributeName(name: string): boolean {
@@ -58,9 +67,20 @@ export function inferAttributeType(value: unknown): AttributeType | null {
 export const UNSAFE_INTEGER_PROBLEM =
   `is an integer beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which cannot be carried exactly and would be rounded; store it as a string`;
 
+/**
+ * A number the row holds exactly (jsonb numeric) that a double cannot carry (src/json-numbers.ts): JSON.parse would
+ * make it Infinity, which JSON drops, or 0. Named, never sent changed.
+ */
+export function uncarriableProblem(n: UncarriableNumber): string {
+  return n.problem === 'overflow'
+    ? `is ${n.scientific}, which overflows a double (beyond ±${Number.MAX_VALUE}): read as JSON it would become Infinity and be dropped; store it as a string`
+    : `is ${n.scientific}, which underflows a double (not zero, but closer to it than ±${2 ** -1022}): read as JSON it would become 0 or lose digits; store it as a string`;
+}
+
 /** Shape and limit problems of one custom attribute value, independent of what Intercom has defined. */
 export function customValueProblem(value: unknown): string | null {
   if (value === null) return null;
+  if (value instanceof UncarriableNumber) return uncarriableProblem(value);
   if (typeof value === 'string') {
     return value.length > LIMITS.stringValue ? `is ${value.length} characters long (Intercom allows ${LIMITS.stringValue})` : null;
   }

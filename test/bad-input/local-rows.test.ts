@@ -53,6 +53,8 @@ const CASES: RowCase[] = [
   { name: 'email with a space', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a b@example.com')`, refusedBy: 'contacts_email_format_check' },
   // Issue 13, point 6: Postgres' [:space:] let a no-break space through, the push validator then refused the row.
   { name: 'email with a no-break space (U+00A0)', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a\u00a0b@example.com')`, refusedBy: 'contacts_email_format_check' },
+  // Invisible characters passed both the check and the validator until migration 0009.
+  { name: 'email with a zero-width space (U+200B)', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a\u200bb@example.com')`, refusedBy: 'contacts_email_format_check' },
   { name: 'blank external_id', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('   ', 'blank' || $1 || '@example.com')`, refusedBy: 'contacts_external_id_not_blank_check' },
   { name: 'custom attributes not an object', sql: `INSERT INTO intercom.contacts (external_id, custom_attributes) VALUES ('bad-' || $1, '[1,2]')`, refusedBy: 'contacts_custom_attributes_object_check' },
   { name: 'unknown role', sql: `INSERT INTO intercom.contacts (external_id, role) VALUES ('bad-' || $1, 'visitor')`, refusedBy: 'contacts_role_check' },

@@ -3,12 +3,31 @@
  * and the push store (outbox.ts) so that both read the same columns and turn a snapshot patch into the same SQL.
  * Snapshot field names are column names of these tables (checked below against the drizzle row types).
  */
-import type pg from 'pg';
+import pg from 'pg';
+import { parseJsonExact, stringifyJsonExact } from '../../json-numbers.ts';
 import { ident } from '../migrate.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, type CompanyRow, type ContactRow } from '../rows.ts';
 import { COMPANY_FIELDS, CONTACT_FIELDS, type CompanySnapshot, type ContactSnapshot } from '../../contract/snapshot.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+const JSONB_OID = 3802;
+// pg-types declares its parsers as returning `any`; they return parsed column values.
+const defaultParser = pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => (v: string) => unknown;
+
+/**
+ * Type parsers for every read of a data row (contacts, companies): applications write custom_attributes with plain
+ * SQL, and jsonb keeps numbers a double cannot hold (1e400, 1e-400) exactly. Read with JSON.parse they would become
+ * Infinity or 0; parseJsonExact keeps them as UncarriableNumber (src/json-numbers.ts), which the validator refuses by
+ * name and dataRowJson writes back unchanged.
+ */
+export const DATA_ROW_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === JSONB_OID ? parseJsonExact : defaultParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** A data row value (or a set of them) as JSON text for a jsonb parameter, numbers read by DATA_ROW_TYPES as written. */
+export const dataRowJson = (v: unknown): string => stringifyJsonExact(v);
 
 CONTACT_FIELDS satisfies readonly (keyof ContactRow)[];
 COMPANY_FIELDS satisfies readonly (keyof CompanyRow)[];
@@ -27,7 +46,7 @@ export const COMPANY_PUSH_COLUMNS: ReadonlySet<string> = new Set(COMPANY_FIELDS.
 
 function columnValue(field: string, v: unknown): unknown {
   if (TIME_FIELDS.has(field)) return v === null || v === undefined ? null : new Date((v as number) * 1000);
-  if (JSON_FIELDS.has(field)) return JSON.stringify(v ?? {});
+  if (JSON_FIELDS.has(field)) return dataRowJson(v ?? {});
   return v;
 }
 
@@ -61,8 +80,8 @@ type SnapshotPatch = Partial<ContactSnapshot> | Partial<CompanySnapshot>;
 
 export function localRowQueries(schema: string) {
   const s = ident(schema);
-  const one = async <T extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[]): Promise<T | null> =>
-    (await db.query<T>(sql, values)).rows[0] ?? null;
+  const one = async <T extends pg.QueryResultRow>(db: Queryable, text: string, values: unknown[]): Promise<T | null> =>
+    (await db.query<T>({ text, values, types: DATA_ROW_TYPES })).rows[0] ?? null;
   return {
     contact: (db: Queryable, id: number, lock = false) =>
       one<ContactRow>(db, `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]),

@@ -8,7 +8,7 @@ import { OUTBOX_CHANNEL } from '../listen.ts';
 import { ident } from '../migrate.ts';
 import { enterSyncApplyMode, withRetriedTransaction, withTransaction } from '../transaction.ts';
 import { auditQueries, type AuditEntry } from './audit.ts';
-import { COMPANY_PUSH_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, localRowQueries } from './local-rows.ts';
+import { COMPANY_PUSH_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, DATA_ROW_TYPES, localRowQueries } from './local-rows.ts';
 import { mappingQueries, toMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, columnList, type CompanyRow, type ContactRow, type MappingRow, type OutboxRow } from '../rows.ts';
 import { syncOutbox } from '../schema.ts';
@@ -378,15 +378,17 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
         const notQueued = (entity: string) =>
           `NOT EXISTS (SELECT 1 FROM ${outbox} o WHERE o.entity_type = '${entity}' AND o.local_id = x.id AND o.status = 'pending')
            AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m WHERE m.entity_type = '${entity}' AND m.local_id = x.id AND m.status <> 'pending')`;
-        const contacts = await pool.query<ContactRow>(
-          `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts x WHERE x.deleted_at IS NULL AND ${notQueued('contact')} ORDER BY id LIMIT $1`,
-          [limit],
-        );
+        const contacts = await pool.query<ContactRow>({
+          text: `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts x WHERE x.deleted_at IS NULL AND ${notQueued('contact')} ORDER BY id LIMIT $1`,
+          values: [limit],
+          types: DATA_ROW_TYPES,
+        });
         for (const c of contacts.rows) out.push({ entry: null, contact: c, company: null, mapping: null });
-        const companies = await pool.query<CompanyRow>(
-          `SELECT ${COMPANY_COLUMNS} FROM ${s}.companies x WHERE x.deleted_at IS NULL AND ${notQueued('company')} ORDER BY id LIMIT $1`,
-          [limit],
-        );
+        const companies = await pool.query<CompanyRow>({
+          text: `SELECT ${COMPANY_COLUMNS} FROM ${s}.companies x WHERE x.deleted_at IS NULL AND ${notQueued('company')} ORDER BY id LIMIT $1`,
+          values: [limit],
+          types: DATA_ROW_TYPES,
+        });
         for (const c of companies.rows) out.push({ entry: null, contact: null, company: c, mapping: null });
       }
       return out;

@@ -9,7 +9,15 @@ import { SYNC_APPLY_MODE_SQL, type Tx } from '../transaction.ts';
 import { auditColumns, auditInsertSql, auditQueries } from './audit.ts';
 import { mappingQueries, toLinkedMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, type CompanyRow, type ContactRow, type MappingRow, type WriteDoubtRow } from '../rows.ts';
-import { COMPANY_SNAPSHOT_COLUMNS, CONTACT_COLUMN_TYPES, CONTACT_SNAPSHOT_COLUMNS, jsonColumnValue, localRowQueries } from './local-rows.ts';
+import {
+  COMPANY_SNAPSHOT_COLUMNS,
+  CONTACT_COLUMN_TYPES,
+  CONTACT_SNAPSHOT_COLUMNS,
+  DATA_ROW_TYPES,
+  dataRowJson,
+  jsonColumnValue,
+  localRowQueries,
+} from './local-rows.ts';
 import { OUTBOX_CHANNEL } from '../listen.ts';
 import { syncStateQueries } from './sync-state.ts';
 import { toWriteDoubt, writeDoubtQueries, writeDoubtsSelect } from './write-doubts.ts';
@@ -40,8 +48,9 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   };
 
   const txPort = (tx: pg.PoolClient, clockOffsetMs: number, created = { n: 0 }): ApplyTx => {
-    const one = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T | null> =>
-      (await tx.query<T>(sql, values)).rows[0] ?? null;
+    // Only data rows are read through it: their custom_attributes need DATA_ROW_TYPES.
+    const one = async <T extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<T | null> =>
+      (await tx.query<T>({ text, values, types: DATA_ROW_TYPES })).rows[0] ?? null;
     return {
       // The offset was measured when the transaction began (beginApply), a few milliseconds ago at most: asking the
       // server again would cost every page one more round trip for the same answer.
@@ -63,14 +72,15 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return one<ContactRow>(`SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts WHERE external_id = $1 FOR UPDATE`, [x]);
       },
       async unlinkedContactsByEmail(email) {
-        const { rows } = await tx.query<ContactRow>(
-          `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts c
-            WHERE lower(c.email) = lower($1) AND c.external_id IS NULL AND c.deleted_at IS NULL
-              AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m
-                               WHERE m.entity_type = 'contact' AND m.local_id = c.id AND m.intercom_id IS NOT NULL)
-            ORDER BY c.id FOR UPDATE`,
-          [email],
-        );
+        const { rows } = await tx.query<ContactRow>({
+          text: `SELECT ${CONTACT_COLUMNS} FROM ${s}.contacts c
+                  WHERE lower(c.email) = lower($1) AND c.external_id IS NULL AND c.deleted_at IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m
+                                     WHERE m.entity_type = 'contact' AND m.local_id = c.id AND m.intercom_id IS NOT NULL)
+                  ORDER BY c.id FOR UPDATE`,
+          values: [email],
+          types: DATA_ROW_TYPES,
+        });
         return rows;
       },
       insertContact: (snap, remoteCreatedAt) => dataRows.insert(tx, 'contacts', { ...snap, remote_created_at: remoteCreatedAt }),
@@ -360,7 +370,7 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
            )
            SELECT 1`,
           [
-            JSON.stringify(x),
+            dataRowJson(x),
             localIds,
             ids,
             w.rows.map((r) => r.mapping.externalKey),
@@ -490,7 +500,11 @@ async function beginApply(client: Tx): Promise<number> {
 async function multi(client: Tx, statements: readonly string[]): Promise<pg.QueryResult<Record<string, unknown>>[]> {
   // node-postgres types query() as one result; a simple query of several statements resolves to one result per
   // statement (https://node-postgres.com/apis/client#clientquery, "multiple statements"), checked below.
-  const results = (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult<Record<string, unknown>>[];
+  // Some statements read data rows, whose custom_attributes need DATA_ROW_TYPES; on any other jsonb (written by
+  // JSON.stringify, so holding only numbers a double carries) it reads exactly as JSON.parse.
+  const results = (await client.query({ text: statements.join(';\n'), types: DATA_ROW_TYPES })) as unknown as pg.QueryResult<
+    Record<string, unknown>
+  >[];
   if (!Array.isArray(results) || results.length !== statements.length) throw new Error(`expected ${statements.length} results`);
   return results;
 }
