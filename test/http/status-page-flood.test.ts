@@ -142,6 +142,44 @@ describe('in one process: a limit on concurrent page reads', () => {
   });
 });
 
+describe('readiness probes', () => {
+  it('arriving together share one database check', async () => {
+    let pings = 0;
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const server = createHttpServer({
+      logger: silentLogger,
+      metrics: createMetrics({}, silentLogger),
+      webhooks: createWebhookHandler({ secret: undefined, logger: silentLogger, pull: { contacts: async () => {}, companies: async () => {} } }),
+      readiness: {
+        pingDatabase: async () => {
+          pings += 1;
+          await held;
+        },
+        intercomAuth: async () => ({ ok: true }),
+        role: () => 'leader',
+      },
+    });
+    const { url } = await server.listen(0, '127.0.0.1');
+    try {
+      const probes = Array.from({ length: 50 }, () => fetch(`${url}/readyz`).then((r) => r.status));
+      await waitFor('the first probe to reach the database', () => pings >= 1, 10_000);
+      // The server answers one more request after the probes were sent: they have arrived, or nearly all of them.
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      answer();
+      expect(new Set(await Promise.all(probes))).toEqual(new Set([200]));
+      // One check for the probes that arrived while it ran (a straggler after it ended may start a second).
+      expect(pings).toBeLessThanOrEqual(2);
+      const before = pings;
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      expect(pings).toBe(before + 1);
+    } finally {
+      answer();
+      await server.close();
+    }
+  });
+});
+
 describe('default access: loopback only unless STATUS_PAGE_TOKEN is set', () => {
   it('loopback addresses, IPv4-mapped ones included', () => {
     for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '::FFFF:127.0.0.9']) expect(isLoopback(a), a).toBe(true);
