@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures what intercom-sync spends (Intercom requests, budget share, local time, memory,
- * latency) against the bundled simulator and a real Postgres, prints a table with each figure's goal beside it and
+ * latency, the status page's render time over megabyte errors) against the bundled simulator and a real Postgres, prints a table with each figure's goal beside it and
  * writes bench/results.json. Figures are reported, not asserted; the run fails (exit 1) only when it is incomplete: a
  * scenario failed or a figure is missing. Flags: --quick (every scenario at a small size, about a minute: the smoke
  * run), --million, --only <scenario>.
@@ -17,9 +17,18 @@ import { budgetUseFigureIds, budgetUseScenario } from './scenarios/budget-use.ts
 import { latencyScenario } from './scenarios/latency.ts';
 import { memoryFigureIds, memoryScenario } from './scenarios/memory.ts';
 import { requestsScenario } from './scenarios/requests.ts';
+import { statusPageScenario } from './scenarios/status-page.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 
-export const SCENARIOS: readonly Scenario[] = [requestsScenario, throughputScenario, memoryScenario, latencyScenario, budgetScenario, budgetUseScenario];
+export const SCENARIOS: readonly Scenario[] = [
+  requestsScenario,
+  throughputScenario,
+  memoryScenario,
+  latencyScenario,
+  budgetScenario,
+  budgetUseScenario,
+  statusPageScenario,
+];
 
 export const DEFAULT_OUT = fileURLToPath(new URL('./results.json', import.meta.url));
 

@@ -4,7 +4,7 @@
  * schedules and the HTTP server, and registers each for release in reverse order.
  */
 import type { Config } from './config/index.ts';
-import { dedicatedClient, pingDatabase, type Database } from './db/client.ts';
+import { createPool, dedicatedClient, pingDatabase, type Database } from './db/client.ts';
 import { openDatabase } from './db/open.ts';
 import { daemonMetricsQueries } from './db/queries/daemon-metrics.ts';
 import { statusQueries } from './db/queries/status.ts';
@@ -75,6 +75,12 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
 
+    // The status page and /metrics read through connections of their own: a flood of them waits on this pool, and
+    // is refused with 503 beyond a few at once (src/http/server.ts), while the sync keeps its own connections.
+    // A page's statements never need long; a lock held on a report view must not hold a connection for minutes.
+    const httpPool = createPool(databaseUrl, config.http.dbConnections, { purpose: 'http', statementTimeoutMs: 15_000 });
+    lifecycle.defer('status page and metrics pool', () => httpPool.end());
+
     let daemonRef: Daemon | null = null;
     let stopping = false;
     const role = () => (stopping ? 'stopped' : (daemonRef?.role() ?? 'starting'));
@@ -83,9 +89,9 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
     const metrics = createMetrics(
       {
         readDb: async () => ({
-          outbox: await dbGauges.outbox(database.pool),
-          pullLag: await dbGauges.pullLag(database.pool),
-          mappings: await dbGauges.mappings(database.pool),
+          outbox: await dbGauges.outbox(httpPool),
+          pullLag: await dbGauges.pullLag(httpPool),
+          mappings: await dbGauges.mappings(httpPool),
         }),
         limiterState: () => gatewayRef?.limiterState() ?? { queued: 0, running: 0, reservoir: null, pausedUntil: null },
         intercomAvailability: () =>
@@ -193,9 +199,10 @@ export async function buildApp(config: Readonly<Config>, logger: Logger, opts: A
             pii: config.log.pii,
             budgetPerMinute: config.intercom.ratePerMinute,
             schema: config.schema,
-            load: (hours) => statusQueries(config.schema).snapshot(database.pool, hours),
+            load: (hours) => statusQueries(config.schema).snapshot(httpPool, hours),
           }
         : null,
+      maxConcurrentReads: 2 * config.http.dbConnections,
     });
     lifecycle.defer('http server', () => http.close(2000));
     // Scheduled runs, the push loop and webhook pulls wind down side by side within one grace period.

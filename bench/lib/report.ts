@@ -57,6 +57,8 @@ export const EXPECTED_FIGURES: readonly string[] = [
   'budget.requests_per_minute',
   'budget.share',
   'budget.rate_limited',
+  'status_page.render_ms',
+  'status_page.load_render_ms',
 ];
 
 /**

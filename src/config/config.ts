@@ -39,6 +39,8 @@ export interface Config {
   http: {
     port: number;
     host: string;
+    /** The status page's and /metrics' own connections (each serves at most twice as many requests at once). */
+    dbConnections: number;
     webhook: { maxBodyBytes: number; maxConcurrent: number; bodyTimeoutSeconds: number };
   };
   /** The HTML status page at `/` (src/http/status-page.ts); token = required bearer token or `?token=`. */
@@ -90,6 +92,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     http: {
       port: e.HTTP_PORT,
       host: e.HTTP_HOST,
+      dbConnections: e.HTTP_DB_CONNECTIONS,
       webhook: {
         maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
         maxConcurrent: e.WEBHOOK_MAX_CONCURRENT,

@@ -61,6 +61,8 @@ export const envSchema = z.object({
   HTTP_HOST: z.string().default('0.0.0.0'),
   STATUS_PAGE: z.enum(['on', 'off']).default('on'),
   STATUS_PAGE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // The status page and /metrics read through a pool of their own, so a flood of them never waits on the sync's.
+  HTTP_DB_CONNECTIONS: positiveInt.max(20).default(2),
   // Intercom's notifications are a few KB; these bound what an unauthenticated client can make us hold (README).
   WEBHOOK_MAX_BODY_BYTES: positiveInt.max(16 * 1024 * 1024).default(256 * 1024),
   WEBHOOK_MAX_CONCURRENT: positiveInt.max(10_000).default(32),

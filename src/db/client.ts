@@ -11,8 +11,20 @@ export interface Database {
   schema: string;
 }
 
-export function createPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'intercom-sync' });
+export interface PoolOptions {
+  /** Shown in pg_stat_activity after "intercom-sync", e.g. "http" for the status page's and /metrics' pool. */
+  purpose?: string;
+  /** Postgres cancels a statement of this pool running longer (statement_timeout). */
+  statementTimeoutMs?: number;
+}
+
+export function createPool(url: string, max = 10, opts: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: opts.purpose ? `intercom-sync ${opts.purpose}` : 'intercom-sync',
+    ...(opts.statementTimeoutMs !== undefined ? { statement_timeout: opts.statementTimeoutMs } : {}),
+  });
   // An idle client whose connection is killed emits 'error' on the pool; without a listener that crashes Node.
   pool.on('error', () => undefined);
   // A checked-out client (a transaction waiting on Intercom, a held advisory lock) emits 'error' on itself when its

@@ -1,5 +1,40 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+/**
+ * The request target as a URL, or null when it is not one: `new URL` throws on targets such as `http://[`, and a
+ * throw in a request listener would end the process. https://nodejs.org/api/url.html#new-urlinput-base
+ */
+export function requestTarget(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * At most `max` holders at once: `enter()` returns the release function, or null when all places are taken (the
+ * caller answers 503 rather than queueing, so a flood costs nothing but the refusals).
+ */
+export function createGate(max: number): { enter(): (() => void) | null; readonly inUse: number } {
+  let inUse = 0;
+  return {
+    enter() {
+      if (inUse >= max) return null;
+      inUse += 1;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        inUse -= 1;
+      };
+    },
+    get inUse() {
+      return inUse;
+    },
+  };
+}
+
 export class BodyTooLargeError extends Error {}
 export class BodyTimeoutError extends Error {}
 
@@ -68,6 +103,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     ...headers,
   });
   res.end(text);
+}
+
+/** Seconds a reader refused for being over its limit is asked to wait (the status page reloads every 30 s anyway). */
+export const BUSY_RETRY_AFTER_SECONDS = 5;
+
+/** 503 for a reader over its limit, with Retry-After: the sync's work comes first. */
+export function sendBusy(res: ServerResponse, what: string, retryAfterSeconds = BUSY_RETRY_AFTER_SECONDS): void {
+  sendJson(res, 503, { error: 'busy', message: `too many ${what} requests at once; try again in ${retryAfterSeconds} s` }, {
+    'retry-after': String(retryAfterSeconds),
+  });
 }
 
 export function sendText(res: ServerResponse, status: number, contentType: string, text: string): void {

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { checkReadiness, type ReadinessSources } from './health.ts';
+import { excerpt } from '../log-excerpt.ts';
+import { checkReadiness, type Readiness, type ReadinessSources } from './health.ts';
 import type { Metrics } from './metrics.ts';
-import { sendJson, sendText } from './respond.ts';
+import { createGate, requestTarget, sendBusy, sendJson, sendText } from './respond.ts';
 import { createStatusPageHandler, type StatusPageOptions } from './status-page.ts';
 import type { WebhookHandler } from './webhooks.ts';
 
@@ -18,7 +19,15 @@ export interface HttpServerOptions {
   logger: Logger;
   /** The HTML status page at `/`; absent or null = off (STATUS_PAGE=off), and `/` answers 404. */
   statusPage?: StatusPageOptions | null;
+  /**
+   * `/` and `/metrics` read the database; each serves at most this many requests at once and answers 503 with
+   * Retry-After beyond (default DEFAULT_MAX_CONCURRENT_READS). With their own small pool (src/main.ts) a flood of
+   * them waits on that pool, never on the sync's.
+   */
+  maxConcurrentReads?: number;
 }
+
+export const DEFAULT_MAX_CONCURRENT_READS = 4;
 
 export interface HttpServer {
   listen(port: number, host: string): Promise<{ port: number; url: string }>;
@@ -30,20 +39,33 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | vo
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const log = opts.logger.child({ module: 'http' });
+  const maxReads = opts.maxConcurrentReads ?? DEFAULT_MAX_CONCURRENT_READS;
+  const metricsGate = createGate(maxReads);
+  // Probes that arrive together share one check: a flood of /readyz costs one database round trip at a time.
+  let readiness: Promise<Readiness> | null = null;
   const routes: Record<string, Partial<Record<string, Handler>>> = {
     '/healthz': {
       GET: (_req, res) => sendJson(res, 200, { status: 'ok' }),
     },
     '/readyz': {
       GET: async (_req, res) => {
-        const r = await checkReadiness(opts.readiness);
+        readiness ??= checkReadiness(opts.readiness).finally(() => {
+          readiness = null;
+        });
+        const r = await readiness;
         sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', role: r.role, checks: r.checks });
       },
     },
     '/metrics': {
       GET: async (_req, res) => {
-        const m = await opts.metrics.render();
-        sendText(res, 200, m.contentType, m.body);
+        const release = metricsGate.enter();
+        if (!release) return sendBusy(res, '/metrics');
+        try {
+          const m = await opts.metrics.render();
+          sendText(res, 200, m.contentType, m.body);
+        } finally {
+          release();
+        }
       },
     },
     '/webhooks/intercom': {
@@ -51,7 +73,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
   };
   if (opts.statusPage) {
-    const statusPage = createStatusPageHandler(opts.statusPage);
+    const statusPage = createStatusPageHandler({ maxConcurrent: maxReads, ...opts.statusPage });
     routes['/'] = { GET: statusPage, HEAD: statusPage };
   }
 
@@ -67,25 +89,54 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       connectionsCheckingInterval: 1000,
     },
     (req, res) => {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-      const route = routes[path];
-      const handler = route?.[req.method ?? 'GET'];
-      res.on('finish', () => opts.metrics.recordHttp(route ? path : 'other', res.statusCode));
-      if (!route) return sendJson(res, 404, { error: 'not_found', message: `no route ${path}` });
-      if (!handler) {
-        return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} ${path}` }, {
-          allow: Object.keys(route).join(', '),
-        });
+      // Nothing may escape a request listener: a throw there is an uncaught exception, and one request would end
+      // the daemon on every replica. Synchronous throws and rejections alike end in `failed`.
+      try {
+        dispatch(req, res);
+      } catch (err) {
+        failed(res, err, req.url);
       }
-      Promise.resolve()
-        .then(() => handler(req, res))
-        .catch((err: unknown) => {
-          log.error({ err, path }, 'request failed');
-          if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'see the intercom-sync logs' });
-          else res.destroy();
-        });
     },
   );
+  // A request Node cannot parse (a malformed request line or header, headers too large, a timeout) never reaches the
+  // listener: Node answers it 400 (431, 408) and closes the socket, which is what we want, so no 'clientError'
+  // listener replaces that default. https://nodejs.org/api/http.html#event-clienterror
+  // Errors of the listening socket after start-up are emitted on the server, and without a listener they would end
+  // the process. libuv absorbs EMFILE on accept itself (it closes the connections it cannot take), so these are rare
+  // (ENOBUFS, ENOMEM): logged, and the server keeps listening.
+  server.on('error', (err) => log.error({ err }, 'HTTP server error; still listening'));
+
+  function dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const target = requestTarget(req);
+    if (!target) {
+      res.on('finish', () => opts.metrics.recordHttp('other', res.statusCode));
+      return sendJson(res, 400, { error: 'bad_request', message: 'the request target is not a valid URL' }, { connection: 'close' });
+    }
+    const path = target.pathname;
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    const handler = route && Object.hasOwn(route, req.method ?? '') ? route[req.method ?? ''] : undefined;
+    res.on('finish', () => opts.metrics.recordHttp(route ? path : 'other', res.statusCode));
+    if (!route) return sendJson(res, 404, { error: 'not_found', message: `no route ${excerpt(path, 200)}` });
+    if (!handler) {
+      return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} ${excerpt(path, 200)}` }, {
+        allow: Object.keys(route).join(', '),
+      });
+    }
+    Promise.resolve()
+      .then(() => handler(req, res))
+      .catch((err: unknown) => failed(res, err, path));
+  }
+
+  function failed(res: ServerResponse, err: unknown, path: string | undefined): void {
+    try {
+      log.error({ err, path }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'see the intercom-sync logs' });
+      else res.destroy();
+    } catch {
+      // The answer itself failed (the socket is gone, a header refused): nothing left to tell the client.
+      res.destroy();
+    }
+  }
 
   let closed: Promise<void> | null = null;
   return {

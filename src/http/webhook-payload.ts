@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { excerpt } from '../log-excerpt.ts';
 
 /**
  * The part of an Intercom notification we rely on. Everything else is ignored, so new fields and topics do not
@@ -63,7 +64,7 @@ export function parseWebhook(body: Buffer): WebhookTargets {
   const companyTopic = topic.startsWith('company.');
   if (!contactTopic && !companyTopic) return { topic, contactIds: [], companyIds: [], ignored: true };
   if (contactIds.size === 0 && companyIds.size === 0) {
-    throw new MalformedWebhookError(`topic ${topic}: data.item names no contact or company id`);
+    throw new MalformedWebhookError(`topic ${excerpt(topic)}: data.item names no contact or company id`);
   }
   return { topic, contactIds: [...contactIds], companyIds: [...companyIds], ignored: false };
 }

@@ -6,7 +6,7 @@ import type { Metrics } from './metrics.ts';
 import { MalformedWebhookError, parseWebhook } from './webhook-payload.ts';
 import { claimedSignature, signatureMatches, startSignature } from './webhook-signature.ts';
 import { BodyTimeoutError, BodyTooLargeError, readBody, refuseAndClose, sendJson } from './respond.ts';
-import { excerpt } from '../log-excerpt.ts';
+import { excerpt, TEXT_EXCERPT_CHARS } from '../log-excerpt.ts';
 
 /**
  * POST /webhooks/intercom. A notification is verified against the client secret, parsed, and turned into a targeted
@@ -159,9 +159,11 @@ export function createWebhookHandler(opts: WebhookOptions): WebhookHandler {
       } catch (err) {
         if (!(err instanceof MalformedWebhookError)) throw err;
         opts.metrics?.recordWebhook('malformed');
+        // The message may quote the body (a topic of any length): what is logged, recorded and answered is an excerpt.
+        const reason = excerpt(err.message, TEXT_EXCERPT_CHARS);
         log.warn({ reason: excerpt(err.message) }, 'malformed webhook notification refused');
-        await opts.onMalformed?.(err.message).catch((e: unknown) => log.error({ err: e }, 'could not record a malformed webhook'));
-        return answer(res, 400, { error: 'malformed_notification', message: err.message });
+        await opts.onMalformed?.(reason).catch((e: unknown) => log.error({ err: e }, 'could not record a malformed webhook'));
+        return answer(res, 400, { error: 'malformed_notification', message: reason });
       }
       if (targets.ignored) {
         opts.metrics?.recordWebhook('ignored');

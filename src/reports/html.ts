@@ -1,7 +1,8 @@
 import type { ReportName } from '../db/queries/reports.ts';
 import type { StatusSnapshot } from '../db/queries/status.ts';
-import { cellText, type Tabular } from './format.ts';
-import { escapeHtml as esc, maskEmails } from './escape.ts';
+import { boundedText, type Tabular } from './format.ts';
+import { excerpt, TEXT_EXCERPT_CHARS } from '../log-excerpt.ts';
+import { escapeHtml, maskEmails } from './escape.ts';
 import { timeChart } from './svg-chart.ts';
 
 /**
@@ -170,7 +171,7 @@ function conflictsTable(s: StatusSnapshot, opts: HtmlOptions): string {
     esc(r.entity_type),
     esc(r.local_id),
     cell('external_key', r.external_key, opts),
-    (Array.isArray(r.fields) ? r.fields : []).map((f) => `<code>${esc(f)}</code>`).join(' '),
+    (Array.isArray(r.fields) ? r.fields : []).slice(0, 100).map((f) => `<code>${esc(f)}</code>`).join(' '),
     esc(r.policy ?? 'ambiguous'),
     esc(r.winner),
     esc(r.mapping_status),
@@ -199,13 +200,24 @@ function mergesTable(s: StatusSnapshot, opts: HtmlOptions): string {
   return table(['at', 'state', 'entity', 'local id', 'key', 'Intercom ids', 'into local id', 'reason'], rows) + more(s.merges.total, rows.length, 'intercom-sync report merges');
 }
 
-/** One escaped cell; personal columns hidden and emails masked in free text unless LOG_PII=true. */
+/**
+ * Any value shown, escaped. Values come from applications' rows, Intercom and error messages, so each is cut to an
+ * excerpt before it is escaped: a megabyte error must cost the page what 2,000 characters cost.
+ */
+function esc(value: unknown): string {
+  return escapeHtml(excerpt(String(value ?? ''), TEXT_EXCERPT_CHARS));
+}
+
+/**
+ * One escaped cell; personal columns hidden and emails masked in free text unless LOG_PII=true. The text is cut to
+ * an excerpt first, so masking and escaping only ever see a bounded string.
+ */
 function cell(column: string, value: unknown, opts: HtmlOptions): string {
   if (value === null || value === undefined || value === '') return '';
   if (!opts.pii && PII_COLUMNS.has(column)) return HIDDEN;
-  const text = value instanceof Date ? fmtTime(value) : cellText(value);
-  if (!opts.pii && TEXT_COLUMNS.has(column)) return esc(maskEmails(text));
-  return esc(text);
+  if (value instanceof Date) return fmtTime(value);
+  const mask = !opts.pii && TEXT_COLUMNS.has(column);
+  return escapeHtml(boundedText(value, mask ? (kept, cut) => maskEmails(kept, { cut }) : undefined));
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], rowClasses: readonly string[] = []): string {

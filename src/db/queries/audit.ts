@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
+import { storedJson } from './stored-text.ts';
 
 export interface AuditEntry {
   runId: number | null;
@@ -42,7 +43,7 @@ export function auditColumns(entries: readonly AuditEntry[]): unknown[][] {
     entries.map((e) => e.action),
     entries.map((e) => JSON.stringify(e.changes ?? {})),
     entries.map((e) => e.requestId ?? null),
-    entries.map((e) => (e.details ? JSON.stringify(e.details) : null)),
+    entries.map((e) => storedJson(e.details)),
   ];
 }
 

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AccessChange } from '../../intercom/gateway.ts';
 import { ident } from '../migrate.ts';
+import { storedText } from './stored-text.ts';
 
 /**
  * intercom_access: what Intercom refuses us now (the token '*', or one endpoint for a missing permission). The
@@ -26,7 +27,7 @@ export function createIntercomAccessRecorder(
          permission = EXCLUDED.permission, message = EXCLUDED.message, request_id = EXCLUDED.request_id,
          since = LEAST(${t}.since, EXCLUDED.since), last_seen_at = EXCLUDED.last_seen_at,
          next_probe_at = EXCLUDED.next_probe_at`,
-      [d.endpoint, d.status, d.code, d.permission, d.message, d.requestId, d.since, d.lastSeenAt, d.nextProbeAt],
+      [d.endpoint, d.status, d.code, d.permission, storedText(d.message), d.requestId, d.since, d.lastSeenAt, d.nextProbeAt],
     );
   };
   return {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
 import { MAPPING_COLUMNS, type MappingRow } from '../rows.ts';
+import { storedText } from './stored-text.ts';
 import type { MappingEntity, MappingStatus } from '../schema.ts';
 import { snapshotSchemas, type SnapshotByEntity } from '../../contract/snapshot.ts';
 
@@ -120,7 +121,7 @@ export function mappingQueries(schema: string) {
           m.intercomId,
           m.externalKey,
           m.status,
-          m.statusReason ?? null,
+          storedText(m.statusReason),
           m.mergedInto ?? null,
           m.baseSnapshot === null ? null : JSON.stringify(m.baseSnapshot),
           m.baseHash,
@@ -147,7 +148,7 @@ export function mappingQueries(schema: string) {
       await db.query(
         `UPDATE ${t} SET status = $3, status_reason = $4, merged_into = coalesce($5, merged_into), updated_at = now()
           WHERE entity_type = $1 AND local_id = $2`,
-        [entity, localId, status, reason, mergedInto],
+        [entity, localId, status, storedText(reason), mergedInto],
       );
     },
   };

@@ -12,6 +12,7 @@ import { COMPANY_PUSH_COLUMNS, CONTACT_SNAPSHOT_COLUMNS, DATA_ROW_TYPES, localRo
 import { mappingQueries, toMapping } from './mappings.ts';
 import { COMPANY_COLUMNS, CONTACT_COLUMNS, MAPPING_COLUMNS, columnList, type CompanyRow, type ContactRow, type MappingRow, type OutboxRow } from '../rows.ts';
 import { syncOutbox } from '../schema.ts';
+import { storedJson, storedText } from './stored-text.ts';
 import { writeDoubtQueries } from './write-doubts.ts';
 import type {
   FinishResult,
@@ -217,7 +218,7 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
                 attempts = attempts + $4, last_error = coalesce($5, last_error),
                 last_error_details = coalesce($6::jsonb, last_error_details), updated_at = now()
           WHERE id = $1 AND (locked_by = $2 OR locked_by IS NULL)`,
-        [entry.id, workerId, o.delayMs, o.countAttempt ? 1 : 0, o.error ?? null, o.details ? JSON.stringify(o.details) : null],
+        [entry.id, workerId, o.delayMs, o.countAttempt ? 1 : 0, storedText(o.error), storedJson(o.details)],
       );
     },
 
@@ -228,7 +229,7 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
               SET status = 'dead', locked_by = NULL, locked_until = NULL, attempts = attempts + 1, last_error = $3,
                   last_error_details = $4::jsonb, updated_at = now()
             WHERE id = $1 AND (locked_by = $2 OR locked_by IS NULL)`,
-          [entry.id, workerId, error, JSON.stringify(details)],
+          [entry.id, workerId, storedText(error), storedJson(details)],
         );
         await audit.insert(tx, [auditEntry]);
       });

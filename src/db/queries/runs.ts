@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
 import type { RunKind, RunSummary } from '../../contract/run.ts';
+import { storedText } from './stored-text.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -26,7 +27,7 @@ export function runQueries(schema: string) {
         `UPDATE ${t} SET status = $2, finished_at = now(), counts = $3, requests = $4, error = $5,
                 details = details || $6::jsonb
           WHERE id = $1`,
-        [id, status, summary.counts, summary.requests, error ?? null, summary.details ?? {}],
+        [id, status, summary.counts, summary.requests, storedText(error), summary.details ?? {}],
       );
     },
     /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ident } from '../migrate.ts';
-import { reportQueries, reportTypes, type ReportResult } from './reports.ts';
+import { boundedSelectList, reportQueries, reportTypes, type ReportResult } from './reports.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -44,9 +44,11 @@ export function statusQueries(schema: string) {
   const reports = reportQueries(schema);
 
   async function listed(db: Queryable, view: string, where: string, orderBy: string) {
+    const qualified = `${s}.${ident(view)}`;
+    const columns = await boundedSelectList(db, qualified);
     const [rows, total] = await Promise.all([
       db.query<Record<string, unknown>>({
-        text: `SELECT * FROM ${s}.${ident(view)} WHERE ${where} ORDER BY ${orderBy} LIMIT ${LIST_LIMIT}`,
+        text: `SELECT ${columns} FROM ${qualified} v WHERE ${where} ORDER BY ${orderBy} LIMIT ${LIST_LIMIT}`,
         types: reportTypes,
       }),
       db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.${ident(view)} WHERE ${where}`),
