@@ -191,7 +191,8 @@ function causeCodes(err: unknown): string[] {
  * Whether Intercom may have applied (or may still apply) a write that ended in this error. Only answers that prove
  * the contrary say no: a 4xx (Intercom refused it; 429 included) or a connection that was never established. A
  * timeout, a dropped connection and a 5xx may all come after the write was applied, and a 2xx whose body we could not
- * read certainly was (issue 11; a request answered after the client's timeout is still executed by the server).
+ * read certainly was (a request the client gave up on is still executed by the server, and Intercom takes no
+ * idempotency key: docs/guarantees.md, "Writes in doubt").
  */
 export function writeMayHaveApplied(err: unknown): boolean {
   if (err instanceof IntercomPayloadError) return true;

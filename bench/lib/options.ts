@@ -10,7 +10,8 @@ export interface BenchOptions {
   out: string;
   /**
    * Simulator latency for the budget-use scenario: a fixed number of ms on every route (reproducible; default 300,
-   * the figure the issue's measurements used) or 'realistic' (the realistic profile's long-tailed distribution).
+   * the figure the earlier budget-use measurements used, so results stay comparable) or 'realistic' (the realistic
+   * profile's long-tailed distribution).
    */
   latency: number | 'realistic';
   /** Budgets (requests/min) the budget-use scenario runs at. */
@@ -19,7 +20,10 @@ export interface BenchOptions {
   contacts: number | null;
 }
 
-/** The budgets (requests/min) issue 12 measures at: the project's default, twice it, and Intercom's private-app default. */
+/**
+ * The budgets (requests/min) the budget-use scenario measures at: the project's default, twice it, and Intercom's
+ * private-app default (10,000 a minute, https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting).
+ */
 export const DEFAULT_BUDGETS: readonly number[] = [500, 1_000, 10_000];
 
 export function parseBenchArgs(argv: readonly string[], defaultOut: string): BenchOptions {

@@ -7,10 +7,10 @@ import { DEFAULT_BUDGETS, type BenchOptions } from '../lib/options.ts';
 import { openSimulator } from '../lib/simulator.ts';
 
 /**
- * Budget use (issue 12): how much of Intercom's budget each kind of work spends when every request takes realistic
- * time. For each budget, against a simulator enforcing it (10-second windows) with latency on every route:
- * budget use = the minimum time at that budget (minimum requests ÷ requests per second) ÷ the elapsed time. A
- * sync that pages one request at a time is latency-bound and scores low at large budgets; one that keeps
+ * Budget use (docs/performance.md, "Budget use"): how much of Intercom's budget each kind of work spends when every
+ * request takes realistic time. For each budget, against a simulator enforcing it (10-second windows) with latency on
+ * every route: budget use = the minimum time at that budget (minimum requests ÷ requests per second) ÷ the elapsed
+ * time. A sync that pages one request at a time is latency-bound and scores low at large budgets; one that keeps
  * budget/s × latency requests in flight scores near 100 % until local work (the apply) becomes the limit.
  */
 /** --quick runs one budget (10,000/min) unless --budgets names others. */

@@ -2,7 +2,8 @@
  * What every engine-driven command (backfill, sync --once, verify) does around its work: open the CLI context, build
  * the engines on it, turn SIGINT/SIGTERM into an abort of the work in hand (the command then ends normally and the
  * next run resumes), and close everything whatever happens. The context and the engines are imported when the
- * command runs, so `--help` loads only commander (issue 14).
+ * command runs, so `--help` loads only commander: importing them at load time made every `--help` cost about 0.8 s of
+ * CPU instead of 0.2 s (README, "Development").
  */
 import type { Engines, EngineOptions } from '../engines.ts';
 import type { CliContext } from './context.ts';

@@ -246,7 +246,9 @@ export function defineTables(schemaName: string) {
     },
     (t) => [
       index('sync_runs_kind_started_idx').on(t.kind, t.startedAt),
-      // 'halted': the run could not work because Intercom refused the access token (issue 13 point 4).
+      // 'halted': the run could not work because Intercom refused the access token. Neither 'failed' nor 'succeeded':
+      // nothing was attempted, and the run resumes by itself once the token is accepted (README, "A token refused
+      // everywhere").
       check('sync_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'aborted', 'halted')`),
     ],
   );

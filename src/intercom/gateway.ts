@@ -371,8 +371,9 @@ class Gateway implements IntercomGateway {
   ): Promise<T> {
     const label = endpointLabel(ENDPOINTS[name]);
     // A write whose answer was lost may have been applied, or may still be applied after a newer one: sending it again
-    // would duplicate a create or put two writes to one entity in flight (issues 11 and 13). Only reads, and writes
-    // Intercom provably did not apply, are retried here; the push engine records the rest as "in doubt".
+    // would duplicate a create or put two writes to one entity in flight, and Intercom takes no idempotency key
+    // (docs/guarantees.md, "Writes in doubt" and "Late writes"). Only reads, and writes Intercom provably did not
+    // apply, are retried here; the push engine records the rest as "in doubt".
     const safe = isRead(name);
     const answer = await withRetries(() => this.attempt(name, priority, ctx, send), this.retry, {
       shouldRetry: (err) => safe || !writeMayHaveApplied(err),

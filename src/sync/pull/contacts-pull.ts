@@ -1,5 +1,5 @@
 /**
- * Incremental contacts pull (issue 4 §2). The window is built from remote time only: the watermark is the newest
+ * Incremental contacts pull. The window is built from remote time only: the watermark is the newest
  * remote updated_at committed, the search asks for everything from the local day before (watermark − lookback),
  * newest first, and stops at the first page that reaches below that floor. Lookback ≥ Intercom's indexing delay
  * catches changes that became searchable after newer ones. The watermark moves once every page is committed.

@@ -1,5 +1,5 @@
 /**
- * Our own late writes, seen by the pull (issue 13, docs/guarantees.md "Late writes"). A PUT whose answer was lost
+ * Our own late writes, seen by the pull (docs/guarantees.md, "Late writes"). A PUT whose answer was lost
  * (timeout, dropped connection, 5xx) stays "in doubt" (sync_write_doubts): Intercom may apply it after a newer PUT
  * succeeded. A pulled value that equals one of our in-doubt writes, differs from the last agreed base and from the
  * local row is that write landing late — an echo, not a remote edit. The local value stands, the base takes the

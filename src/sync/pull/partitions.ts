@@ -1,6 +1,8 @@
 /**
  * Disjoint search partitions that together cover a contacts search exactly, so a pull can keep many cursors in
- * flight at once (issue 12). Intercom's date filters match whole days in the workspace time zone ("Search for contacts", https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/searchcontacts):
+ * flight at once: one cursor pages at latency speed and leaves most of a large budget unspent (docs/performance.md,
+ * "Budget use").
+ * Intercom's date filters match whole days in the workspace time zone ("Search for contacts", https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/searchcontacts):
  * `> v` starts at the midnight after v's local day and `< v` ends at v's local midnight. So a partition is a range of
  * whole local days [from, to) on one date field, written as `field > from − 1` and `field < to` (either side may be
  * open), optionally narrowed to ids ending in a given hex suffix: Intercom ids are hex (24 digits, like the
