@@ -262,7 +262,7 @@ describe('backfill CLI: killed mid-way, resumed with --resume', () => {
     expect(pending).toBe(0);
   });
 
-  it('a full backfill killed during its push phase resumes the push without pulling the workspace again (issue 13, point 7)', async () => {
+  it('a full backfill killed during its push phase resumes the push without pulling the workspace again', async () => {
     await t.pool.query(
       `INSERT INTO intercom.contacts (external_id, email, name)
        SELECT 'resumed-' || i, 'resumed' || i || '@example.org', 'Resumed ' || i FROM generate_series(1, 150) AS i`,

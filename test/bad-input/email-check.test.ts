@@ -6,8 +6,8 @@ import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 
 /**
  * The `contacts_email_format_check` constraint and the push validator must agree on every string: an address the
- * database accepts and the validator refuses becomes a dead letter nobody can fix by writing it again (issue 13,
- * point 6: a no-break space passed Postgres' [:space:] and failed JavaScript's \s). The constraint is exercised as
+ * database accepts and the validator refuses becomes a dead letter nobody can fix by writing it again (as a no-break
+ * space did: it passed Postgres' [:space:] and failed JavaScript's \s). The constraint is exercised as
  * applications meet it, by INSERT, not by re-evaluating its pattern.
  */
 let db: TestDatabase;

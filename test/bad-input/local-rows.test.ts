@@ -51,7 +51,7 @@ const HUGE = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_,
 const CASES: RowCase[] = [
   { name: 'email without @', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'not-an-email')`, refusedBy: 'contacts_email_format_check' },
   { name: 'email with a space', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a b@example.com')`, refusedBy: 'contacts_email_format_check' },
-  // Issue 13, point 6: Postgres' [:space:] let a no-break space through, the push validator then refused the row.
+  // Postgres' [:space:] once let a no-break space through, and the push validator then refused the row (a dead letter).
   { name: 'email with a no-break space (U+00A0)', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a\u00a0b@example.com')`, refusedBy: 'contacts_email_format_check' },
   // Invisible characters passed both the check and the validator until migration 0009.
   { name: 'email with a zero-width space (U+200B)', sql: `INSERT INTO intercom.contacts (external_id, email) VALUES ('bad-' || $1, 'a\u200bb@example.com')`, refusedBy: 'contacts_email_format_check' },

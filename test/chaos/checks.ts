@@ -58,8 +58,8 @@ export async function deadLetters({ pool }: CheckInput): Promise<Array<{ entity_
 }
 
 /**
- * Contacts Intercom serves in a shape the daemon may not parse (schema drift, issue 11): such a record is out of
- * the daemon's hands, and the promise is only that it is recorded (`invalid` audit row) and blocks nothing else.
+ * Contacts Intercom serves in a shape the daemon may not parse (docs/simulator.md, "Schema drift"): such a record is
+ * out of the daemon's hands, and the promise is only that it is recorded (`invalid` audit row) and blocks nothing else.
  * A drifted contact that synced anyway is held to every check.
  */
 export async function driftRecordedInvalid({ pool, sim, simSeed }: CheckInput): Promise<Set<string>> {

@@ -11,10 +11,11 @@ export type ContactField = 'name' | 'plan_name';
  * Faults on top of the realistic profile's own harshness:
  * - `burst-429`, `5xx`, `drop`: refused before Intercom handles the request (nothing applied);
  * - `lost-create`: POST /contacts applied, then the connection dropped (or a 502 answered) — a blind retry of
- *   the create would duplicate the contact (issue 11, "Lost answers");
+ *   the create would duplicate the contact (docs/simulator.md, "Lost answers");
  * - `lost-put`: PUT /contacts/{id} applied at once, its answer held past INTERCOM_TIMEOUT_SECONDS (`after_apply`);
  * - `late-put`: PUT /contacts/{id} held past the client's timeout and applied only then, possibly after a newer
- *   PUT succeeded (issue 13, item 2: the late write must be recognised as our echo, not a remote edit).
+ *   PUT succeeded (the late write must be recognised as our echo, not a remote edit: docs/guarantees.md,
+ *   "Late writes").
  */
 export type FaultKind = 'burst-429' | '5xx' | 'drop' | 'lost-create' | 'lost-put' | 'late-put';
 

@@ -154,7 +154,8 @@ export async function runStep(w: WorldDeps, log: ChaosLog, step: Step, i: number
       return say(`local create ${step.role} ${email}${externalId ? ' with external_id' : ' (email only)'}`);
     }
     case 'local-recreate': {
-      // Only rows keyed by an external_id: re-inserting that key is the "deleted and re-created" case of issue 13.
+      // Only rows keyed by an external_id: re-inserting that key is the case of docs/guarantees.md, "Re-created
+      // contacts".
       const { rows } = await w.pool.query<{ id: number; email: string; external_id: string }>(
         `SELECT id, lower(email) AS email, external_id FROM intercom.contacts
           WHERE deleted_at IS NULL AND role = 'user' AND external_id IS NOT NULL AND lower(email) = ANY($1::text[]) ORDER BY id`,

@@ -6,7 +6,7 @@ import { waitFor } from './helpers.ts';
 import { getJson, spawnDaemon, type DaemonProcess } from './process-helpers.ts';
 
 /**
- * Halts somebody sees, and scoped permissions, in the daemon as operators run it (issue 13 point 4, issue 11):
+ * Halts somebody sees, and scoped permissions, in the daemon as operators run it (docs/guarantees.md, "Availability"):
  * a running `intercom-sync run` against the simulator's realistic profile. The token is revoked and restored, and a
  * permission is withdrawn from one endpoint, while the daemon runs; nothing is restarted.
  */

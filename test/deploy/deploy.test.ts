@@ -74,7 +74,7 @@ describe('Prometheus dashboard and alerts', () => {
     expect(names.filter((n) => !isExported(n))).toEqual([]);
   });
 
-  it('the alert rules cover the issue list and use only exported metrics', async () => {
+  it('the alert rules cover a stuck outbox, dead letters, 429s, pull lag, a halt and no leader, from exported metrics', async () => {
     const doc = parseAllDocuments(await readFile(`${PROM}alerts.yaml`, 'utf8'));
     expect(doc.flatMap((d) => d.errors)).toEqual([]);
     const rules = (doc[0]!.toJS() as { groups: { rules: { alert: string; expr: string; for: string }[] }[] }).groups.flatMap((g) => g.rules);

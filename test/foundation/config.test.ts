@@ -37,7 +37,7 @@ describe('config', () => {
     expect(e.message).toContain('CONFLICT_POLICY: must be one of newest_wins, local_wins, remote_wins');
   });
 
-  it('refuses system and shared schemas for SYNC_SCHEMA (issue 13, point 6)', () => {
+  it('refuses system and shared schemas for SYNC_SCHEMA', () => {
     for (const schema of ['information_schema', 'public', 'pg_catalog', 'pg_toast', 'pg_temp_3']) {
       expect(() => parseConfig({ SYNC_SCHEMA: schema }), schema).toThrow(ConfigError);
       try {

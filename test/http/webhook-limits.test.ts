@@ -6,7 +6,10 @@ import { createWebhookHandler, type WebhookHandler } from '../../src/http/webhoo
 import { serveWebhooks } from './webhook-server.ts';
 import { silentLogger } from '../daemon/helpers.ts';
 
-/** The limits on what an unauthenticated client can make POST /webhooks/intercom hold (issue 13, point 3). */
+/**
+ * The limits on what an unauthenticated client can make POST /webhooks/intercom hold: without them, slow unsigned
+ * connections made the daemon buffer every byte they sent (test/http/webhook-memory.test.ts).
+ */
 const SECRET = 'limits-secret';
 const MAX_BODY = 4096;
 const MAX_CONCURRENT = 2;

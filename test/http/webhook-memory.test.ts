@@ -9,7 +9,7 @@ import { getJson, spawnDaemon, type DaemonProcess } from '../daemon/process-help
 /**
  * Hostile, slow, unauthenticated clients against POST /webhooks/intercom of a real `intercom-sync run` child: 1,000
  * connections each declare a large body, send 200 KB of it and then stall. Before the body cap, the concurrency cap
- * and the streaming signature check, the daemon buffered every byte of every connection (issue 13: 300 connections
+ * and the streaming signature check, the daemon buffered every byte of every connection (measured: 300 connections
  * took it from 125 to 450 MB). The bound asserted here is on the child's resident memory, read from /proc.
  */
 const SECRET = 'webhook-secret-for-memory-tests';

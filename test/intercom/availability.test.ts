@@ -4,7 +4,7 @@ import type { AccessChange } from '../../src/intercom/gateway.ts';
 import { harness, type Harness } from './helpers.ts';
 
 // Authorization is scoped, a revoked-then-restored token recovers by itself, and a load balancer's HTML 403 is a
-// transient failure: the gateway against the simulator's realistic profile (issue 11, issue 13 point 4).
+// transient failure: the gateway against the simulator's realistic profile (docs/guarantees.md, "Availability").
 let h: Harness;
 
 beforeAll(async () => {

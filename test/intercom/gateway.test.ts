@@ -150,9 +150,10 @@ describe('errors', () => {
     expect(h.records.slice(before).map((r) => r.status)).toEqual([null, 200]);
   });
 
-  // Issues 11 and 13: a write whose answer was lost may have been applied (or may still be applied later); sending it
-  // again is a duplicate create, or a second write in flight to one entity. Only answers that prove the write was not
-  // applied (429, a refused connection) are retried by the gateway; the push engine decides about the rest.
+  // A write whose answer was lost may have been applied (or may still be applied later), and Intercom takes no
+  // idempotency key; sending it again is a duplicate create, or a second write in flight to one entity. Only answers
+  // that prove the write was not applied (429, a refused connection) are retried by the gateway; the push engine
+  // decides about the rest.
   it('never resends a write after a timeout, a dropped connection or a 5xx', async () => {
     const fast = h.gateway({ timeoutSeconds: 0.3, maxRetries: 3 });
     await fault({ method: 'POST', path: '/contacts', kind: 'latency', latency_ms: 800, count: 1 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harness, type Harness } from './helpers.ts';
 
-// An open company scroll is never starved by pushes (issue 11): the scroll expires after about a minute idle, so its
+// An open company scroll is never starved by pushes: the scroll expires after about a minute idle, so its
 // next page must leave before the pushes already queued, even when they fill every window of the budget.
 let h: Harness;
 

@@ -94,7 +94,7 @@ describe('incremental contacts pull', () => {
     expect(cycle.counts.updated).toBe(N);
     expect(searches).toBeLessThanOrEqual(Math.ceil(N / 150) + 2);
     // The run counts its own calls: only the searches. The workspace time zone was kept in sync_state by the first
-    // run, so no cycle pays a GET /me (issue 12), not even in a new process (a new engine below).
+    // run, so no cycle spends a request of its budget on GET /me, not even in a new process (a new engine below).
     expect(cycle.requests).toBe(searches);
 
     await h.control('DELETE', '/stats');

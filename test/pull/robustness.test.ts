@@ -3,8 +3,8 @@ import type { PullGatewayPort } from '../../src/sync/pull/ports.ts';
 import { driftOf } from '../../src/simulator/realism.ts';
 import { pullHarness, type PullHarness } from './helpers.ts';
 
-// Pulls against Intercom as harsh as the realistic profile makes it (issue 11): embedded lists whose has_more lies,
-// cursors and scrolls that expire, records whose schema drifted. Each behaviour is switched on alone.
+// Pulls against Intercom as harsh as the realistic profile makes it (docs/simulator.md): embedded lists whose
+// has_more lies, cursors and scrolls that expire, records whose schema drifted. Each behaviour is switched on alone.
 let h: PullHarness;
 const SEED = 7;
 beforeAll(async () => {
