@@ -54,6 +54,10 @@ function snapshotWith(huge: string): StatusSnapshot {
       total: 1,
       rows: [{ at, state: 'done', entity_type: 'contact', local_id: 1, external_key: huge, from_intercom_id: huge, into_intercom_id: huge, into_local_id: 2, reason: huge }],
     },
+    invalid: {
+      total: 2,
+      rows: [1, 2].map((i) => ({ at, entity_type: 'contact', local_id: i, intercom_id: huge, reason: `${huge} ann.person@example.com` })),
+    },
     samples: [],
   } as unknown as StatusSnapshot;
 }
@@ -62,7 +66,7 @@ describe('the status page and the reports', () => {
   it('render megabyte values in bounded pages (with and without personal data)', () => {
     for (const pii of [true, false]) {
       const html = renderStatusPage(snapshotWith(HUGE), { pii, budgetPerMinute: 500, schema: 'intercom', refreshSeconds: 30 });
-      // 3 dead letters, a stream, a conflict and a merge: a few dozen bounded values plus the page itself.
+      // 3 dead letters, a stream, a conflict, a merge and 2 invalid records: a few dozen bounded values plus the page itself.
       expect(html.length, `pii ${pii}`).toBeLessThan(60 * ONE + 20_000);
       expect(html).toContain('more chars]');
       if (!pii) expect(html).not.toContain('ann.person@example.com');
