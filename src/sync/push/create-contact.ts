@@ -28,7 +28,8 @@ import { contactFromRemote, fieldChanges, snapshotHash, type ContactSnapshot, ty
 import { auditBase, NotYetVisibleError, type PushContext, type Step } from './context.ts';
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, linkBase } from './diff.ts';
-import { createDoubts, openUpdateDoubts, putContact, resolveCreateDoubts, sendInDoubt } from './doubt.ts';
+import { claimContact, type ClaimRefusal } from './claim.ts';
+import { createDoubts, openUpdateDoubts, putContact, resolveCreateDoubts, sendInDoubt, sendRecorded } from './doubt.ts';
 import { conflictHolderId, getContactOrNull, is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody, sendLeadTolerant } from './prepare.ts';
@@ -242,18 +243,20 @@ async function link(
     });
     details = { ...details, revived_from_local_id: owner.local_id };
   }
+  // The claim: recorded like a write in doubt (no fields) before anything is sent, under the contact's lock, and only
+  // if no removal decided for another row is in flight and no other live row holds the contact (./claim.ts). Until this
+  // link commits, it says the row is bringing the contact back to life in Intercom: a removal decided for an older row
+  // then stands down, and a delete of this row that comes first archives it again (delete-entity.ts).
+  const claimDoubt = { entityType: 'contact' as const, localId, intercomId: holder.id, op: 'update' as const, fields: {} };
+  const claim = await claimContact(ctx, claimDoubt, 'takeover');
+  if ('refused' in claim) return takeoverRefused(localId, holder.id, claim.refused);
+  const settled = [...settledDoubts, claim.doubtId];
   let current = holder;
   // Intercom keeps an archived contact's key reserved and answers 409. Only a holder known to be archived is brought
   // back (issue 11): its 409 says so, or its answer does, or we archived it ourselves. Unarchiving a live contact
   // would be harmless, but one archived by someone else is theirs to bring back.
-  const settled = [...settledDoubts];
   if (holder.archived === true || details.archived_409 === true || weArchivedIt) {
-    // Recorded like a write in doubt (no fields): until this link commits, the row has brought a contact back to life
-    // in Intercom, and a delete of the row that comes first must archive it again (delete-entity.ts).
-    const un = await sendInDoubt(ctx, { entityType: 'contact', localId, intercomId: holder.id, op: 'update', fields: {} }, () =>
-      ctx.gateway.unarchiveContact(holder.id, 'push'),
-    );
-    settled.push(un.doubtId);
+    await sendRecorded(ctx, claim.doubtId, claimDoubt, () => ctx.gateway.unarchiveContact(holder.id, 'push'));
     details = { ...details, unarchived: true };
   }
   const base = linkBase(contactFromRemote(current), local);
@@ -279,4 +282,33 @@ async function link(
     extraMappings,
     openDoubts: await openUpdateDoubts(ctx, localId, settled),
   });
+}
+
+/** Why the row may not take the contact over now (./claim.ts): a wait, or an identity another live row holds. */
+function takeoverRefused(localId: number, intercomId: string, refused: ClaimRefusal): Step {
+  switch (refused.kind) {
+    case 'row-gone':
+      // Deleted while its create was out: the entry runs again at once as the delete it now is, with nothing taken.
+      return { kind: 'defer', reason: `contact ${localId}: deleted while linking Intercom contact ${intercomId}; not taking it over`, delayMs: 0 };
+    case 'removing':
+      return {
+        kind: 'defer',
+        reason: `contact ${localId}: the archive of Intercom contact ${intercomId} decided for deleted row ${refused.localId} is in flight; taking the contact over after it`,
+        delayMs: 1_000,
+      };
+    case 'held':
+      if (refused.by === 'write') {
+        return {
+          kind: 'defer',
+          reason: `contact ${localId}: local contact ${refused.localId} is taking Intercom contact ${intercomId} over; waiting for its link`,
+          delayMs: 1_000,
+        };
+      }
+      throw new AmbiguousIdentityError(
+        'contact',
+        String(localId),
+        [intercomId],
+        `the Intercom contact holding this key is already linked to local contact ${refused.localId}`,
+      );
+  }
 }
