@@ -29,8 +29,8 @@ import { auditBase, NotYetVisibleError, type PushContext, type Step } from './co
 import { contactFinish, contactKey } from './contact-result.ts';
 import { contactWrite, linkBase } from './diff.ts';
 import { claimContact, type ClaimRefusal } from './claim.ts';
-import { createDoubts, openUpdateDoubts, putContact, resolveCreateDoubts, sendInDoubt, sendRecorded } from './doubt.ts';
-import { conflictHolderId, getContactOrNull, is, remoteLookup } from './lookup.ts';
+import { createDoubts, doubtOfError, openUpdateDoubts, putContact, resolveCreateDoubts, sendInDoubt, sendRecorded } from './doubt.ts';
+import { conflictHolderId, getContactOrNull, is, searchByEmail, unreadableMatch } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody, sendLeadTolerant } from './prepare.ts';
 
@@ -59,13 +59,13 @@ export async function createContact(
   if (doubts.length > 0) {
     const r = await resolveCreateDoubts(ctx, row.id, doubts, local);
     if (r.kind === 'wait') return { kind: 'defer', reason: r.reason, delayMs: r.delayMs };
-    if (r.kind === 'found') return link(ctx, entry, row.id, local, r.contact, expectBaseHash, { via: 'doubt' }, doubtIds);
+    if (r.kind === 'found') return link(ctx, entry, row.id, local, { contact: r.contact }, expectBaseHash, { via: 'doubt' }, doubtIds);
     if (r.kind === 'found-unreadable') return linkUnreadable(ctx, entry, row.id, local, r, expectBaseHash, doubtIds);
     await ctx.store.settleWriteDoubts(doubtIds);
   } else if (!reservation.fresh && local.external_id) {
     // A reservation from before creates were recorded as doubts: the same look-up, kept for rows left by older versions.
     const existing = await ctx.gateway.findContactByExternalId(local.external_id, 'push');
-    if (existing) return link(ctx, entry, row.id, local, existing, expectBaseHash, { via: 'recovery' }, []);
+    if (existing) return link(ctx, entry, row.id, local, { contact: existing }, expectBaseHash, { via: 'recovery' }, []);
   }
 
   let sent: { value: IntercomContact; doubtId: number };
@@ -82,8 +82,8 @@ export async function createContact(
       return linkUnreadable(ctx, entry, row.id, local, { identity: err.identity, reason: err.message, requestId: err.requestId ?? null }, expectBaseHash, open);
     }
     if (!is(err, 409)) throw err;
-    const holder = await findConflictHolder(ctx, row.id, local, err);
-    return link(ctx, entry, row.id, local, holder.contact, expectBaseHash, { via: '409', archived_409: holder.archived409 }, []);
+    const found = await findConflictHolder(ctx, row.id, local, err);
+    return link(ctx, entry, row.id, local, found.holder, expectBaseHash, { via: '409', archived_409: found.archived409 }, []);
   }
   return contactFinish(ctx, entry, {
     expectBaseHash,
@@ -98,45 +98,71 @@ export async function createContact(
   });
 }
 
+/** What can be read of a contact Intercom served in a shape we cannot parse (schema drift), with the reason. */
+interface UnreadableContact {
+  identity: RecordIdentity;
+  reason: string;
+  requestId: string | null;
+}
+
+/** The contact a row is linked to: parsed, or (schema drift) only its readable identity, as the pull reads it. */
+type Holder = { contact: IntercomContact } | { unreadable: UnreadableContact };
+
+const holderId = (h: Holder) => ('contact' in h ? h.contact.id : h.unreadable.identity.id);
+
+/** An answer that failed to parse but names this contact (or, without `id`, any contact): what can be read of it. */
+function unreadableOf(err: unknown, id?: string): { unreadable: UnreadableContact } | null {
+  if (!(err instanceof IntercomPayloadError) || !err.identity || (id !== undefined && err.identity.id !== id)) return null;
+  return { unreadable: { identity: err.identity, reason: err.message, requestId: err.requestId ?? null } };
+}
+
 /**
  * Intercom answered the create (2xx) with a body we cannot parse (schema drift), or the look-up of a create in doubt
- * found it in that shape: the contact exists, and its id is readable. It is linked at once with the values we sent as the agreed base, so no retry creates it a second time,
- * and recorded `invalid` beside the `create`, as a pulled record of that shape is: the pull and later updates meet
- * the same shape and say so in their own audit rows and dead letters, with this id in them.
+ * found it in that shape, or a re-created key's holder answers in it: the contact exists, and its id is readable. It
+ * is linked at once with the values we sent as the agreed base, so no retry creates it a second time (nor retries its
+ * way to a dead letter), and recorded `invalid` beside the `create` or `link`, as a pulled record of that shape is:
+ * the pull and later updates meet the same shape and say so in their own audit rows and dead letters, with this id.
  */
 function linkUnreadable(
   ctx: PushContext,
   entry: OutboxEntry,
   localId: number,
   local: ContactSnapshot,
-  found: { identity: RecordIdentity; reason: string; requestId: string | null },
+  found: UnreadableContact,
   expectBaseHash: string | null,
   settledDoubts: readonly number[],
+  as: { action: 'create' | 'link'; details: Record<string, unknown>; extraMappings: MappingWrite[]; sent: ContactSnapshot } = {
+    action: 'create',
+    details: { answer_unreadable: true },
+    extraMappings: [],
+    sent: local,
+  },
 ): Step {
   const { identity } = found;
   const externalKey = contactKey(local);
   const base = { ...auditBase(ctx, entry), intercomId: identity.id, externalKey, requestId: found.requestId };
   return {
     kind: 'finish',
-    outcome: 'created',
+    outcome: as.action === 'create' ? 'created' : 'linked',
     write: {
       expectBaseHash,
       guard: { entity: 'contact', localId },
       mappings: [
+        ...as.extraMappings,
         {
           entityType: 'contact',
           localId,
           intercomId: identity.id,
           externalKey,
           status: 'active',
-          baseSnapshot: local,
-          baseHash: snapshotHash(local),
+          baseSnapshot: as.sent,
+          baseHash: snapshotHash(as.sent),
           remoteUpdatedAt: identity.updatedAt === null ? null : new Date(identity.updatedAt * 1000),
         },
       ],
       localPatches: [],
       audit: [
-        { ...base, action: 'create', changes: fieldChanges(null, local), details: { answer_unreadable: true } },
+        { ...base, action: as.action, changes: fieldChanges(null, as.sent), details: as.details },
         { ...base, action: 'invalid', changes: {}, details: { reason: found.reason } },
       ],
       settledDoubts,
@@ -154,22 +180,47 @@ async function findConflictHolder(
   localId: number,
   local: ContactSnapshot,
   err: IntercomApiError,
-): Promise<{ contact: IntercomContact; archived409: boolean }> {
+): Promise<{ holder: Holder; archived409: boolean }> {
   const id = conflictHolderId(err);
-  let holder = id ? await getContactOrNull(ctx.gateway, id) : null;
-  if (!holder && local.external_id) holder = await ctx.gateway.findContactByExternalId(local.external_id, 'push');
+  // A holder served in a drifted shape is read as the pull reads it: by its readable identity (payloads.ts).
+  let holder: Holder | null = null;
+  if (id) {
+    try {
+      const c = await getContactOrNull(ctx.gateway, id);
+      if (c) holder = { contact: c };
+    } catch (e) {
+      holder = unreadableOf(e, id);
+      if (!holder) throw e;
+    }
+  }
+  if (!holder && local.external_id) {
+    try {
+      const c = await ctx.gateway.findContactByExternalId(local.external_id, 'push');
+      if (c) holder = { contact: c };
+    } catch (e) {
+      holder = unreadableOf(e);
+      if (!holder) throw e;
+    }
+  }
   if (!holder && local.email) {
-    const matches = await remoteLookup(ctx.gateway).searchContactsByEmail(local.email);
-    const sameRole = matches.filter((c) => c.role === local.role);
-    if (sameRole.length > 1) {
+    const { contacts, unreadable } = await searchByEmail(ctx.gateway, local.email);
+    // A match without even a readable id may be the holder: nothing is linked on a guess.
+    if (unreadable.some((r) => !r.identity)) throw unreadableMatch('email', unreadable);
+    const candidates: Holder[] = [
+      ...contacts.filter((c) => c.role === local.role).map((c) => ({ contact: c })),
+      ...unreadable
+        .filter((r) => r.identity && (r.identity.role === undefined || r.identity.role === local.role))
+        .map((r) => ({ unreadable: { identity: r.identity!, reason: r.reason, requestId: null } })),
+    ];
+    if (candidates.length > 1) {
       throw new AmbiguousIdentityError(
         'contact',
         String(localId),
-        sameRole.map((c) => c.id).sort(),
-        `Intercom refused the create (409) and ${sameRole.length} ${local.role}s share the email`,
+        candidates.map(holderId).sort(),
+        `Intercom refused the create (409) and ${candidates.length} ${local.role}s share the email`,
       );
     }
-    holder = sameRole[0] ?? null;
+    holder = candidates[0] ?? null;
   }
   if (!holder) {
     throw new NotYetVisibleError(
@@ -177,15 +228,16 @@ async function findConflictHolder(
       { cause: err },
     );
   }
-  if (local.external_id && holder.externalId !== null && holder.externalId !== local.external_id) {
+  const holderExternalId = 'contact' in holder ? holder.contact.externalId : holder.unreadable.identity.externalId;
+  if (local.external_id && holderExternalId !== null && holderExternalId !== local.external_id) {
     throw new AmbiguousIdentityError(
       'contact',
       String(localId),
-      [holder.id],
-      `Intercom refused the create (409): its email belongs to a contact with external_id ${holder.externalId}`,
+      [holderId(holder)],
+      `Intercom refused the create (409): its email belongs to a contact with external_id ${holderExternalId}`,
     );
   }
-  return { contact: holder, archived409: conflictSaysArchived(err) };
+  return { holder, archived409: conflictSaysArchived(err) };
 }
 
 async function link(
@@ -193,12 +245,13 @@ async function link(
   entry: OutboxEntry,
   localId: number,
   local: ContactSnapshot,
-  holder: IntercomContact,
+  holder: Holder,
   expectBaseHash: string | null,
   details: Record<string, unknown>,
   settledDoubts: readonly number[],
 ): Promise<Step> {
-  let owner = await ctx.store.mappingByIntercomId('contact', holder.id);
+  const id = holderId(holder);
+  let owner = await ctx.store.mappingByIntercomId('contact', id);
   const extraMappings: MappingWrite[] = [];
   let weArchivedIt = false;
   if (owner && owner.local_id !== localId) {
@@ -213,7 +266,7 @@ async function link(
       throw new AmbiguousIdentityError(
         'contact',
         String(localId),
-        [holder.id],
+        [id],
         `the Intercom contact holding this key is already linked to local contact ${owner.local_id}`,
       );
     }
@@ -223,12 +276,12 @@ async function link(
       // create comes back to unarchive it. The 409 that brought us here wrote nothing; the retry costs one request.
       return {
         kind: 'defer',
-        reason: `contact ${localId}: the deleted row ${owner.local_id} that held Intercom contact ${holder.id} has its delete pending; taking the contact over after it`,
+        reason: `contact ${localId}: the deleted row ${owner.local_id} that held Intercom contact ${id} has its delete pending; taking the contact over after it`,
         delayMs: 1_000,
       };
     }
     // Read again: the delete may have finished since the look-up above, and whether we archived it decides the unarchive.
-    owner = (await ctx.store.mappingByIntercomId('contact', holder.id)) ?? owner;
+    owner = (await ctx.store.mappingByIntercomId('contact', id)) ?? owner;
     weArchivedIt = owner.status === 'archived';
     extraMappings.push({
       entityType: 'contact',
@@ -236,7 +289,7 @@ async function link(
       intercomId: null,
       externalKey: owner.external_key,
       status: 'deleted',
-      statusReason: `deleted locally; its Intercom contact ${holder.id} now belongs to re-created local contact ${localId}`,
+      statusReason: `deleted locally; its Intercom contact ${id} now belongs to re-created local contact ${localId}`,
       baseSnapshot: owner.base_snapshot,
       baseHash: owner.base_hash,
       remoteUpdatedAt: owner.remote_updated_at,
@@ -247,24 +300,26 @@ async function link(
   // if no removal decided for another row is in flight and no other live row holds the contact (./claim.ts). Until this
   // link commits, it says the row is bringing the contact back to life in Intercom: a removal decided for an older row
   // then stands down, and a delete of this row that comes first archives it again (delete-entity.ts).
-  const claimDoubt = { entityType: 'contact' as const, localId, intercomId: holder.id, op: 'update' as const, fields: {} };
+  const claimDoubt = { entityType: 'contact' as const, localId, intercomId: id, op: 'update' as const, fields: {} };
   const claim = await claimContact(ctx, claimDoubt, 'takeover');
-  if ('refused' in claim) return takeoverRefused(localId, holder.id, claim.refused);
+  if ('refused' in claim) return takeoverRefused(localId, id, claim.refused);
   const settled = [...settledDoubts, claim.doubtId];
-  let current = holder;
   // Intercom keeps an archived contact's key reserved and answers 409. Only a holder known to be archived is brought
   // back (issue 11): its 409 says so, or its answer does, or we archived it ourselves. Unarchiving a live contact
   // would be harmless, but one archived by someone else is theirs to bring back.
-  if (holder.archived === true || details.archived_409 === true || weArchivedIt) {
-    await sendRecorded(ctx, claim.doubtId, claimDoubt, () => ctx.gateway.unarchiveContact(holder.id, 'push'));
+  const archived = 'contact' in holder ? holder.contact.archived : holder.unreadable.identity.archived;
+  if (archived === true || details.archived_409 === true || weArchivedIt) {
+    await sendRecorded(ctx, claim.doubtId, claimDoubt, () => ctx.gateway.unarchiveContact(id, 'push'));
     details = { ...details, unarchived: true };
   }
+  if ('unreadable' in holder) return linkDrifted(ctx, entry, localId, local, holder.unreadable, expectBaseHash, details, settled, extraMappings);
+  let current = holder.contact;
   const base = linkBase(contactFromRemote(current), local);
   const diff = contactWrite(base, local);
   let body: ContactWrite | null = null;
   if (diff) {
     body = await prepareContactBody(ctx, localId, diff);
-    const sent = await putContact(ctx, { id: localId, role: local.role }, holder.id, body);
+    const sent = await putContact(ctx, { id: localId, role: local.role }, id, body);
     current = sent.value;
     settled.push(sent.doubtId);
   }
@@ -277,10 +332,67 @@ async function link(
     body,
     action: 'link',
     outcome: 'linked',
-    details: { ...details, intercom_id: holder.id },
+    details: { ...details, intercom_id: id },
     settledDoubts: settled,
     extraMappings,
     openDoubts: await openUpdateDoubts(ctx, localId, settled),
+  });
+}
+
+/**
+ * The link to a holder we can only read the identity of: what Intercom holds is unknown, so every value the row has is
+ * sent (what it lacks stays as Intercom holds it). An answer that parses is recorded as any link's; one in the same
+ * drifted shape is an applied write all the same, and the values sent become the agreed base (linkUnreadable).
+ */
+async function linkDrifted(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  localId: number,
+  local: ContactSnapshot,
+  holder: UnreadableContact,
+  expectBaseHash: string | null,
+  details: Record<string, unknown>,
+  settled: number[],
+  extraMappings: MappingWrite[],
+): Promise<Step> {
+  const id = holder.identity.id;
+  details = { ...details, intercom_id: id, holder_unreadable: true };
+  const diff = contactWrite(null, local);
+  let seen = holder;
+  if (diff) {
+    const body = await prepareContactBody(ctx, localId, diff);
+    try {
+      const sent = await putContact(ctx, { id: localId, role: local.role }, id, body);
+      const base = linkBase(contactFromRemote(sent.value), local);
+      return contactFinish(ctx, entry, {
+        expectBaseHash,
+        response: sent.value,
+        agreedBase: base,
+        auditBase: null,
+        local,
+        body,
+        action: 'link',
+        outcome: 'linked',
+        details,
+        settledDoubts: [...settled, sent.doubtId],
+        extraMappings,
+        openDoubts: await openUpdateDoubts(ctx, localId, [...settled, sent.doubtId]),
+      });
+    } catch (err) {
+      const drifted = unreadableOf(err, id);
+      if (!drifted) throw err;
+      // Only this PUT's doubt is settled: an earlier write with the same body may still land late (doubt.ts).
+      const own = doubtOfError(err);
+      if (own !== null) settled = [...settled, own];
+      seen = drifted.unreadable;
+      details = { ...details, answer_unreadable: true };
+    }
+  }
+  return linkUnreadable(ctx, entry, localId, local, { ...seen, identity: { ...holder.identity, ...seen.identity } }, expectBaseHash, settled, {
+    action: 'link',
+    details,
+    extraMappings,
+    sent: local,
   });
 }
 
