@@ -89,6 +89,7 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
     async mappingByIntercomId(entity, intercomId) {
       return (await mappings.byIntercomIds(pool, entity, [intercomId]))[0] ?? null;
     },
+    mappingsByExternalKey: (entity, externalKey) => mappings.byExternalKeys(pool, entity, [externalKey]),
     async associationExists(contactId, companyId) {
       const r = await pool.query(
         `SELECT 1 FROM ${s}.contact_companies WHERE contact_id = $1 AND company_id = $2`,
@@ -242,6 +243,16 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
           }
         }
         await audit.insert(tx, audits);
+        if (write.keepEntry) {
+          // One step of several: recorded, and the entry runs again for the next one (no attempt counted).
+          await tx.query(
+            `UPDATE ${outbox} SET locked_by = NULL, locked_until = NULL,
+                    next_attempt_at = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+              WHERE id = $1 AND locked_by = $2`,
+            [entry.id, workerId, write.keepEntry.delayMs],
+          );
+          return 'done';
+        }
         const del = await tx.query(`DELETE FROM ${outbox} WHERE id = $1 AND version = $2`, [entry.id, entry.version]);
         if ((del.rowCount ?? 0) > 0) return 'done';
         // A newer local change arrived while we worked: it stays pending and is re-diffed against the new base.

@@ -99,6 +99,11 @@ export interface FinishWrite {
   audit: AuditEntry[];
   /** Doubts this step's answers settled (the write was answered, or a lookup found what it made). */
   settledDoubts?: readonly number[];
+  /**
+   * The step is one of several (a key swap's temporary write, ./swap.ts): the entry is not done, it stays pending and
+   * runs again after delayMs, without counting an attempt.
+   */
+  keepEntry?: { delayMs: number };
 }
 
 export type FinishResult = 'done' | 'stale' | 'superseded';
@@ -124,6 +129,8 @@ export interface PushStorePort {
   company(localId: number): Promise<LocalCompanyRow | null>;
   mapping<E extends MappingEntity>(entity: E, localId: number): Promise<Mapping<E> | null>;
   mappingByIntercomId<E extends MappingEntity>(entity: E, intercomId: string): Promise<LinkedMapping<E> | null>;
+  /** Mappings whose external key (a user's external_id, a lead's lower-cased email) is this one, by local id. */
+  mappingsByExternalKey<E extends MappingEntity>(entity: E, externalKey: string): Promise<Mapping<E>[]>;
   associationExists(contactId: number, companyId: number): Promise<boolean>;
   /** A pending (not dead) outbox entry exists for this entity. */
   hasPendingEntry(entity: 'contact' | 'company', localId: number): Promise<boolean>;
