@@ -131,11 +131,10 @@ function linkUnreadable(
   found: UnreadableContact,
   expectBaseHash: string | null,
   settledDoubts: readonly number[],
-  as: { action: 'create' | 'link'; details: Record<string, unknown>; extraMappings: MappingWrite[]; sent: ContactSnapshot } = {
+  as: { action: 'create' | 'link'; details: Record<string, unknown>; extraMappings: MappingWrite[] } = {
     action: 'create',
     details: { answer_unreadable: true },
     extraMappings: [],
-    sent: local,
   },
 ): Step {
   const { identity } = found;
@@ -155,14 +154,14 @@ function linkUnreadable(
           intercomId: identity.id,
           externalKey,
           status: 'active',
-          baseSnapshot: as.sent,
-          baseHash: snapshotHash(as.sent),
+          baseSnapshot: local,
+          baseHash: snapshotHash(local),
           remoteUpdatedAt: identity.updatedAt === null ? null : new Date(identity.updatedAt * 1000),
         },
       ],
       localPatches: [],
       audit: [
-        { ...base, action: as.action, changes: fieldChanges(null, as.sent), details: as.details },
+        { ...base, action: as.action, changes: fieldChanges(null, local), details: as.details },
         { ...base, action: 'invalid', changes: {}, details: { reason: found.reason } },
       ],
       settledDoubts,
@@ -392,7 +391,6 @@ async function linkDrifted(
     action: 'link',
     details,
     extraMappings,
-    sent: local,
   });
 }
 
