@@ -134,6 +134,9 @@ export interface RecordIdentity {
   externalId: string | null;
   email: string | null;
   updatedAt: number | null;
+  /** Present only when readable (a role the 2.14 description lists; a boolean). */
+  role?: 'user' | 'lead';
+  archived?: boolean;
 }
 
 /** The shared (Redis) rate limiter cannot be reached: no request may leave, but the next tick may succeed. */

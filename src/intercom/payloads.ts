@@ -215,7 +215,8 @@ export function isNonJsonMarker(body: unknown): boolean {
 
 /**
  * The identity of a record that failed its full parse (schema drift: a field of another type, a role we do not
- * know): its id, external_id, email and updated_at where each is still of the documented type. A create whose answer
+ * know): its id, external_id, email and updated_at where each is still of the documented type, and its role and
+ * archived flag when they are. A create whose answer
  * drifted made a contact all the same; its id is what keeps a retry from making a second one.
  */
 export function readableIdentity(body: unknown): RecordIdentity | null {
@@ -223,7 +224,14 @@ export function readableIdentity(body: unknown): RecordIdentity | null {
   const r = body as Record<string, unknown>;
   if (typeof r.id !== 'string' || r.id === '') return null;
   const s = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-  return { id: r.id, externalId: s(r.external_id), email: s(r.email), updatedAt: typeof r.updated_at === 'number' ? r.updated_at : null };
+  return {
+    id: r.id,
+    externalId: s(r.external_id),
+    email: s(r.email),
+    updatedAt: typeof r.updated_at === 'number' ? r.updated_at : null,
+    ...(r.role === 'user' || r.role === 'lead' ? { role: r.role } : {}),
+    ...(typeof r.archived === 'boolean' ? { archived: r.archived } : {}),
+  };
 }
 
 export function parseContact(body: unknown): IntercomContact {

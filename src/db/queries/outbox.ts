@@ -90,6 +90,7 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
     async mappingByIntercomId(entity, intercomId) {
       return (await mappings.byIntercomIds(pool, entity, [intercomId]))[0] ?? null;
     },
+    mappingsByExternalKey: (entity, externalKey) => mappings.byExternalKeys(pool, entity, [externalKey]),
     async associationExists(contactId, companyId) {
       const r = await pool.query(
         `SELECT 1 FROM ${s}.contact_companies WHERE contact_id = $1 AND company_id = $2`,
@@ -144,6 +145,47 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
         [d.entityType, d.localId, d.intercomId, d.op, JSON.stringify(d.fields)],
       );
       return Number(r!.id);
+    },
+
+    async claimContact(d, windowSeconds, decide) {
+      return withRetriedTransaction(pool, async (tx) => {
+        // One lock per Intercom contact id, taken by every archive, delete and takeover decision: whichever records its
+        // doubt first is seen by the other. (Its own namespace: an Intercom id may spell some external_id.)
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${schema}:intercom-contact:${d.intercomId}`]);
+        // One statement, one snapshot: a takeover's finish commits its mapping and settles its doubts together, so the
+        // two questions below cannot each miss half of it.
+        const { rows } = await tx.query<{ kind: 'self' | 'held' | 'claimed' | 'removing'; local_id: number; live: boolean }>(
+          `SELECT 'self' AS kind, c.id AS local_id, c.deleted_at IS NULL AS live FROM ${s}.contacts c WHERE c.id = $2
+           UNION ALL
+           SELECT 'held', m.local_id, true FROM ${s}.sync_mappings m JOIN ${s}.contacts c ON c.id = m.local_id AND c.deleted_at IS NULL
+            WHERE m.entity_type = 'contact' AND m.intercom_id = $1 AND m.local_id <> $2
+           UNION ALL
+           SELECT 'claimed', w.local_id, true FROM ${doubts} w JOIN ${s}.contacts c ON c.id = w.local_id AND c.deleted_at IS NULL
+            WHERE w.entity_type = 'contact' AND w.intercom_id = $1 AND w.local_id <> $2
+              AND (w.op = 'archive' OR w.sent_at >= now() - make_interval(secs => $3))
+           UNION ALL
+           SELECT 'removing', w.local_id, false FROM ${doubts} w
+            WHERE w.entity_type = 'contact' AND w.intercom_id = $1 AND w.local_id <> $2 AND w.op = 'archive'
+              AND w.fields->>'archived' = 'true'
+              AND EXISTS (SELECT 1 FROM ${outbox} o WHERE o.entity_type = 'contact' AND o.local_id = w.local_id
+                            AND o.related_id = 0 AND o.status = 'pending')`,
+          [d.intercomId, d.localId, windowSeconds],
+        );
+        const ids = (kind: string) => [...new Set(rows.filter((r) => r.kind === kind).map((r) => Number(r.local_id)))].sort((a, b) => a - b);
+        const facts = {
+          selfLive: rows.some((r) => r.kind === 'self' && r.live),
+          heldBy: ids('held'),
+          claimedBy: ids('claimed'),
+          removingBy: ids('removing'),
+        };
+        if (!decide(facts)) return { facts, doubtId: null };
+        const r = await one<{ id: number }>(
+          tx,
+          `INSERT INTO ${doubts} (entity_type, local_id, intercom_id, op, fields) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id`,
+          [d.entityType, d.localId, d.intercomId, d.op, JSON.stringify(d.fields)],
+        );
+        return { facts, doubtId: Number(r!.id) };
+      });
     },
 
     async settleWriteDoubts(ids) {
@@ -202,6 +244,16 @@ export function createPushStore(pool: pg.Pool, schema: string): PushStore {
           }
         }
         await audit.insert(tx, audits);
+        if (write.keepEntry) {
+          // One step of several: recorded, and the entry runs again for the next one (no attempt counted).
+          await tx.query(
+            `UPDATE ${outbox} SET locked_by = NULL, locked_until = NULL,
+                    next_attempt_at = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+              WHERE id = $1 AND locked_by = $2`,
+            [entry.id, workerId, write.keepEntry.delayMs],
+          );
+          return 'done';
+        }
         const del = await tx.query(`DELETE FROM ${outbox} WHERE id = $1 AND version = $2`, [entry.id, entry.version]);
         if ((del.rowCount ?? 0) > 0) return 'done';
         // A newer local change arrived while we worked: it stays pending and is re-diffed against the new base.

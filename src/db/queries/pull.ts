@@ -24,6 +24,20 @@ import { toWriteDoubt, writeDoubtQueries, writeDoubtsSelect } from './write-doub
 import type { ApplyTx, PullStorePort } from '../../sync/pull/ports.ts';
 import type { ContactSnapshot } from '../../contract/snapshot.ts';
 
+
+/**
+ * The keys (an external_id, or a lower-cased email) carried by a contact create of ours still in doubt: from before the
+ * POST is sent until its finish records the mapping, in the same commit that settles the doubt. A contact Intercom
+ * holds under one of these keys is ours, being linked by the push, whatever the local rows say meanwhile.
+ * `externalIds` and `emails` are SQL text[] expressions.
+ */
+function createsInDoubtSql(s: string, externalIds: string, emails: string): string {
+  return `SELECT fields->>'external_id' AS k FROM ${s}.sync_write_doubts
+           WHERE entity_type = 'contact' AND op = 'create' AND fields->>'external_id' = ANY(${externalIds})
+          UNION
+          SELECT lower(fields->>'email') FROM ${s}.sync_write_doubts
+           WHERE entity_type = 'contact' AND op = 'create' AND lower(fields->>'email') = ANY(${emails})`;
+}
 export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
   const s = ident(schema);
   const mappings = mappingQueries(schema);
@@ -113,6 +127,24 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return one<CompanyRow>(`SELECT ${COMPANY_COLUMNS} FROM ${s}.companies WHERE company_id = $1 FOR UPDATE`, [cid]);
       },
       writeDoubts: (entity, localId, windowSeconds) => doubts.forEntity(tx, entity, localId, windowSeconds),
+      async pushedCreate(intercomId, key) {
+        const r = await one<{ mapped: boolean; in_doubt: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM ${s}.sync_mappings WHERE entity_type = 'contact' AND intercom_id = $1) AS mapped,
+                  EXISTS (${createsInDoubtSql(s, 'ARRAY[$2]::text[]', 'ARRAY[lower($3)]::text[]')}) AS in_doubt`,
+          [intercomId, key.externalId, key.externalId ? null : key.email],
+        );
+        return r?.mapped ? 'mapped' : r?.in_doubt ? 'in-doubt' : null;
+      },
+      async contactWritersInDoubt(intercomId, exceptLocalId, windowSeconds) {
+        const { rows } = await tx.query<{ local_id: number }>(
+          `SELECT DISTINCT local_id FROM ${s}.sync_write_doubts
+            WHERE entity_type = 'contact' AND intercom_id = $1 AND local_id <> $2
+              AND (op = 'archive' OR (op = 'update' AND sent_at >= now() - make_interval(secs => $3)))
+            ORDER BY local_id`,
+          [intercomId, exceptLocalId, windowSeconds],
+        );
+        return rows.map((r) => Number(r.local_id));
+      },
       async settleWriteDoubts(ids) {
         if (ids.length === 0) return;
         await tx.query(`DELETE FROM ${s}.sync_write_doubts WHERE id = ANY($1::bigint[])`, [ids]);
@@ -188,6 +220,8 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
               AND c.external_id IS NULL AND c.deleted_at IS NULL
               AND NOT EXISTS (SELECT 1 FROM ${s}.sync_mappings m
                                WHERE m.entity_type = 'contact' AND m.local_id = c.id AND m.intercom_id IS NOT NULL)`,
+          // Before the mapping re-check: a push's finish settles its create doubt and writes its mapping in one commit.
+          `${createsInDoubtSql(s, textArray(tx, keys), textArray(tx, [...new Set(q.emails.map((e) => e.toLowerCase()))]))}`,
           `SELECT intercom_id FROM ${s}.sync_mappings WHERE entity_type = 'contact' AND intercom_id = ANY(${textArray(tx, q.recheckIntercomIds)})`,
           `SELECT local_id, intercom_id FROM ${s}.sync_mappings
             WHERE entity_type = 'company' AND intercom_id = ANY(${textArray(tx, q.companyIntercomIds)}) AND status = 'active' ORDER BY local_id`,
@@ -197,9 +231,10 @@ export function createPullStore(pool: pg.Pool, schema: string): PullStorePort {
         return {
           heldExternalIds: column(1, 'external_id'),
           linkableEmails: column(2, 'email'),
-          mapped: column(3, 'intercom_id'),
-          companies: results[4]!.rows.map((r) => ({ local_id: Number(r.local_id), intercom_id: String(r.intercom_id) })),
-          carriedIntercomIds: column(5, 'intercom_id'),
+          createsInDoubt: column(3, 'k'),
+          mapped: column(4, 'intercom_id'),
+          companies: results[5]!.rows.map((r) => ({ local_id: Number(r.local_id), intercom_id: String(r.intercom_id) })),
+          carriedIntercomIds: column(6, 'intercom_id'),
         };
       },
       async createPulledContacts(w) {

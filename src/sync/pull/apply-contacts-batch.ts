@@ -65,19 +65,21 @@ export async function applyContactsBatched(
       : await tx.identifyUnmapped({
           lockExternalIds: unmapped.map((c) => c.remote.external_id).filter((x): x is string => !!x),
           emails: byEmail.map((c) => c.remote.email!),
-          recheckIntercomIds: byEmail.map((c) => c.pulled.contact.id),
+          recheckIntercomIds: unmapped.map((c) => c.pulled.contact.id),
           companyIntercomIds: [...new Set(unmapped.flatMap((c) => c.pulled.companyIds ?? []))],
           intercomIds: unmapped.map((c) => c.pulled.contact.id),
         });
-  // A push may link its row to one of these contacts between the mapping read and the email look-up (as in
-  // applyContact): asked again after the email look-up, one of the two answers sees that link, so the contact is
-  // never created a second time.
+  // A push may link its row to one of these contacts between the mapping read and the look-ups by key (as in
+  // applyContact): asked again after them, one of the two answers sees that link, so the contact is never created a
+  // second time — also when the row the push links was deleted meanwhile, and no look-up by key can find it.
   for (const id of identity?.mapped ?? []) mapped.add(id);
   const isNew = (c: Candidate): boolean => {
     if (mapped.has(c.pulled.contact.id) || !identity) return false;
     const x = c.remote.external_id;
-    if (x) return externalIdCount.get(x) === 1 && !identity.heldExternalIds.has(x);
-    return !c.remote.email || !identity.linkableEmails.has(c.remote.email.toLowerCase());
+    // A contact our push created for a row the application has deleted since is the push's to archive (pushedCreate).
+    if (x) return externalIdCount.get(x) === 1 && !identity.heldExternalIds.has(x) && !identity.createsInDoubt.has(x);
+    const email = c.remote.email?.toLowerCase();
+    return !email || (!identity.linkableEmails.has(email) && !identity.createsInDoubt.has(email));
   };
   const fresh = candidates.filter(isNew);
   const changed = candidates.filter((c) => linked.has(c.pulled.contact.id));

@@ -6,6 +6,7 @@ import type { AuditEntry } from '../../db/queries/audit.ts';
 import type { Mapping, MappingWrite } from '../../db/queries/mappings.ts';
 import type { IntercomContact } from '../../intercom/payloads.ts';
 import { contactExternalKey, decideLink, keepLeadExternalId } from '../identity.ts';
+import { linkBase } from '../link-base.ts';
 import type { Outcome } from '../outcome.ts';
 import { contactFromLocal, contactFromRemote, snapshotHash, type ContactSnapshot, type LocalContactRow } from '../snapshot.ts';
 import { creationChanges, isStaleRead, pullAudit, reconcileAudits, type ApplyContext } from './apply-context.ts';
@@ -93,6 +94,12 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
       // A re-created key (issue 13): the push is taking this contact over for the new row and unarchived it itself.
       // That is our own write, not a revival, and the old contact's values must not overwrite the new row's.
       if (await claimedByPushedCreate(tx, remote, mapping.local_id)) return 'skipped';
+      // Another row's write to this contact is in doubt: a takeover by a newer row with the key (which may since have
+      // been deleted in turn) brought it back, or a removal decided for one is on its way. Our own doing, not a
+      // revival: that row's push decides (push/claim.ts). Taken for a revival, it put back a row the application had
+      // deleted, under the key the application was about to insert again.
+      const writers = await tx.contactWritersInDoubt(c.id, mapping.local_id, ctx.writeDoubtWindowSeconds ?? 900);
+      if (writers.length > 0) return 'skipped';
       // Read before our archive was recorded: the contact shows live because the archive had not happened yet, not
       // because Intercom revived it (chaos seed 19).
       if (isStaleRead(mapping, c, ctx.readAt, ctx.futureLimit)) return 'skipped';
@@ -168,6 +175,13 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
     }
   }
 
+  // Nobody local holds the key. If our own push created this contact, for a row the application deleted since (a key
+  // deleted and re-created in quick succession), its link may commit after the look-up by id above: taken for a
+  // contact made in Intercom, it came back as a local row the application never wrote, under the key it was about to
+  // insert again. The push decides (its delete archives what its create made).
+  const ours = await tx.pushedCreate(c.id, { externalId: remote.external_id, email: remote.email });
+  if (ours === 'mapped') return applyContact(tx, pulled, ctx, opts);
+  if (ours === 'in-doubt') return 'skipped';
   const localId = await tx.insertContact(remote, c.createdAt);
   await tx.upsertMapping({
     entityType: 'contact',
@@ -255,7 +269,11 @@ export function planApplyToLocal(i: LocalApplyInput, ctx: ApplyContext): LocalAp
   // A lead's external_id Intercom does not keep stays as the application wrote it (identity.ts).
   const remote = keepLeadExternalId(i.remote, localSnap);
   const hash = remote === i.remote ? i.hash : snapshotHash(remote);
-  const agreed = i.mapping?.base_snapshot ?? null;
+  // A row linked while its own change is still queued (its create not pushed yet) has agreed nothing with this contact,
+  // which may hold an older row's values (a key deleted and re-created): as the push's link does, what the row holds
+  // wins and what it lacks is taken from Intercom. With no base at all, every difference was a conflict that
+  // newest_wins could hand to the older row's values (the contact's updated_at moved by our own takeover).
+  const agreed = i.mapping?.base_snapshot ?? (i.link !== null && i.pending ? linkBase(remote, localSnap) : null);
   // Our own write landing late is not a remote edit: the local value stands and is pushed again (./echo.ts).
   const echoes = i.doubts.length > 0 ? findEchoes(agreed, localSnap, remote, [...i.doubts]) : null;
   const echoed = echoes ? Object.keys(echoes.fields) : [];

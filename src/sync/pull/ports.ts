@@ -71,6 +71,17 @@ export interface ApplyTx {
   audit(entries: readonly AuditEntry[]): Promise<void>;
   /** Our writes to this entity whose answer was lost, sent within the last windowSeconds (creates: any age). */
   writeDoubts(entity: MappingEntity, localId: number, windowSeconds: number): Promise<WriteDoubt[]>;
+  /**
+   * Local rows other than `exceptLocalId` with a write of ours to this Intercom contact in doubt: an update sent within
+   * the window (a re-created key's takeover records its claim as one) or an archive or delete (any age).
+   */
+  contactWritersInDoubt(intercomId: string, exceptLocalId: number, windowSeconds: number): Promise<number[]>;
+  /**
+   * Whether a push created (or is creating) this contact: 'mapped' when a mapping holds the Intercom id now, 'in-doubt'
+   * when a contact create of ours not recorded yet carries its key (the external_id if it has one, else the email).
+   * One statement: the push's finish settles that doubt and writes the mapping in one commit, so one of the two shows.
+   */
+  pushedCreate(intercomId: string, key: { externalId: string | null; email: string | null }): Promise<'mapped' | 'in-doubt' | null>;
   /** Deletes doubts the pull saw landed (and audited in this transaction): they are never audited again. */
   settleWriteDoubts(ids: readonly number[]): Promise<void>;
   /** Queues a push of this entity, as a local change to these fields would (the outbox trigger's entry). */
@@ -80,7 +91,8 @@ export interface ApplyTx {
    * The batch path's identity questions about a page's contacts that have no mapping, in one round trip and in this
    * order, each statement seeing what committed before it: the advisory locks of `lockExternalIds` (sorted, one per
    * key: the lock contactByExternalId takes), which of them a local contact holds, which of `emails` (lower-cased)
-   * unlinkedContactsByEmail would find a row for, which of `recheckIntercomIds` have a mapping now (a push may link
+   * unlinkedContactsByEmail would find a row for, which of those external ids and emails a create of ours still in
+   * doubt carries (pushedCreate), which of `recheckIntercomIds` have a mapping now (a push may link
    * one between the mapping read and the email look-up: asked after it, one of the two answers sees that link), the
    * active company mappings of `companyIntercomIds` (ordered by local id) and which of `intercomIds` a local
    * contact carries.
@@ -94,6 +106,8 @@ export interface ApplyTx {
   }): Promise<{
     heldExternalIds: Set<string>;
     linkableEmails: Set<string>;
+    /** Of the external ids and (lower-cased) emails asked, those a contact create of ours still in doubt carries. */
+    createsInDoubt: Set<string>;
     mapped: Set<string>;
     companies: { local_id: number; intercom_id: string }[];
     carriedIntercomIds: Set<string>;

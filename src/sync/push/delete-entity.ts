@@ -7,7 +7,8 @@
 import type { LinkedMapping, Mapping, MappingEntity } from '../../db/queries/mappings.ts';
 import { isLinked } from '../linked.ts';
 import { auditBase, noop, type PushContext, type Step } from './context.ts';
-import { archiveStateDoubts, createDoubts, doubtWindowSeconds, mayHaveLeft, resolveCreateDoubts, sendArchiveState } from './doubt.ts';
+import { claimContact, type ClaimRefusal } from './claim.ts';
+import { archiveStateDoubts, createDoubts, doubtWindowSeconds, mayHaveLeft, resolveCreateDoubts, sendRecorded } from './doubt.ts';
 import { goneIsDone } from './lookup.ts';
 import type { OutboxEntry, WriteDoubt } from './ports.ts';
 
@@ -24,7 +25,8 @@ export async function deleteContact(
   if (mode === 'ignore') return noop('skipped');
   let target: DeleteTarget;
   let settledDoubts: number[] = [];
-  const stateDoubts = mode === 'archive' ? await archiveStateDoubts(ctx, entry.localId) : [];
+  // Delete mode records its removals as archive-state doubts too (./claim.ts): its finish settles them alike.
+  const stateDoubts = await archiveStateDoubts(ctx, entry.localId);
   if (linked(mapping)) {
     // Archived and recorded, and no unarchive of ours may have undone it since: nothing to send.
     if (mapping.status === 'archived' && mode === 'archive' && !mayHaveLeft(stateDoubts, false)) {
@@ -79,15 +81,24 @@ async function archiveTarget(
   settledDoubts: number[],
 ): Promise<Step> {
   const mode = ctx.config.deleteMode;
+  // In doubt while it is out: if nothing records the answer and the row comes back, its next push unarchives. Recorded
+  // only if no newer live row holds the contact or is taking it over (./claim.ts); a delete is recorded the same way,
+  // so a takeover waits for it too.
+  const removal = {
+    entityType: 'contact' as const,
+    localId: entry.localId,
+    intercomId: target.intercom_id,
+    op: 'archive' as const,
+    fields: mode === 'archive' ? { archived: true } : { archived: true, deleted: true },
+  };
+  const claim = await claimContact(ctx, removal, 'remove');
+  if ('refused' in claim) return superseded(ctx, entry, mapping, target, claim.refused, settledDoubts);
   if (mode === 'archive') {
-    // In doubt while it is out: if nothing records the answer and the row comes back, its next push unarchives.
-    const sent = await sendArchiveState(ctx, entry.localId, target.intercom_id, true, () =>
-      goneIsDone(ctx.gateway.archiveContact(target.intercom_id, 'push')),
-    );
-    settledDoubts = [...settledDoubts, sent.doubtId];
+    await sendRecorded(ctx, claim.doubtId, removal, () => goneIsDone(ctx.gateway.archiveContact(target.intercom_id, 'push')));
   } else {
-    await goneIsDone(ctx.gateway.deleteContact(target.intercom_id, 'push'));
+    await sendRecorded(ctx, claim.doubtId, removal, () => goneIsDone(ctx.gateway.deleteContact(target.intercom_id, 'push')));
   }
+  settledDoubts = [...settledDoubts, claim.doubtId];
   return {
     kind: 'finish',
     outcome: 'deleted',
@@ -114,6 +125,67 @@ async function archiveTarget(
           intercomId: target.intercom_id,
           externalKey: target.external_key,
           action: mode === 'archive' ? 'archive' : 'delete',
+        },
+      ],
+      settledDoubts,
+    },
+  };
+}
+
+/**
+ * The archive or delete was decided for this row, but another live row now holds its contact or is taking it over
+ * (a key deleted and re-created): nothing is sent. The row lets go of the contact and the decision is audited.
+ */
+function superseded(
+  ctx: PushContext,
+  entry: OutboxEntry,
+  mapping: Mapping<'contact'> | null,
+  target: DeleteTarget,
+  refused: ClaimRefusal,
+  settledDoubts: number[],
+): Step {
+  const holder = refused.kind === 'held' ? refused.localId : null;
+  const reason =
+    refused.kind === 'held'
+      ? `deleted locally; its Intercom contact ${target.intercom_id} belongs to live local contact ${refused.localId}` +
+        (refused.by === 'write' ? ', which is taking it over' : '')
+      : `deleted locally; not removing Intercom contact ${target.intercom_id}: ${refused.kind}`;
+  ctx.log.info({ localId: entry.localId, intercomId: target.intercom_id, heldBy: holder }, 'a removal decided for a deleted row was superseded by a newer row');
+  return {
+    kind: 'finish',
+    outcome: 'skipped',
+    write: {
+      expectBaseHash: mapping?.base_hash ?? null,
+      guard: { entity: 'contact', localId: entry.localId },
+      mappings: mapping
+        ? [
+            {
+              entityType: 'contact',
+              localId: entry.localId,
+              intercomId: null,
+              externalKey: mapping.external_key ?? target.external_key,
+              status: 'deleted',
+              statusReason: reason,
+              baseSnapshot: mapping.base_snapshot,
+              baseHash: mapping.base_hash,
+              remoteUpdatedAt: mapping.remote_updated_at,
+            },
+          ]
+        : [],
+      localPatches: [],
+      audit: [
+        {
+          ...auditBase(ctx, entry),
+          intercomId: target.intercom_id,
+          externalKey: target.external_key,
+          action: 'superseded',
+          changes: {},
+          details: {
+            decided: ctx.config.deleteMode === 'archive' ? 'archive' : 'delete',
+            held_by_local_id: holder,
+            held_by: refused.kind === 'held' ? refused.by : null,
+            reason,
+          },
         },
       ],
       settledDoubts,

@@ -3,7 +3,10 @@
  * local row should take afterwards so that base, Intercom and the row agree again. Pure functions over snapshots.
  */
 import type { CompanyWrite, ContactWrite, CustomAttributeValue } from '../../intercom/payloads.ts';
+import { linkBase } from '../link-base.ts';
 import { contactSnapshotSchema, same, type CompanySnapshot, type ContactSnapshot, type Snapshot } from '../snapshot.ts';
+
+export { linkBase };
 
 type Attrs = Record<string, unknown>;
 
@@ -56,25 +59,6 @@ export function companyWrite(base: CompanySnapshot | null, local: CompanySnapsho
   const body = diffFields(base, local, COMPANY_SKIP);
   if (Object.keys(body).length === 0) return null;
   return { company_id: local.company_id, ...body };
-}
-
-/**
- * The base to diff against when linking to a contact that already existed in Intercom (409, crash recovery): what
- * the local row holds wins, what it lacks is taken from Intercom. Modelled as a base that equals the local row on
- * its empty fields (so they count as "unchanged locally") and equals Intercom elsewhere (so they are sent if they
- * differ).
- */
-export function linkBase(remote: ContactSnapshot, local: ContactSnapshot): ContactSnapshot {
-  const out: Record<string, unknown> = { ...remote };
-  for (const [k, v] of Object.entries(local)) {
-    if (k === 'custom_attributes') continue;
-    if (v === null) out[k] = null;
-  }
-  const attrs: Attrs = {};
-  for (const [k, v] of Object.entries(remote.custom_attributes)) if (Object.hasOwn(local.custom_attributes, k)) setOwn(attrs, k, v);
-  out.custom_attributes = attrs;
-  // Field by field the result takes a value of remote or of local, both valid snapshots: the parse only re-types it.
-  return contactSnapshotSchema.parse(out);
 }
 
 /**

@@ -36,7 +36,16 @@ export async function sendInDoubt<T>(
   doubt: WriteDoubtInput,
   send: () => Promise<T>,
 ): Promise<{ value: T; doubtId: number }> {
-  const doubtId = await ctx.store.recordWriteDoubt(doubt);
+  return sendRecorded(ctx, await ctx.store.recordWriteDoubt(doubt), doubt, send);
+}
+
+/** sendInDoubt for a write whose doubt is already recorded (claimContact records it under its lock). */
+export async function sendRecorded<T>(
+  ctx: PushContext,
+  doubtId: number,
+  doubt: WriteDoubtInput,
+  send: () => Promise<T>,
+): Promise<{ value: T; doubtId: number }> {
   try {
     return { value: await send(), doubtId };
   } catch (err) {

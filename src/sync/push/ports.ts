@@ -71,6 +71,21 @@ export interface WriteDoubt {
 
 export type WriteDoubtInput = Omit<WriteDoubt, 'id' | 'sentAt'>;
 
+/**
+ * Who else has a say over one Intercom contact, read in one statement under a lock on that contact id
+ * (PushStorePort.claimContact). "Live" means the local row exists and is not soft-deleted.
+ */
+export interface ContactClaimFacts {
+  /** The claiming row exists and is not soft-deleted. */
+  selfLive: boolean;
+  /** Other live rows whose mapping holds the contact. */
+  heldBy: number[];
+  /** Other live rows with a write to the contact in doubt (updates within the doubt window; archive-state writes). */
+  claimedBy: number[];
+  /** Other rows with an archive or delete of the contact in doubt and their outbox entry still pending: in flight. */
+  removingBy: number[];
+}
+
 export interface FinishWrite {
   /**
    * The mapping's base_hash the diff was computed from. If pull moved the base meanwhile, nothing is written and the
@@ -84,6 +99,11 @@ export interface FinishWrite {
   audit: AuditEntry[];
   /** Doubts this step's answers settled (the write was answered, or a lookup found what it made). */
   settledDoubts?: readonly number[];
+  /**
+   * The step is one of several (a key swap's temporary write, ./swap.ts): the entry is not done, it stays pending and
+   * runs again after delayMs, without counting an attempt.
+   */
+  keepEntry?: { delayMs: number };
 }
 
 export type FinishResult = 'done' | 'stale' | 'superseded';
@@ -109,6 +129,8 @@ export interface PushStorePort {
   company(localId: number): Promise<LocalCompanyRow | null>;
   mapping<E extends MappingEntity>(entity: E, localId: number): Promise<Mapping<E> | null>;
   mappingByIntercomId<E extends MappingEntity>(entity: E, intercomId: string): Promise<LinkedMapping<E> | null>;
+  /** Mappings whose external key (a user's external_id, a lead's lower-cased email) is this one, by local id. */
+  mappingsByExternalKey<E extends MappingEntity>(entity: E, externalKey: string): Promise<Mapping<E>[]>;
   associationExists(contactId: number, companyId: number): Promise<boolean>;
   /** A pending (not dead) outbox entry exists for this entity. */
   hasPendingEntry(entity: 'contact' | 'company', localId: number): Promise<boolean>;
@@ -121,6 +143,17 @@ export interface PushStorePort {
   setMappingStatus(entity: MappingEntity, localId: number, status: MappingStatus, reason: string | null): Promise<void>;
   /** Committed before a write is sent: from then on the write is "in doubt" until its answer is recorded. */
   recordWriteDoubt(d: WriteDoubtInput): Promise<number>;
+  /**
+   * recordWriteDoubt for a write to an existing Intercom contact, in one transaction holding a lock on that contact id:
+   * the facts are read in one statement, `decide` says whether the write may go, and only then is the doubt recorded.
+   * Every archive, delete and takeover of a contact goes through here, so each sees the others' recorded decisions.
+   * Returns the facts, and the doubt's id (null when `decide` refused).
+   */
+  claimContact(
+    d: WriteDoubtInput & { intercomId: string },
+    windowSeconds: number,
+    decide: (f: ContactClaimFacts) => boolean,
+  ): Promise<{ facts: ContactClaimFacts; doubtId: number | null }>;
   /** Forgets doubts: the write provably did not apply, or a lookup settled it. */
   settleWriteDoubts(ids: readonly number[]): Promise<void>;
   /** Doubts of one entity, oldest first: every create and archive, and updates sent within the last windowSeconds. */

@@ -14,6 +14,7 @@ import { archiveStateDoubts, doubtOfError, mayHaveLeft, openUpdateDoubts, putCon
 import { is, remoteLookup } from './lookup.ts';
 import type { OutboxEntry } from './ports.ts';
 import { prepareContactBody } from './prepare.ts';
+import { sequenceKeySwap } from './swap.ts';
 
 export async function updateContact(
   ctx: PushContext,
@@ -60,6 +61,9 @@ export async function updateContact(
     if (err instanceof IntercomPayloadError && err.identity?.id === mapping.intercom_id && body) {
       return updatedUnreadable(ctx, entry, { local, mapping, base, body, err, identity: err.identity });
     }
+    // Refused because another of our contacts still holds a key this row takes from it (rows swapping keys).
+    const sequenced = body ? await sequenceKeySwap(ctx, entry, row, local, mapping, body, err, settledDoubts) : null;
+    if (sequenced) return sequenced;
     if (!is(err, 404)) throw err;
     return relink(ctx, entry, row, local, mapping, base);
   }
