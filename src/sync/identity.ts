@@ -9,7 +9,7 @@ import type { ContactSnapshot } from './snapshot.ts';
 /**
  * The mapping's external_key: a user's external_id; a lead's email. Leads cannot be found by external_id
  * (find_by_external_id serves users only, 2.14 OpenAPI operation ShowContactByExternalId), and whether Intercom keeps a lead's external_id at all is
- * disputed (issue 11: Segment's integration says it does not), so a lead is keyed by email even when it has one.
+ * disputed (Segment's integration says it does not: docs/simulator.md "Duplicate leads and lead `external_id`"), so a lead is keyed by email even when it has one.
  */
 export function contactExternalKey(s: Pick<ContactSnapshot, 'external_id' | 'email' | 'role'>): string | null {
   if (s.role === 'lead' && s.email) return s.email.toLowerCase();

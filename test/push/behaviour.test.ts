@@ -58,7 +58,7 @@ describe('create races and identity', () => {
     expect(audit.map((a) => a.action)).toEqual(['link']);
   });
 
-  // Issue 11: only a holder known to be archived is unarchived. This simulator's 409 does not say "archived" (the
+  // Only a holder known to be archived is unarchived. This simulator's 409 does not say "archived" (the
   // plain wording), and Intercom's contact object has no archived flag, so a contact someone else archived is
   // linked and updated but left archived (Intercom unarchives it when the person is seen again).
   it('a holder of the external_id archived by someone else, with a plain 409, is linked but not unarchived', async () => {

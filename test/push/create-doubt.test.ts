@@ -1,5 +1,5 @@
 /**
- * Issue 11: a create is never sent twice blindly. A POST /contacts whose answer is lost leaves the row "create in
+ * A create is never sent twice blindly. A POST /contacts whose answer is lost leaves the row "create in
  * doubt"; before any new create the doubt is resolved by lookup, and only a lookup that positively finds nothing
  * allows another POST. Intercom does not deduplicate leads, so no 409 can be relied on to catch a second lead.
  *
@@ -141,7 +141,7 @@ describe('creates in doubt', () => {
   });
 });
 
-// The harsher reading of Intercom (issue 11, docs/simulator.md): a second lead with the same email is created, not
+// The harsher reading of Intercom (docs/simulator.md "Duplicate leads and lead `external_id`"): a second lead with the same email is created, not
 // refused, and a write can be applied and then lose its answer. Nothing but the daemon's own rule prevents a
 // duplicate here.
 describe('creates in doubt, Intercom accepting duplicate leads', () => {

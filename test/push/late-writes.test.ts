@@ -1,7 +1,7 @@
 /**
- * Issue 13 point 2: a write whose answer was lost and that Intercom applies after a newer one must not win. The
+ * A write whose answer was lost and that Intercom applies after a newer one must not win. The
  * simulator's latency fault sleeps BEFORE it handles the request, so a latency longer than the client's timeout is a
- * write applied after the client gave up: exactly the late write of the issue.
+ * write applied after the client gave up: exactly a late write (docs/guarantees.md "Late writes").
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -79,7 +79,7 @@ describe('late writes', () => {
     await w.sql(`UPDATE intercom.contacts SET name = 'v2' WHERE id = $1`, [id]);
     await drainAll(w);
     await lateWritesLanded();
-    // The late 'v1' has landed in Intercom after 'v2': the state the issue describes.
+    // The late 'v1' has landed in Intercom after 'v2': a late write that a newer one preceded.
     expect(await remoteName(id)).toBe('v1');
     await settle();
     expect(await localName(id)).toBe('v2');

@@ -1,5 +1,5 @@
 /**
- * Issue 11: whether Intercom keeps an external_id on a lead is disputed, so the simulator offers each reading
+ * Whether Intercom keeps an external_id on a lead is disputed, so the simulator offers each reading
  * (leadExternalId: keep / drop / reject) and the daemon must be right under each: the lead syncs keyed by email, the
  * application's external_id is never wiped locally, and it is not pushed again on every change.
  */

@@ -4,8 +4,8 @@ import { drainAll, insertUsers, pushWorld, type PushWorld } from './helpers.ts';
 /**
  * A claimed entry can wait behind the limiter (a 429 pause, a full budget) or a slow Intercom for longer than its
  * lease. If the lease ran out meanwhile, a second worker claimed the entry and wrote the same entity again: two
- * PUTs in flight for one contact and two audit rows for one change (issue 13: "no two writes to one entity are in
- * flight at once"). The holder now renews the leases of everything it holds until it finishes.
+ * PUTs in flight for one contact and two audit rows for one change (the rule
+ * that no two writes to one entity are in flight at once). The holder now renews the leases of everything it holds until it finishes.
  */
 let w: PushWorld;
 beforeAll(async () => {

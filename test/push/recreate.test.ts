@@ -1,5 +1,5 @@
 /**
- * Issue 13 point 1: a contact deleted and re-created locally with the same external_id converges. In archive mode
+ * A contact deleted and re-created locally with the same external_id converges. In archive mode
  * the new row revives and relinks the archived contact with its own data; in delete mode it gets a fresh contact;
  * both audited. Every sequence of inserts, updates, soft and hard deletes and re-inserts of one key, with pushes
  * interleaved, ends with Intercom holding the last live row (or nothing live), and no dead letter.

@@ -1,5 +1,5 @@
 /**
- * Issue 11: a contact deleted locally (DELETE_MODE=archive) that Intercom revives — it unarchives a contact that is
+ * A contact deleted locally (DELETE_MODE=archive) that Intercom revives — it unarchives a contact that is
  * seen again — is a conflict recorded and decided by CONFLICT_POLICY, and the daemon never flip-flops: after the
  * decision, further pulls and pushes change nothing.
  */

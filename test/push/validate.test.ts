@@ -42,7 +42,7 @@ describe('validation (what Intercom would reject)', () => {
     );
   });
 
-  it('integers beyond 2^53 are refused by name, not rounded (issue 13, point 6)', () => {
+  it('integers beyond 2^53 are refused by name, not rounded', () => {
     for (const v of [2 ** 53, 1e23, -(2 ** 53), Number.MAX_SAFE_INTEGER + 2]) {
       const err = validateContactWrite(7, { custom_attributes: { seats: v } });
       expect(err?.field).toBe('custom_attributes.seats');

@@ -57,7 +57,7 @@ export function isUnchanged(m: Mapping | undefined | null, c: IntercomContact, s
  * — is linked by the push, never by the pull. The push's protocol finds its own contact again (doubts, 409 holder),
  * and only the push knows the contact it links may hold someone else's older values: a re-created key takes over
  * the archived contact of the deleted row, and the unarchive that takeover sends moves updated_at, so a pull that
- * linked first with no base would let those older values win under newest_wins (chaos seed 7, issue 13).
+ * linked first with no base would let those older values win under newest_wins (chaos seed 7; docs/guarantees.md "Re-created contacts").
  */
 async function pushOwnsLink(tx: ApplyTx, localId: number, m: Mapping | null): Promise<boolean> {
   return m?.status === 'pending' && (await tx.hasPendingOutbox('contact', localId));
@@ -91,7 +91,7 @@ export async function applyContact(tx: ApplyTx, pulled: PulledContact, ctx: Appl
   if (mapping) {
     const archivedRow = mapping.status === 'archived' ? await tx.contact(mapping.local_id) : undefined;
     if (archivedRow === null || (archivedRow && archivedRow.deleted_at !== null)) {
-      // A re-created key (issue 13): the push is taking this contact over for the new row and unarchived it itself.
+      // A re-created key (docs/guarantees.md "Re-created contacts"): the push is taking this contact over for the new row and unarchived it itself.
       // That is our own write, not a revival, and the old contact's values must not overwrite the new row's.
       if (await claimedByPushedCreate(tx, remote, mapping.local_id)) return 'skipped';
       // Another row's write to this contact is in doubt: a takeover by a newer row with the key (which may since have

@@ -1,7 +1,7 @@
 /**
  * A contact we archived because its local row was deleted (DELETE_MODE=archive), seen live again in Intercom
  * (docs/guarantees.md, "Revived contacts"). Intercom unarchives an archived contact by itself when that person is
- * seen again (help article https://www.intercom.com/help/en/articles/8851551, issue 11), so the local delete and the
+ * seen again (help article https://www.intercom.com/help/en/articles/8851551; docs/simulator.md "The archived 409, and contacts seen again"), so the local delete and the
  * revival are a conflict about the contact's existence, decided by CONFLICT_POLICY and recorded as one:
  *   - remote wins (remote_wins, or newest_wins when the revival is newer than the local delete): the local row
  *     comes back — a soft-deleted row is restored, a hard-deleted one is inserted again from Intercom — and links;

@@ -9,7 +9,7 @@
  *   3. Resolve doubts: every create is recorded in sync_write_doubts before it is sent and settled when its answer is
  *      recorded, so a create left in doubt (timeout, dropped connection, 5xx, crash) is known. It is resolved by
  *      lookup before any new create (./doubt.ts): found → link (step 6); not searchable yet → wait; only a lookup that
- *      positively finds nothing allows step 4. Intercom deduplicates users by external_id but not leads (issue 11),
+ *      positively finds nothing allows step 4. Intercom deduplicates users by external_id but not leads (docs/simulator.md "Duplicate leads and lead `external_id`"),
  *      so a lead is never re-created on the hope of a 409.
  *   4. Create: POST /contacts with the row's non-empty fields, sent once (the gateway never resends a write).
  *   5. On 409: the holder's id from the message (GET /contacts/{id}, immediate), else find_by_external_id, else an
@@ -254,7 +254,7 @@ async function link(
   const extraMappings: MappingWrite[] = [];
   let weArchivedIt = false;
   if (owner && owner.local_id !== localId) {
-    // The key was re-created (issue 13): the row that owned this contact was deleted, and a new row carries the same
+    // The key was re-created (docs/guarantees.md "Re-created contacts"): the row that owned this contact was deleted, and a new row carries the same
     // key. The new row takes the contact over and the old mapping ends 'deleted' without an Intercom id, so the old
     // row's delete, whenever it runs, finds nothing to archive. The old mapping's status does not matter: when the
     // re-insert follows the delete closely, the delete may not have been pushed yet and the mapping is still
@@ -304,7 +304,7 @@ async function link(
   if ('refused' in claim) return takeoverRefused(localId, id, claim.refused);
   const settled = [...settledDoubts, claim.doubtId];
   // Intercom keeps an archived contact's key reserved and answers 409. Only a holder known to be archived is brought
-  // back (issue 11): its 409 says so, or its answer does, or we archived it ourselves. Unarchiving a live contact
+  // back (help article https://www.intercom.com/help/en/articles/8851551): its 409 says so, or its answer does, or we archived it ourselves. Unarchiving a live contact
   // would be harmless, but one archived by someone else is theirs to bring back.
   const archived = 'contact' in holder ? holder.contact.archived : holder.unreadable.identity.archived;
   if (archived === true || details.archived_409 === true || weArchivedIt) {

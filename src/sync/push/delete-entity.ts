@@ -46,7 +46,7 @@ export async function deleteContact(
       target = { intercom_id: last.intercomId, external_key: mapping?.external_key ?? externalId, base_snapshot: null, base_hash: null, remote_updated_at: null };
       return archiveTarget(ctx, entry, mapping, target, [...settledDoubts, ...stateDoubts.map((d) => d.id)]);
     }
-    // With no create in doubt the row never reached Intercom, and deleting it is a no-op (issue 13). Otherwise a lost
+    // With no create in doubt the row never reached Intercom, and deleting it is a no-op (docs/guarantees.md "Re-created contacts"). Otherwise a lost
     // answer may have made a contact: find it by what was sent, exactly as a new create would.
     const doubts = await createDoubts(ctx, entry.localId);
     if (doubts.length === 0) return noop('skipped');

@@ -27,7 +27,7 @@ export async function prepareCompanyBody(ctx: PushContext, localId: number, body
 
 /**
  * Sends a contact write; if Intercom refuses a lead's external_id (400 naming it — whether Intercom accepts one on a
- * lead is disputed, issue 11), sends it once more without. The lead stays keyed by email and its external_id
+ * lead is disputed, docs/simulator.md "Duplicate leads and lead `external_id`"), sends it once more without. The lead stays keyed by email and its external_id
  * local-only (identity.ts keepLeadExternalId), so it is not pushed again on every change.
  */
 export async function sendLeadTolerant<T>(
