@@ -3,8 +3,8 @@
  * re-probes it); an endpoint refused for a missing permission parks only the entries that need it, without counting
  * attempts; rows Intercom (or our validation) refuses go dead at once with the reason. Transient failures (no answer,
  * timeouts, 429, 5xx, a load balancer's 403, the shared limiter's Redis down) NEVER dead-letter: an outage of any
- * length only delays changes, backing off to a cap, and they resume by themselves: a dead letter needs a person, and an outage is not the row's fault. Anything else
- * that may pass later (an unexpected answer body, a database error, a bug) is retried until MAX_ATTEMPTS.
+ * length only delays changes, backing off to a cap, and they resume by themselves: a dead letter needs a person, and
+ * an outage is not the row's fault. Anything else that may pass later (an unexpected answer body, a database error, a bug) is retried until MAX_ATTEMPTS.
  */
 import {
   AmbiguousIdentityError,
