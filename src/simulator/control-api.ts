@@ -134,6 +134,7 @@ export function controlRouter(): Router<ControlHandler> {
     return { ok: true };
   });
   r.add('GET', '/__sim/stats', ({ state }) => state.stats.snapshot());
+  r.add('GET', '/__sim/requests', ({ state }) => ({ data: state.stats.requests() }));
   r.add('DELETE', '/__sim/stats', ({ state }) => {
     state.stats.reset();
     return { ok: true };
