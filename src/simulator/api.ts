@@ -95,7 +95,8 @@ export async function handleApi(
     return fail(400, [{ code: 'intercom_version_invalid', message: `Requested version ${version} is not valid` }]);
   }
 
-  const { latencyMs, latencyAfterMs, terminal } = state.faults.match(method, template);
+  const { latencyMs, latencyAfterMs, terminal, hold } = state.faults.match(method, template);
+  if (hold) await state.faults.hold();
   if (latencyMs > 0) await sleep(latencyMs);
   const afterApply = terminal?.after_apply === true;
   if (terminal && !afterApply && failBefore(terminal)) return;
