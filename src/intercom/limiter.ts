@@ -98,6 +98,8 @@ export class WindowLimiter {
   /** Calls sitting out a 429 pause outside the queue. */
   private sitting = 0;
   private closing: Promise<void> | null = null;
+  /** The correction of the reservoir from an answer's X-RateLimit-Remaining in progress; they run one at a time. */
+  private lowering: Promise<void> = Promise.resolve();
   private readonly guardMs: number;
   private readonly random: () => number;
   private readonly clock: LimiterClock;
@@ -237,17 +239,24 @@ export class WindowLimiter {
       }
     }
     if (rate.remaining === null) return;
+    // One correction at a time: answers observed together each read the same reservoir, and each subtracting its own
+    // difference from it took the reservoir below zero, idling the rest of the window.
+    const remaining = rate.remaining;
+    const lowering = this.lowering.then(() => this.lowerTo(remaining));
+    this.lowering = lowering;
+    await lowering;
+  }
+
+  private async lowerTo(remaining: number): Promise<void> {
+    if (this.closing) return;
     try {
       const current = await this.bottleneck.currentReservoir();
-      if (current === null || rate.remaining >= current) return;
+      if (current === null || remaining >= current) return;
       const inFlightOthers = Math.max(0, (this.redis ? await this.bottleneck.running() : this.running) - 1);
-      const target = Math.max(0, rate.remaining - inFlightOthers);
+      const target = Math.max(0, remaining - inFlightOthers);
       if (target < current) {
         this.setSeen(await this.bottleneck.incrementReservoir(target - current));
-        this.log.debug(
-          { remaining: rate.remaining, reservoir: current, lowered: target },
-          'window budget spent elsewhere: lowering reservoir',
-        );
+        this.log.debug({ remaining, reservoir: current, lowered: target }, 'window budget spent elsewhere: lowering reservoir');
       }
     } catch (err) {
       this.log.warn({ err }, 'could not adapt rate limiter to response headers');
