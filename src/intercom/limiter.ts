@@ -94,7 +94,6 @@ export class WindowLimiter {
   private seenVersion = 0;
   private refillTimer: LimiterTimer | null = null;
   private pending = 0;
-  private running = 0;
   /** Calls sitting out a 429 pause outside the queue. */
   private sitting = 0;
   private closing: Promise<void> | null = null;
@@ -166,12 +165,7 @@ export class WindowLimiter {
             // Jobs the queue released just before a 429's pause reached the reservoir go back in line instead of
             // sending into a window Intercom already closed. The unit they took is moot: the refill resets it.
             if (this.pausedUntil !== null && this.clock.now() < this.pausedUntil) return PAUSED;
-            this.running++;
-            try {
-              return await fn();
-            } finally {
-              this.running--;
-            }
+            return await fn();
           },
         );
         if (result !== PAUSED) return result;
@@ -250,9 +244,13 @@ export class WindowLimiter {
   private async lowerTo(remaining: number): Promise<void> {
     if (this.closing) return;
     try {
-      const current = await this.bottleneck.currentReservoir();
+      // Read together, so no job is released between the two reads and counted in both. Every job the queue has
+      // released counts as in flight, started or not (Bottleneck starts a released job a timer tick later): counting
+      // only those already sending left the reservoir one too high when an answer came in that tick, and the job
+      // still to send met a 429.
+      const [current, released] = await Promise.all([this.bottleneck.currentReservoir(), this.bottleneck.running()]);
       if (current === null || remaining >= current) return;
-      const inFlightOthers = Math.max(0, (this.redis ? await this.bottleneck.running() : this.running) - 1);
+      const inFlightOthers = Math.max(0, released - 1);
       const target = Math.max(0, remaining - inFlightOthers);
       if (target < current) {
         this.setSeen(await this.bottleneck.incrementReservoir(target - current));
