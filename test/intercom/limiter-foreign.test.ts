@@ -54,9 +54,9 @@ it('adapts to a foreign consumer with requests in flight, and waits for the rese
   const clock = h.clock!;
 
   // Part drained: 4 of 10 left. We ask for 6; at most 4 fit now, the rest must wait for the next window, and none
-  // may 429. How many of the 4 are used depends on the order answers come back in: one whose X-RateLimit-Remaining
-  // already counts our other request in flight (taken first, answered second) makes the limiter hold that one back
-  // too. Using every unit is the serial test's business; here the burst of two, sent before any answer, must fit.
+  // may 429. Whether all 4 are used depends on the order answers come back in: one whose X-RateLimit-Remaining
+  // already counts our other request in flight (taken first, answered second) makes the limiter hold back a unit for
+  // it all the same. With two in flight that is one unit at most; the serial test above asserts all 4.
   let from = (await h.requests()).length;
   await h.control('POST', '/__sim/foreign-consume', { count: 6 });
   const first = await stepWindows(clock, gw, track(Array.from({ length: 6 }, () => gw.listContacts({ perPage: 1 }, 'pull'))));
@@ -65,7 +65,7 @@ it('adapts to a foreign consumer with requests in flight, and waits for the rese
   expect(ours.log.filter((e) => e.status === 429)).toEqual([]);
   const fitted = ours.at(w0).ok;
   expect(fitted).toBeLessThanOrEqual(4);
-  expect(fitted).toBeGreaterThanOrEqual(2);
+  expect(fitted).toBeGreaterThanOrEqual(4 - (2 - 1));
   expect(ours.at(w0 + WINDOW_SECONDS).ok).toBe(6 - fitted);
 
   // Fully drained: the first burst (at most maxConcurrent, 2) may meet 429s, then everyone waits for the reset.
