@@ -99,14 +99,14 @@ export function statusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-export function outcomeOfError(err: unknown, windowMs: number): AttemptOutcome {
+export function outcomeOfError(err: unknown, windowMs: number, now = Date.now()): AttemptOutcome {
   const status = statusOf(err);
   const headers = err instanceof IntercomError ? err.rawResponse?.headers : undefined;
   const body = err instanceof IntercomError ? err.body : undefined;
   return {
     status: status ?? null,
     requestId: status === undefined ? null : requestIdFrom(headers, body),
-    rate: status === undefined ? { limit: null, remaining: null, resetAtMs: null } : readRateHeaders(headers, windowMs),
+    rate: status === undefined ? { limit: null, remaining: null, resetAtMs: null } : readRateHeaders(headers, windowMs, now),
   };
 }
 

@@ -25,7 +25,7 @@ import {
   toApiError,
   type AttemptOutcome,
 } from './errors-from-response.ts';
-import { WindowLimiter, type LimiterState, type Priority } from './limiter.ts';
+import { systemClock, WindowLimiter, type LimiterClock, type LimiterState, type Priority } from './limiter.ts';
 import {
   PayloadShapeError,
   parseAck,
@@ -72,6 +72,11 @@ export interface GatewayOptions {
   ratePerMinute: number;
   /** Length of Intercom's rate window; 10 s in production. */
   windowMs?: number;
+  /**
+   * Clock of the rate windows: the limiter's refills and pauses, and the check of X-RateLimit-Reset. The system clock
+   * by default; tests move one together with the simulator's.
+   */
+  rateClock?: LimiterClock;
   timeoutSeconds?: number;
   maxRetries?: number;
   /**
@@ -193,6 +198,7 @@ class Gateway implements IntercomGateway {
   private readonly limiter: WindowLimiter;
   private readonly log: Logger;
   private readonly windowMs: number;
+  private readonly rateClock: LimiterClock;
   private readonly timeoutSeconds: number;
   private readonly retry: typeof DEFAULT_RETRY;
   private readonly access: Availability;
@@ -203,6 +209,7 @@ class Gateway implements IntercomGateway {
 
   constructor(private readonly opts: GatewayOptions) {
     this.windowMs = opts.windowMs ?? 10_000;
+    this.rateClock = opts.rateClock ?? systemClock;
     this.timeoutSeconds = opts.timeoutSeconds ?? 20;
     this.retry = { ...DEFAULT_RETRY, maxRetries: opts.maxRetries ?? DEFAULT_RETRY.maxRetries };
     this.log = opts.logger.child({ module: 'intercom' });
@@ -233,6 +240,7 @@ class Gateway implements IntercomGateway {
       redisUrl: opts.redisUrl,
       ...(opts.redisConnectTimeoutMs !== undefined ? { redisConnectTimeoutMs: opts.redisConnectTimeoutMs } : {}),
       logger: this.log.child({ component: 'limiter' }),
+      clock: this.rateClock,
     });
   }
 
@@ -330,7 +338,7 @@ class Gateway implements IntercomGateway {
           const outcome: AttemptOutcome = {
             status: raw.rawResponse.status,
             requestId: requestIdFrom(headers, raw.data),
-            rate: readRateHeaders(headers, this.windowMs),
+            rate: readRateHeaders(headers, this.windowMs, this.rateClock.now()),
           };
           this.record(name, priority, outcome, started, at);
           await this.limiter.observe(outcome.rate);
@@ -341,7 +349,7 @@ class Gateway implements IntercomGateway {
           }
           return { body: raw.data, status: raw.rawResponse.status, requestId: outcome.requestId };
         } catch (err) {
-          const outcome = outcomeOfError(err, this.windowMs);
+          const outcome = outcomeOfError(err, this.windowMs, this.rateClock.now());
           if (err instanceof IntercomError) this.clock.observe(err.rawResponse?.headers);
           this.record(name, priority, outcome, started, at);
           const apiErr = toApiError(err, { method, endpoint: label, permission: PERMISSIONS[name], ...ctx });

@@ -5,7 +5,6 @@
  * own count, and a 429 empties the reservoir until the reset Intercom announced. With Redis the reservoir lives in
  * Redis (Bottleneck clustering), so several processes spend one budget.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -22,6 +21,34 @@ const PRIORITY: Record<Priority, number> = { scroll: 0, push: 1, pull: 3, backfi
 
 const PAUSED: unique symbol = Symbol('paused');
 
+/**
+ * Where the limiter reads the time and sets its timers. Production uses the system clock. Tests pass a clock they move
+ * together with the simulator's, so the window a request lands in depends on the test's steps, not on how fast a busy
+ * machine runs.
+ */
+export interface LimiterClock {
+  now(): number;
+  /** Calls fn once, delayMs later on this clock. */
+  setTimer(fn: () => void, delayMs: number): LimiterTimer;
+}
+
+export interface LimiterTimer {
+  clear(): void;
+  /** Whether the timer keeps the process alive, as Node's ref()/unref(). */
+  keepAlive(on: boolean): void;
+}
+
+export const systemClock: LimiterClock = {
+  now: () => Date.now(),
+  setTimer(fn, delayMs) {
+    const t = setTimeout(fn, delayMs);
+    return {
+      clear: () => clearTimeout(t),
+      keepAlive: (on) => void (on ? t.ref() : t.unref()),
+    };
+  },
+};
+
 export interface LimiterOptions {
   ratePerMinute: number;
   windowMs: number;
@@ -36,11 +63,16 @@ export interface LimiterOptions {
   /** Wait this long after a reset before spending the new window, to absorb clock rounding. */
   resetGuardMs?: number;
   random?: () => number;
+  /** The clock of the rate windows; the system clock by default. */
+  clock?: LimiterClock;
 }
 
 export interface LimiterState {
+  /** Calls waiting for budget: in the queue, or sitting out a 429 pause. */
   queued: number;
+  /** Calls the limiter has released and that have not finished. */
   running: number;
+  /** Units left in this window, as last read (exact once nothing runs). */
   reservoir: number | null;
   pausedUntil: number | null;
 }
@@ -58,12 +90,18 @@ export class WindowLimiter {
   private windowEndsAt: number;
   private pausedUntil: number | null = null;
   private reservoirSeen: number | null;
-  private refillTimer: NodeJS.Timeout | null = null;
+  /** Bumped by every write of reservoirSeen, so a slow read cannot overwrite a newer value. */
+  private seenVersion = 0;
+  private refillTimer: LimiterTimer | null = null;
   private pending = 0;
-  private running = 0;
+  /** Calls sitting out a 429 pause outside the queue. */
+  private sitting = 0;
   private closing: Promise<void> | null = null;
+  /** The correction of the reservoir from an answer's X-RateLimit-Remaining in progress; they run one at a time. */
+  private lowering: Promise<void> = Promise.resolve();
   private readonly guardMs: number;
   private readonly random: () => number;
+  private readonly clock: LimiterClock;
   private readonly log: Logger;
   private readonly bottleneck: Bottleneck;
   private readonly redis: Redis | null = null;
@@ -77,11 +115,12 @@ export class WindowLimiter {
     this.reservoirSeen = this.budget;
     this.guardMs = opts.resetGuardMs ?? 100;
     this.random = opts.random ?? Math.random;
+    this.clock = opts.clock ?? systemClock;
     this.log = opts.logger;
     this.keyPrefix = `b_${opts.limiterId}`;
     // Windows start on multiples of the window length, as Intercom's and the simulator's do, so that processes
     // sharing Redis agree on window boundaries even before the first answer carries a reset time.
-    this.windowEndsAt = (Math.floor(Date.now() / this.windowMs) + 1) * this.windowMs;
+    this.windowEndsAt = (Math.floor(this.clock.now() / this.windowMs) + 1) * this.windowMs;
 
     const common: Bottleneck.ConstructorOptions = {
       id: opts.limiterId,
@@ -125,19 +164,20 @@ export class WindowLimiter {
           async (): Promise<T | typeof PAUSED> => {
             // Jobs the queue released just before a 429's pause reached the reservoir go back in line instead of
             // sending into a window Intercom already closed. The unit they took is moot: the refill resets it.
-            if (this.pausedUntil !== null && Date.now() < this.pausedUntil) return PAUSED;
-            this.running++;
-            try {
-              return await fn();
-            } finally {
-              this.running--;
-            }
+            if (this.pausedUntil !== null && this.clock.now() < this.pausedUntil) return PAUSED;
+            return await fn();
           },
         );
         if (result !== PAUSED) return result;
         // Wait out the pause outside the limiter: requeueing at once would spin through units another process may
         // already have refilled.
-        await sleep(Math.max(0, (this.pausedUntil ?? 0) - Date.now()));
+        const waitMs = Math.max(0, (this.pausedUntil ?? 0) - this.clock.now());
+        this.sitting++;
+        try {
+          await new Promise<void>((resolve) => this.clock.setTimer(resolve, waitMs));
+        } finally {
+          this.sitting--;
+        }
       }
     } finally {
       this.pending--;
@@ -193,17 +233,28 @@ export class WindowLimiter {
       }
     }
     if (rate.remaining === null) return;
+    // One correction at a time: answers observed together each read the same reservoir, and each subtracting its own
+    // difference from it took the reservoir below zero, idling the rest of the window.
+    const remaining = rate.remaining;
+    const lowering = this.lowering.then(() => this.lowerTo(remaining));
+    this.lowering = lowering;
+    await lowering;
+  }
+
+  private async lowerTo(remaining: number): Promise<void> {
+    if (this.closing) return;
     try {
-      const current = await this.bottleneck.currentReservoir();
-      if (current === null || rate.remaining >= current) return;
-      const inFlightOthers = Math.max(0, (this.redis ? await this.bottleneck.running() : this.running) - 1);
-      const target = Math.max(0, rate.remaining - inFlightOthers);
+      // Read together, so no job is released between the two reads and counted in both. Every job the queue has
+      // released counts as in flight, started or not (Bottleneck starts a released job a timer tick later): counting
+      // only those already sending left the reservoir one too high when an answer came in that tick, and the job
+      // still to send met a 429.
+      const [current, released] = await Promise.all([this.bottleneck.currentReservoir(), this.bottleneck.running()]);
+      if (current === null || remaining >= current) return;
+      const inFlightOthers = Math.max(0, released - 1);
+      const target = Math.max(0, remaining - inFlightOthers);
       if (target < current) {
-        this.reservoirSeen = await this.bottleneck.incrementReservoir(target - current);
-        this.log.debug(
-          { remaining: rate.remaining, reservoir: current, lowered: target },
-          'window budget spent elsewhere: lowering reservoir',
-        );
+        this.setSeen(await this.bottleneck.incrementReservoir(target - current));
+        this.log.debug({ remaining, reservoir: current, lowered: target }, 'window budget spent elsewhere: lowering reservoir');
       }
     } catch (err) {
       this.log.warn({ err }, 'could not adapt rate limiter to response headers');
@@ -213,7 +264,7 @@ export class WindowLimiter {
   /** A 429: nobody sends until the window resets (plus jitter, so waiting processes do not return in step). */
   async rateLimited(resetAtMs: number | null): Promise<void> {
     if (this.closing) return;
-    const now = Date.now();
+    const now = this.clock.now();
     let reset = resetAtMs ?? this.windowEndsAt;
     if (reset < this.windowEndsAt - this.windowMs / 2) return; // a late 429 from a window already refilled
     if (reset < now) reset = now;
@@ -222,15 +273,16 @@ export class WindowLimiter {
     this.windowEndsAt = reset;
     this.scheduleRefill(reset, this.pausedUntil);
     this.log.warn({ pausedUntil: new Date(this.pausedUntil).toISOString() }, 'Intercom rate limit hit: pausing all callers');
+    this.setSeen(0);
     try {
       // bottleneck's typings say updateSettings returns the limiter, but it returns a promise that settles once the
       // (Redis) store has the new reservoir: https://github.com/SGrondin/bottleneck/issues/193
       // eslint-disable-next-line @typescript-eslint/await-thenable
       await this.bottleneck.updateSettings({ reservoir: 0 });
-      this.reservoirSeen = 0;
     } catch (err) {
       this.log.warn({ err }, 'could not pause rate limiter');
     }
+    void this.refreshSeen();
   }
 
   /** Requests this window allows us (configured rate, corrected by Intercom's X-RateLimit-Limit). */
@@ -240,9 +292,12 @@ export class WindowLimiter {
 
   state(): LimiterState {
     const c = this.bottleneck.counts();
+    // Bottleneck counts a job as RUNNING from the moment it takes its unit until it starts (a timer tick later), then
+    // EXECUTING: both are released, whether or not the request has left yet. A job just handed over (RECEIVED) is
+    // in neither count for the tick it takes to reach the queue.
     return {
-      queued: (c.RECEIVED ?? 0) + (c.QUEUED ?? 0),
-      running: this.running,
+      queued: (c.QUEUED ?? 0) + this.sitting,
+      running: (c.RUNNING ?? 0) + (c.EXECUTING ?? 0),
       reservoir: this.reservoirSeen,
       pausedUntil: this.pausedUntil,
     };
@@ -250,7 +305,7 @@ export class WindowLimiter {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.refillTimer) clearTimeout(this.refillTimer);
+      this.refillTimer?.clear();
       this.refillTimer = null;
       try {
         await this.bottleneck.stop({ dropWaitingJobs: true, dropErrorMessage: 'Intercom gateway closed' });
@@ -281,6 +336,8 @@ export class WindowLimiter {
     this.windowEndsAt = windowEnd;
     this.pausedUntil = null;
     this.scheduleRefill(windowEnd, windowEnd + this.guardMs);
+    // Said at once, not after the store answers: until then a reader would take the old window's 0 for this one's.
+    this.setSeen(this.budget);
     try {
       if (this.redis) {
         const won = await this.redis.set(`${this.keyPrefix}_refill_${windowStart}`, '1', 'PX', this.windowMs * 6, 'NX');
@@ -290,36 +347,41 @@ export class WindowLimiter {
       // (Redis) store has the new reservoir: https://github.com/SGrondin/bottleneck/issues/193
       // eslint-disable-next-line @typescript-eslint/await-thenable
       await this.bottleneck.updateSettings({ reservoir: this.budget });
-      this.reservoirSeen = this.budget;
     } catch (err) {
       this.log.error({ err }, 'could not refill rate limiter');
     }
+    void this.refreshSeen();
   }
 
   private scheduleRefill(windowStart: number, fireAt: number): void {
     if (this.closing) return;
-    if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.refillTimer?.clear();
     // A refill needs Redis when the budget is shared: with Redis gone (or the limiter closing under it) the write
     // rejects, and a rejection nobody observes would take the process down. Calls meanwhile fail fast (awaitRedis).
-    this.refillTimer = setTimeout(() => {
+    this.refillTimer = this.clock.setTimer(() => {
       this.refill(windowStart).catch((err: unknown) => {
         if (!this.closing) this.log.warn({ err }, 'rate limiter could not start the next window');
       });
-    }, Math.max(0, fireAt - Date.now()));
+    }, Math.max(0, fireAt - this.clock.now()));
     this.refTimer();
   }
 
   /** The refill timer keeps the process alive only while callers wait on the limiter. */
   private refTimer(): void {
-    if (!this.refillTimer) return;
-    if (this.pending > 0) this.refillTimer.ref();
-    else this.refillTimer.unref();
+    this.refillTimer?.keepAlive(this.pending > 0);
+  }
+
+  private setSeen(reservoir: number | null): void {
+    this.seenVersion++;
+    this.reservoirSeen = reservoir;
   }
 
   private async refreshSeen(): Promise<void> {
     if (this.closing) return;
+    const version = ++this.seenVersion;
     try {
-      this.reservoirSeen = await this.bottleneck.currentReservoir();
+      const reservoir = await this.bottleneck.currentReservoir();
+      if (version === this.seenVersion) this.reservoirSeen = reservoir;
     } catch {
       // Only feeds limiterState(); the next answer refreshes it.
     }

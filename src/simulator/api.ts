@@ -45,8 +45,9 @@ export async function handleApi(
   const template = match?.template ?? '*';
   const settings = state.settings;
   let truncate = false;
+  let rateWindow: number | null = null;
   const send = (status: number, body: unknown) => {
-    state.stats.record(method, template, status);
+    state.stats.record(method, template, status, { requestId, rateWindow });
     sendJson(res, status, body, truncate);
   };
   const fail = (status: number, errors: ErrorItem[]) => send(status, errorBody(requestId, errors));
@@ -57,7 +58,7 @@ export async function handleApi(
   // The load balancer refuses before Intercom sees the request: HTML, no request id, no rate-limit headers
   // (community thread "api-requests-are-returning-403").
   if (settings.html403Probability > 0 && state.realismRng() < settings.html403Probability) {
-    state.stats.record(method, template, 403);
+    state.stats.record(method, template, 403, { requestId: null, rateWindow: null });
     res.removeHeader('X-Request-Id');
     const html = Buffer.from(HTML_403);
     res.writeHead(403, { 'Content-Type': 'text/html', 'Content-Length': String(html.length), Server: 'awselb/2.0' });
@@ -73,6 +74,7 @@ export async function handleApi(
 
   const decision = state.limiter.take(state.clock.nowMs());
   if (decision) {
+    rateWindow = decision.window;
     res.setHeader('X-RateLimit-Limit', String(decision.limit));
     res.setHeader('X-RateLimit-Remaining', String(decision.remaining));
     res.setHeader('X-RateLimit-Reset', String(decision.reset));
@@ -93,7 +95,8 @@ export async function handleApi(
     return fail(400, [{ code: 'intercom_version_invalid', message: `Requested version ${version} is not valid` }]);
   }
 
-  const { latencyMs, latencyAfterMs, terminal } = state.faults.match(method, template);
+  const { latencyMs, latencyAfterMs, terminal, hold } = state.faults.match(method, template);
+  if (hold) await state.faults.hold();
   if (latencyMs > 0) await sleep(latencyMs);
   const afterApply = terminal?.after_apply === true;
   if (terminal && !afterApply && failBefore(terminal)) return;
@@ -131,7 +134,7 @@ export async function handleApi(
   function failBefore(rule: FaultRule): boolean {
     state.stats.faultInjected();
     if (rule.kind === 'drop') {
-      state.stats.record(method, template, 0);
+      state.stats.record(method, template, 0, { requestId, rateWindow });
       req.socket.destroy();
       return true;
     }

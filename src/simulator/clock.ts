@@ -18,8 +18,13 @@ export class SimClock {
   }
 
   set(unixSeconds: number): void {
-    if (this.frozenAtMs !== null) this.frozenAtMs = unixSeconds * 1000;
-    else this.offsetMs = unixSeconds * 1000 - Date.now();
+    this.setMs(unixSeconds * 1000);
+  }
+
+  /** As set(), to the millisecond: for a test that steps this clock in line with a clock of its own. */
+  setMs(unixMs: number): void {
+    if (this.frozenAtMs !== null) this.frozenAtMs = unixMs;
+    else this.offsetMs = unixMs - Date.now();
   }
 
   freeze(frozen: boolean): void {

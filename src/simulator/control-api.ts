@@ -114,7 +114,14 @@ export function controlRouter(): Router<ControlHandler> {
     return clockJson(state);
   });
 
-  r.add('GET', '/__sim/faults', ({ state }) => ({ data: state.faults.list() }));
+  r.add('GET', '/__sim/faults', ({ state }) => ({ data: state.faults.list(), held: state.faults.heldCount() }));
+  r.add('POST', '/__sim/faults/release', async ({ state, body }) => {
+    const released = state.faults.release(body.count === undefined ? Infinity : num(body.count, 'count'));
+    // A released request is handled in the microtasks that follow; one turn of the event loop later it has been
+    // answered (unless a latency rule delays it too), so the caller sees the write applied once this answers.
+    await new Promise((resolve) => setImmediate(resolve));
+    return { released, held: state.faults.heldCount() };
+  });
   r.add('POST', '/__sim/faults', ({ state, body }) => {
     // A JSON body from the test harness: FaultRegistry.add checks kind and status and defaults the rest.
     const inputs = Array.isArray(body.rules) ? (body.rules as FaultRuleInput[]) : [body as unknown as FaultRuleInput];
@@ -134,6 +141,7 @@ export function controlRouter(): Router<ControlHandler> {
     return { ok: true };
   });
   r.add('GET', '/__sim/stats', ({ state }) => state.stats.snapshot());
+  r.add('GET', '/__sim/requests', ({ state }) => ({ data: state.stats.requests() }));
   r.add('DELETE', '/__sim/stats', ({ state }) => {
     state.stats.reset();
     return { ok: true };

@@ -11,6 +11,8 @@ export interface RateDecision {
   remaining: number;
   /** Unix seconds when the current window ends. */
   reset: number;
+  /** Unix seconds when the window this request was counted (or refused) in began. */
+  window: number;
   /** Which budget refused the request, for the 429 message. */
   exceededLimit?: number;
 }
@@ -57,18 +59,19 @@ export class RateLimiter {
   take(nowMs: number): RateDecision | null {
     if (this.limitPerMinute <= 0) return null;
     const w = this.window(nowMs);
-    const reset = (w + 1) * this.windowSeconds;
+    const window = w * this.windowSeconds;
+    const reset = window + this.windowSeconds;
     const appLimit = perWindow(this.limitPerMinute, this.windowSeconds);
     const appLeft = appLimit - this.app.usedIn(w);
     const wsLimit = this.workspaceLimitPerMinute > 0 ? perWindow(this.workspaceLimitPerMinute, this.windowSeconds) : Infinity;
     const wsLeft = wsLimit - this.workspace.usedIn(w);
     const limit = Math.min(appLimit, wsLimit);
     if (appLeft <= 0 || wsLeft <= 0) {
-      return { allowed: false, limit, remaining: 0, reset, exceededLimit: appLeft <= 0 ? appLimit : wsLimit };
+      return { allowed: false, limit, remaining: 0, reset, window, exceededLimit: appLeft <= 0 ? appLimit : wsLimit };
     }
     this.app.add(w, 1);
     this.workspace.add(w, 1);
-    return { allowed: true, limit, remaining: Math.max(0, Math.min(appLeft - 1, wsLeft - 1)), reset };
+    return { allowed: true, limit, remaining: Math.max(0, Math.min(appLeft - 1, wsLeft - 1)), reset, window };
   }
 
   /** A foreign app spends part of the workspace budget of the current window. */

@@ -102,7 +102,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
       try {
         const body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as unknown) : {};
         const input = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-        sendJson(res, 200, m.handler({ state, params: m.params, query: url.searchParams, body: input }));
+        sendJson(res, 200, await m.handler({ state, params: m.params, query: url.searchParams, body: input }));
       } catch (e) {
         if (e instanceof ApiError) sendJson(res, e.status, errorBody(requestId, e.errors));
         else sendJson(res, 400, errorBody(requestId, [{ code: 'bad_request', message: (e as Error).message }]));

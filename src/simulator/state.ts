@@ -44,6 +44,8 @@ export class SimulatorState {
     this.seed = seed;
     const rng = mulberry32(seed);
     const ids = new IdFactory(rng);
+    // Requests the old rules hold would otherwise wait forever.
+    this.faults?.release();
     this.faults = new FaultInjector(mulberry32(seed ^ 0xfa017));
     this.realismRng = mulberry32(seed ^ 0x7ea1);
     this.attributes = new AttributeRegistry(() => this.clock.nowSeconds());

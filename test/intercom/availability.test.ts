@@ -18,7 +18,9 @@ beforeEach(() => {
   h.sim.tokens.add(h.sim.token);
 });
 
-const until = async (cond: () => Promise<boolean>, timeoutMs = 5000) => {
+// The gateways' back-off clocks (t0 + offset) stand still between the test's steps: how long a busy machine takes
+// between two steps never moves a deadline.
+const until = async (cond: () => Promise<boolean>, timeoutMs = 30_000) => {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return;
@@ -30,10 +32,11 @@ const until = async (cond: () => Promise<boolean>, timeoutMs = 5000) => {
 describe('scoped authorization', () => {
   it('a permission refused on one endpoint disables that endpoint only, names it, and is re-probed', async () => {
     const changes: AccessChange[] = [];
+    const t0 = Date.now();
     let offsetMs = 0;
     const gw = h.gateway({
       authProbeBaseMs: 60_000,
-      now: () => Date.now() + offsetMs,
+      now: () => t0 + offsetMs,
       onAccessChange: (c) => changes.push(c),
     });
     const [someone] = (await gw.listContacts({ perPage: 1 })).data;
@@ -78,8 +81,9 @@ describe('scoped authorization', () => {
 
 describe('token refused everywhere', () => {
   it('halts every call, names the request that was not sent, and recovers once the token works again', async () => {
+    const t0 = Date.now();
     let offsetMs = 0;
-    const gw = h.gateway({ authProbeBaseMs: 60_000, authProbeCapMs: 120_000, now: () => Date.now() + offsetMs });
+    const gw = h.gateway({ authProbeBaseMs: 60_000, authProbeCapMs: 120_000, now: () => t0 + offsetMs });
     const [someone] = (await gw.listContacts({ perPage: 1 })).data;
     h.sim.tokens.delete(h.sim.token);
 
@@ -149,8 +153,9 @@ describe('HTML 403 from a load balancer', () => {
 describe('Intercom unreachable', () => {
   it('readiness fails once Intercom has not answered for longer than the threshold, and recovers with the next answer', async () => {
     const { createIntercomAuthCheck } = await import('../../src/http/health.ts');
+    const t0 = Date.now();
     let offsetMs = 0;
-    const gw = h.gateway({ maxRetries: 0, now: () => Date.now() + offsetMs });
+    const gw = h.gateway({ maxRetries: 0, now: () => t0 + offsetMs });
     const check = createIntercomAuthCheck({
       me: () => gw.me(),
       authError: () => gw.health().authError,

@@ -94,7 +94,9 @@ describe('injected faults', () => {
     const { createGateway } = await import('../../src/intercom/gateway.ts');
     const { createPushEngine } = await import('../../src/sync/push/index.ts');
     const { baseConfig, silent } = await import('./helpers.ts');
-    const bad = createGateway({ token: 'wrong', baseUrl: w.sim.url, apiVersion: '2.14', ratePerMinute: 10_000, logger: silent });
+    // Its back-off clock stands still, so however slowly the loop below runs, the GET /me re-check never falls due.
+    const frozen = Date.now();
+    const bad = createGateway({ token: 'wrong', baseUrl: w.sim.url, apiVersion: '2.14', ratePerMinute: 10_000, logger: silent, now: () => frozen });
     const engine = createPushEngine({ host: processHost(), gateway: bad, store: w.store, logger: silent, config: baseConfig });
     const [id] = await insertUsers(w, 1, 1, 'f-auth-');
     const round = await engine.drainOnce();
@@ -113,7 +115,7 @@ describe('injected faults', () => {
     await new Promise((r) => setTimeout(r, 200));
     ac.abort();
     await loop;
-    // Refused by the gateway without a request until its GET /me re-check is due (10 s).
+    // Refused by the gateway without a request until its GET /me re-check is due (10 s on its clock).
     expect((await w.stats()).total).toBe(sent);
     await bad.close();
     await drainAll(w);

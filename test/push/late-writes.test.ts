@@ -1,7 +1,8 @@
 /**
- * A write whose answer was lost and that Intercom applies after a newer one must not win. The
- * simulator's latency fault sleeps BEFORE it handles the request, so a latency longer than the client's timeout is a
- * write applied after the client gave up: exactly a late write (docs/guarantees.md "Late writes").
+ * A write whose answer was lost and that Intercom applies after a newer one must not win. The simulator's hold
+ * fault keeps a request BEFORE it handles it until the test releases it: held past the client's timeout, it is a write
+ * applied after the client gave up, exactly a late write (docs/guarantees.md "Late writes"), and it lands when the
+ * test says rather than when a timer, racing a busy machine, fires.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,9 +12,7 @@ import { drainAll, mappingOf, pullEngineOf, pushWorld, simContact, type PushWorl
 
 const SEED = 13;
 const TIMEOUT_S = 0.4;
-/** Long enough that the retry and a newer write are answered before the late request is handled. */
-const LATE_MS = 2_000;
-/** For the property: shorter, so that many interleavings fit in a test. */
+/** For the property, whose late PUTs land by timer: any interleaving must converge. */
 const LATE_PROPERTY_MS = 1_800;
 
 let w: PushWorld;
@@ -43,9 +42,24 @@ async function remoteName(id: number): Promise<string | null> {
   return (await simContact(w, m!.intercom_id!)).contact.name;
 }
 
-/** Waits (bounded) until every late request the simulator is still sleeping on has been handled. */
-async function lateWritesLanded(ms = LATE_MS): Promise<void> {
+/** Waits until every late request the simulator is still sleeping on has been handled. */
+async function lateWritesLanded(ms: number): Promise<void> {
+  // The simulator's sleeps started before this one, with no longer a delay, and run in this process: they end first.
   await sleep(ms + 300);
+}
+
+/** The next PUT to a contact waits at the simulator, before it is applied, until `land` lets it go. */
+async function holdNextPut(): Promise<void> {
+  await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'hold', count: 1 });
+}
+
+/** Applies the oldest held request (once it has reached the simulator); the write is in Intercom when this returns. */
+async function land(): Promise<void> {
+  for (const end = Date.now() + 30_000; (await w.control<{ held: number }>('GET', '/__sim/faults')).held < 1; ) {
+    if (Date.now() > end) throw new Error('no held request reached the simulator');
+    await sleep(10);
+  }
+  expect(await w.control('POST', '/__sim/faults/release', { count: 1 })).toMatchObject({ released: 1 });
 }
 
 /** Pull and push until nothing is pending and a pull changes nothing: both sides have settled. */
@@ -73,12 +87,12 @@ async function newUser(key: string): Promise<number> {
 describe('late writes', () => {
   it('a PUT applied after a newer one is our echo: the newer value ends on both sides', async () => {
     const id = await newUser('late-1');
-    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: LATE_MS, count: 1 });
+    await holdNextPut();
     await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
     await drainAll(w);
     await w.sql(`UPDATE intercom.contacts SET name = 'v2' WHERE id = $1`, [id]);
     await drainAll(w);
-    await lateWritesLanded();
+    await land();
     // The late 'v1' has landed in Intercom after 'v2': a late write that a newer one preceded.
     expect(await remoteName(id)).toBe('v1');
     await settle();
@@ -96,8 +110,7 @@ describe('late writes', () => {
   // onto the row and made the base, unaudited, and the application's value was gone on both sides.
   it('a late echo carried by the answer to a newer write of another field is not taken for a remote edit', async () => {
     const id = await newUser('late-answer');
-    const lateMs = 3_500;
-    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: lateMs, count: 1 });
+    await holdNextPut();
     await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
     // One round: the PUT times out and stays in doubt; its retry is held back until the late one has landed.
     await w.engine.drainOnce();
@@ -109,7 +122,8 @@ describe('late writes', () => {
     await pull.pullContacts();
     expect(await localName(id)).toBe('remote'); // newest_wins: the remote edit is newer than 'v1'
     await w.sql(`DELETE FROM intercom.sync_outbox WHERE local_id = $1`, [id]);
-    await lateWritesLanded(lateMs);
+    await sleep(1_100); // our late write lands a later second than the remote edit
+    await land();
     expect(await remoteName(id)).toBe('v1'); // our late write, after the remote edit
     // The application changes another field; its PUT's answer carries the late 'v1'.
     await w.sql(`UPDATE intercom.contacts SET phone = '+15550003' WHERE id = $1`, [id]);
@@ -134,8 +148,7 @@ describe('late writes', () => {
       kind = driftOf((await mappingOf(w, 'contact', id))!.intercom_id!, 1, SEED);
     }
     expect(['wrong_type', 'unknown_role']).toContain(kind);
-    const lateMs = 3_500;
-    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: lateMs, count: 1 });
+    await holdNextPut();
     await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
     await w.engine.drainOnce(); // times out: in doubt
     w.sim.state.applySettings({ schemaDriftRate: 1 });
@@ -152,7 +165,8 @@ describe('late writes', () => {
     await w.control('PATCH', `/__sim/contacts/${m!.intercom_id}`, { name: 'remote' });
     await pull.pullContacts();
     expect(await localName(id)).toBe('remote');
-    await lateWritesLanded(lateMs);
+    await sleep(1_100); // the first PUT lands a later second than the remote edit
+    await land();
     expect(await remoteName(id)).toBe('v1'); // the first PUT, landed after the remote edit
     await settle();
     expect(await localName(id)).toBe('remote');
@@ -166,23 +180,20 @@ describe('late writes', () => {
   // with no doubt left to name it, and its stale value was pulled as a remote edit and won on both sides.
   it('two PUTs in doubt with the same value: seeing it land once settles one, and the second landing is still our echo', async () => {
     const id = await newUser('late-twice');
-    const lateArm = (ms: number) =>
-      w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: ms, count: 1 });
     const retryNow = () => w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() WHERE local_id = $1`, [id]);
-    const sentAt = Date.now();
-    await lateArm(1_500);
+    await holdNextPut();
     await w.sql(`UPDATE intercom.contacts SET name = 'v1' WHERE id = $1`, [id]);
-    await w.engine.drainOnce(); // times out: in doubt, lands at about +1.5 s
-    await lateArm(4_500);
+    await w.engine.drainOnce(); // times out: in doubt, held
+    await holdNextPut();
     await retryNow();
-    await w.engine.drainOnce(); // the same body again, times out too: lands at about +5 s
+    await w.engine.drainOnce(); // the same body again, times out too: held behind the first
     const doubts = await w.sql<{ fields: unknown }>(`SELECT fields FROM intercom.sync_write_doubts WHERE local_id = $1`, [id]);
     expect(doubts).toEqual([{ fields: { name: 'v1' } }, { fields: { name: 'v1' } }]);
     await w.sql(`UPDATE intercom.contacts SET name = 'v2' WHERE id = $1`, [id]);
     await retryNow();
     await drainAll(w);
     expect(await remoteName(id)).toBe('v2');
-    await sleep(Math.max(0, sentAt + 2_300 - Date.now()));
+    await land();
     expect(await remoteName(id)).toBe('v1'); // the first late PUT
     await pull.pullContacts();
     expect(await localName(id)).toBe('v2');
@@ -190,7 +201,7 @@ describe('late writes', () => {
     expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(1);
     await drainAll(w);
     expect(await remoteName(id)).toBe('v2');
-    for (let i = 0; i < 60 && (await remoteName(id)) !== 'v1'; i++) await sleep(100);
+    await land();
     expect(await remoteName(id)).toBe('v1'); // the second late PUT
     await settle();
     expect(await localName(id)).toBe('v2');
@@ -201,7 +212,7 @@ describe('late writes', () => {
 
   it('the write in doubt is recorded in Postgres while its answer is lost, and settled by answers', async () => {
     const id = await newUser('late-2');
-    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: LATE_MS, count: 1 });
+    await holdNextPut();
     await w.sql(`UPDATE intercom.contacts SET name = 'doubtful' WHERE id = $1`, [id]);
     await w.engine.drainOnce();
     const doubts = await w.sql<{ op: string; fields: Record<string, unknown> }>(
@@ -212,7 +223,7 @@ describe('late writes', () => {
     await drainAll(w);
     // The retry was answered; the lost one stays in doubt (it may still land).
     expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1`, [id])).toHaveLength(1);
-    await lateWritesLanded();
+    await land();
   });
 
   /** Push audit rows of this contact that set name to this value. */
@@ -338,7 +349,6 @@ describe('late writes', () => {
  * both sides and no push row recorded the write. A stale finish now keeps its update doubts.
  */
 describe('an answered write whose finish a pull made stale', () => {
-  const PUT_LATENCY_MS = 2_500;
   // This block needs a client that waits for the slow answer (the write is answered, not timed out); the file's
   // helpers work on `w` and `pull`, so they are pointed at such a world for its one test and back afterwards.
   let outer: { w: PushWorld; pull: PullEngine };
@@ -355,8 +365,8 @@ describe('an answered write whose finish a pull made stale', () => {
   it('keeps its doubt: our value that landed after the remote edit is an echo, and the conflict winner ends on both sides', async () => {
     const id = await newUser('stale-1');
     const intercomId = (await mappingOf(w, 'contact', id))!.intercom_id!;
-    // The simulator sleeps before it handles the request: the PUT is applied (and answered) after the remote edit.
-    await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'latency', latency_ms: PUT_LATENCY_MS, count: 1 });
+    // The simulator holds the request before it handles it: the PUT is applied (and answered) after the remote edit.
+    await holdNextPut();
     await w.sql(`UPDATE intercom.contacts SET name = 'local' WHERE id = $1`, [id]);
     const pushing = w.engine.drainOnce();
     // updated_at is whole seconds and newest_wins compares it with the row's: the remote edit must be a later second.
@@ -364,6 +374,8 @@ describe('an answered write whose finish a pull made stale', () => {
     await w.control('PATCH', `/__sim/contacts/${intercomId}`, { name: 'remote' });
     await pull.pullContacts();
     expect(await localName(id)).toBe('remote'); // the conflict went to the newer, remote edit
+    await sleep(1_100); // our value lands a later second than the remote edit
+    await land();
     await pushing;
     expect(await remoteName(id)).toBe('local'); // our older value landed after it
     expect(await w.sql(`SELECT 1 FROM intercom.sync_write_doubts WHERE local_id = $1 AND op = 'update'`, [id])).toHaveLength(1);
