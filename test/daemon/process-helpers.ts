@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { waitFor } from './helpers.ts';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -71,4 +72,41 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
   } catch {
     return null;
   }
+}
+
+/** Schedules that never fire within a test: the daemon pulls only when the test makes it (webhooks, the sweep). */
+export const NO_SCHEDULED_PULLS = {
+  CONTACTS_PULL_CRON: '0 0 1 1 *',
+  COMPANIES_PULL_CRON: '0 0 1 1 *',
+  VERIFY_CRON: '0 0 1 1 *',
+} as const;
+
+/**
+ * A daemon on `databaseUrl` and the simulator at `intercom`, with no scheduled pulls, started and waited for: until
+ * it answers /healthz, or until it leads (for tests that need its push engine running).
+ */
+export async function startQuietDaemon(
+  name: string,
+  o: { databaseUrl: string; intercom: { url: string; token: string }; env?: Record<string, string>; until?: 'healthz' | 'leader' },
+): Promise<DaemonProcess> {
+  const daemon = await spawnDaemon(name, {
+    DATABASE_URL: o.databaseUrl,
+    INTERCOM_BASE_URL: o.intercom.url,
+    INTERCOM_ACCESS_TOKEN: o.intercom.token,
+    ...NO_SCHEDULED_PULLS,
+    ...o.env,
+  });
+  const leader = o.until === 'leader';
+  await waitFor(leader ? `${name} to lead` : `${name} to answer /healthz`, async () => {
+    if (!daemon.alive()) throw new Error(`daemon exited:\n${daemon.output()}`);
+    const r = await getJson(`${daemon.url}/${leader ? 'readyz' : 'healthz'}`);
+    return leader ? r?.body.role === 'leader' : r?.status === 200;
+  }, 30_000);
+  return daemon;
+}
+
+/** SIGKILL (idempotent): these tests judge what the daemon served, not how it stops. */
+export async function killDaemon(daemon: DaemonProcess | undefined): Promise<void> {
+  if (daemon?.alive()) daemon.child.kill('SIGKILL');
+  await daemon?.exited;
 }

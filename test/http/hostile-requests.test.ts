@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/http/webhook-signature.ts';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
-import { waitFor } from '../daemon/helpers.ts';
-import { getJson, spawnDaemon, type DaemonProcess } from '../daemon/process-helpers.ts';
+import { getJson, killDaemon, startQuietDaemon, type DaemonProcess } from '../daemon/process-helpers.ts';
 
 /**
  * The daemon's HTTP port faces the internet (webhooks), so no request, however malformed, may end the process. One
@@ -24,25 +23,12 @@ let port: number;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   sim = await startSimulator({ port: 0, rateLimitPerMinute: 0 });
-  daemon = await spawnDaemon('hostile', {
-    DATABASE_URL: tdb.url,
-    INTERCOM_BASE_URL: sim.url,
-    INTERCOM_ACCESS_TOKEN: sim.token,
-    INTERCOM_CLIENT_SECRET: SECRET,
-    CONTACTS_PULL_CRON: '0 0 1 1 *',
-    COMPANIES_PULL_CRON: '0 0 1 1 *',
-    VERIFY_CRON: '0 0 1 1 *',
-  });
+  daemon = await startQuietDaemon('hostile', { databaseUrl: tdb.url, intercom: sim, env: { INTERCOM_CLIENT_SECRET: SECRET } });
   port = Number(new URL(daemon.url).port);
-  await waitFor('the daemon to answer /healthz', async () => {
-    if (!daemon.alive()) throw new Error(`daemon exited:\n${daemon.output()}`);
-    return (await getJson(`${daemon.url}/healthz`))?.status === 200;
-  }, 30_000);
 }, 90_000);
 
 afterAll(async () => {
-  if (daemon?.alive()) daemon.child.kill('SIGKILL');
-  await daemon?.exited;
+  await killDaemon(daemon);
   await sim?.close();
   await tdb?.drop();
 });

@@ -12,7 +12,7 @@ import { createWebhookHandler } from '../../src/http/webhooks.ts';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
 import { silentLogger, waitFor } from '../daemon/helpers.ts';
-import { getJson, spawnDaemon, type DaemonProcess } from '../daemon/process-helpers.ts';
+import { killDaemon, startQuietDaemon, type DaemonProcess } from '../daemon/process-helpers.ts';
 
 /**
  * The status page and /metrics are open to many (the page without a token on loopback, /metrics to Prometheus), and
@@ -237,24 +237,11 @@ describe('the daemon: a page flood does not take the sync\'s connections', () =>
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, rateLimitPerMinute: 0 });
-    daemon = await spawnDaemon('flood', {
-      DATABASE_URL: tdb.url,
-      INTERCOM_BASE_URL: sim.url,
-      INTERCOM_ACCESS_TOKEN: sim.token,
-      HTTP_DB_CONNECTIONS: '2',
-      CONTACTS_PULL_CRON: '0 0 1 1 *',
-      COMPANIES_PULL_CRON: '0 0 1 1 *',
-      VERIFY_CRON: '0 0 1 1 *',
-    });
-    await waitFor('the daemon to lead', async () => {
-      if (!daemon.alive()) throw new Error(`daemon exited:\n${daemon.output()}`);
-      return (await getJson(`${daemon.url}/readyz`))?.body.role === 'leader';
-    }, 30_000);
+    daemon = await startQuietDaemon('flood', { databaseUrl: tdb.url, intercom: sim, env: { HTTP_DB_CONNECTIONS: '2' }, until: 'leader' });
   }, 90_000);
 
   afterAll(async () => {
-    if (daemon?.alive()) daemon.child.kill('SIGKILL');
-    await daemon?.exited;
+    await killDaemon(daemon);
     await sim?.close();
   });
 

@@ -3,8 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../harness/db.ts';
-import { waitFor } from '../daemon/helpers.ts';
-import { getJson, spawnDaemon, type DaemonProcess } from '../daemon/process-helpers.ts';
+import { getJson, killDaemon, startQuietDaemon, type DaemonProcess } from '../daemon/process-helpers.ts';
 
 /**
  * Hostile, slow, unauthenticated clients against POST /webhooks/intercom of a real `intercom-sync run` child: 1,000
@@ -25,25 +24,15 @@ let daemon: DaemonProcess;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   sim = await startSimulator({ port: 0, rateLimitPerMinute: 0 });
-  daemon = await spawnDaemon('webhook-memory', {
-    DATABASE_URL: tdb.url,
-    INTERCOM_BASE_URL: sim.url,
-    INTERCOM_ACCESS_TOKEN: sim.token,
-    INTERCOM_CLIENT_SECRET: SECRET,
-    CONTACTS_PULL_CRON: '0 0 1 1 *',
-    COMPANIES_PULL_CRON: '0 0 1 1 *',
-    VERIFY_CRON: '0 0 1 1 *',
-    LOG_LEVEL: 'error',
+  daemon = await startQuietDaemon('webhook-memory', {
+    databaseUrl: tdb.url,
+    intercom: sim,
+    env: { INTERCOM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'error' },
   });
-  await waitFor('the daemon to answer /healthz', async () => {
-    if (!daemon.alive()) throw new Error(`daemon exited:\n${daemon.output()}`);
-    return (await getJson(`${daemon.url}/healthz`))?.status === 200;
-  }, 30_000);
 });
 
 afterAll(async () => {
-  if (daemon?.alive()) daemon.child.kill('SIGKILL');
-  await daemon?.exited;
+  await killDaemon(daemon);
   await sim?.close();
   await tdb?.drop();
 });
