@@ -139,6 +139,15 @@ export async function insertUsers(w: PushWorld, from: number, count: number, pre
   return rows.map((r) => r.id);
 }
 
+/** One user keyed `key` (external_id, and `key@example.com`), as the re-create tests insert and re-insert it. */
+export async function insertUser(w: PushWorld, key: string, name: string, phone: string | null = null): Promise<number> {
+  const [row] = await w.sql<{ id: number }>(
+    `INSERT INTO intercom.contacts (external_id, email, name, phone) VALUES ($1, $1 || '@example.com', $2, $3) RETURNING id`,
+    [key, name, phone],
+  );
+  return row!.id;
+}
+
 export async function mappingOf(w: PushWorld, entity: 'contact' | 'company', localId: number) {
   const rows = await w.sql<{ intercom_id: string | null; status: string; status_reason: string | null; base_snapshot: Record<string, unknown> | null }>(
     `SELECT intercom_id, status, status_reason, base_snapshot FROM intercom.sync_mappings WHERE entity_type = $1 AND local_id = $2`,

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driftOf } from '../../src/simulator/realism.ts';
-import { drainAll, mappingOf, pushWorld, simContactsByExternalId, type PushWorld } from './helpers.ts';
+import { drainAll, insertUser, mappingOf, pushWorld, simContactsByExternalId, type PushWorld } from './helpers.ts';
 
 const SEED = 613;
 let w: PushWorld;
@@ -19,21 +19,13 @@ afterAll(async () => {
   await w?.close();
 });
 
-async function insert(key: string, name: string, phone: string | null = null): Promise<number> {
-  const [row] = await w.sql<{ id: number }>(
-    `INSERT INTO intercom.contacts (external_id, email, name, phone) VALUES ($1, $1 || '@example.com', $2, $3) RETURNING id`,
-    [key, name, phone],
-  );
-  return row!.id;
-}
-
 const drift = (rate: number) => w.control('PATCH', '/__sim/config', { schema_drift_rate: rate });
 
 /** A key synced, deleted and archived while Intercom answered in shape, whose contact drifts this way once drift is on. */
 async function archivedHolder(kind: 'wrong_type' | 'unknown_role', wording: 'plain' | 'archived'): Promise<{ key: string; first: number; x: string }> {
   for (let i = 0; i < 30; i++) {
     const key = `drift-${kind}-${wording}-${i}`;
-    const first = await insert(key, 'Old', '+15550001');
+    const first = await insertUser(w, key, 'Old', '+15550001');
     await drainAll(w);
     const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
     await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
@@ -52,7 +44,7 @@ describe('a re-created key whose archived holder answers in a drifted shape', ()
         const { key, first, x } = await archivedHolder(kind, wording);
         await drift(1);
         try {
-          const second = await insert(key, 'New');
+          const second = await insertUser(w, key, 'New');
           await drainAll(w);
           expect(await w.sql(`SELECT local_id, last_error FROM intercom.sync_outbox WHERE local_id = ANY($1::bigint[])`, [[first, second]])).toEqual([]);
           const held = await simContactsByExternalId(w, key);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processHost } from '../../src/daemon/host.ts';
 import type { IntercomGateway, Priority } from '../../src/intercom/gateway.ts';
 import { createPushEngine } from '../../src/sync/push/index.ts';
-import { baseConfig, drainAll, mappingOf, pullEngineOf, pushWorld, silent, simContactsByExternalId, type PushWorld } from './helpers.ts';
+import { baseConfig, drainAll, insertUser, mappingOf, pullEngineOf, pushWorld, silent, simContactsByExternalId, type PushWorld } from './helpers.ts';
 
 let w: PushWorld;
 beforeAll(async () => {
@@ -19,14 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await w?.close();
 });
-
-async function insert(key: string, name: string): Promise<number> {
-  const [row] = await w.sql<{ id: number }>(
-    `INSERT INTO intercom.contacts (external_id, email, name) VALUES ($1, $1 || '@example.com', $2) RETURNING id`,
-    [key, name],
-  );
-  return row!.id;
-}
 
 const hold = (localId: number) => w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() + interval '1 hour' WHERE local_id = $1`, [localId]);
 const release = (localId: number) => w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() WHERE local_id = $1`, [localId]);
@@ -49,13 +41,13 @@ async function drainRow(localId: number, engine = w.engine): Promise<void> {
  * again: its delete is held back. Returns the ids and the contact.
  */
 async function halfTakenOver(key: string, o: { secondsBeforeTakeover?: number } = {}): Promise<{ first: number; second: number; x: string }> {
-  const first = await insert(key, 'One');
+  const first = await insertUser(w, key, 'One');
   await drainAll(w);
   const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
   await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
   await drainAll(w);
   if (o.secondsBeforeTakeover) await w.control('POST', '/__sim/clock', { advance_seconds: o.secondsBeforeTakeover });
-  const second = await insert(key, 'Two');
+  const second = await insertUser(w, key, 'Two');
   await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'status', status: 502, after_apply: true, count: 1 });
   await w.engine.drainOnce({ max: 1 });
   expect((await simContactsByExternalId(w, key)).map((c) => [c.contact.id, c.archived, c.contact.name])).toEqual([[x, false, 'Two']]);
@@ -69,7 +61,7 @@ describe('a key deleted and re-created in quick succession', () => {
   it('the held-back delete of an older row stands down once a newer row holds the contact: no archive, audited', async () => {
     const key = 'rr-superseded';
     const { second, x } = await halfTakenOver(key);
-    const third = await insert(key, 'Three');
+    const third = await insertUser(w, key, 'Three');
     await drainRow(third);
     expect(await mappingOf(w, 'contact', third)).toMatchObject({ status: 'active', intercom_id: x });
 
@@ -95,7 +87,7 @@ describe('a key deleted and re-created in quick succession', () => {
   it('delete mode: the held-back delete of an older row never deletes the contact a newer row holds', async () => {
     const key = 'rr-superseded-delete';
     const { second, x } = await halfTakenOver(key);
-    const third = await insert(key, 'Three');
+    const third = await insertUser(w, key, 'Three');
     await drainRow(third);
     await w.resetStats();
     await release(second);
@@ -109,7 +101,7 @@ describe('a key deleted and re-created in quick succession', () => {
   it("an older row's removal waits for nothing but stands down while a newer row's takeover is in flight", async () => {
     const key = 'rr-takeover-in-flight';
     const { second, x } = await halfTakenOver(key);
-    const third = await insert(key, 'Three');
+    const third = await insertUser(w, key, 'Three');
     // The newer row's takeover PUT waits in flight while the older row's delete runs.
     let paused = false;
     const gateway: IntercomGateway = Object.create(w.gateway, {
@@ -141,7 +133,7 @@ describe('a key deleted and re-created in quick succession', () => {
   it("a newer row's takeover waits while an older row's archive is in flight, then brings the contact back", async () => {
     const key = 'rr-archive-in-flight';
     const { second, x } = await halfTakenOver(key);
-    const third = await insert(key, 'Three');
+    const third = await insertUser(w, key, 'Three');
     await hold(third);
     await release(second);
     // The older row's archive request waits in flight while the newer row's create runs.
@@ -179,7 +171,7 @@ describe('a key deleted and re-created in quick succession', () => {
     await pullEngineOf(w).pullContacts({});
     expect(await w.sql(`SELECT id FROM intercom.contacts WHERE external_id = $1`, [key])).toEqual([]);
     // The application re-inserts the key, as it meant to.
-    const third = await insert(key, 'Three');
+    const third = await insertUser(w, key, 'Three');
     await release(second);
     await drainAll(w);
     await pullEngineOf(w).pullContacts({});
@@ -192,12 +184,12 @@ describe('a key deleted and re-created in quick succession', () => {
 
   it("a pull linking a re-created row whose create is still queued keeps the row's values over the contact's older ones", async () => {
     const key = 'rr-pull-link';
-    const first = await insert(key, 'One');
+    const first = await insertUser(w, key, 'One');
     await drainAll(w);
     const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
     await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
     await drainAll(w);
-    const third = await insert(key, 'Three');
+    const third = await insertUser(w, key, 'Three');
     await hold(third);
     // Seconds later in Intercom's clock the old contact comes back with its old values (a person seen again), newer than
     // the application's row: the pull links the row to it (a revival of a key the application re-created).
@@ -220,7 +212,7 @@ describe('a key deleted and re-created in quick succession', () => {
   for (const how of ['page', 'by id'] as const) {
     it(`a pull (${how}) does not bring back as a new row a contact our push created for a row deleted meanwhile`, async () => {
       const key = `rr-created-${how.replace(' ', '-')}`;
-      const row = await insert(key, 'Gone');
+      const row = await insertUser(w, key, 'Gone');
       let pulled = false;
       const pull = pullEngineOf(w);
       const gateway: IntercomGateway = Object.create(w.gateway, {

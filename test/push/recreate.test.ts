@@ -10,7 +10,7 @@ import { processHost } from '../../src/daemon/host.ts';
 import type { IntercomGateway, Priority } from '../../src/intercom/gateway.ts';
 import type { ContactWrite } from '../../src/intercom/payloads.ts';
 import { createPushEngine, type PushEngine } from '../../src/sync/push/index.ts';
-import { baseConfig, drainAll, mappingOf, pullEngineOf, pushWorld, silent, simContactsByExternalId, type PushWorld } from './helpers.ts';
+import { baseConfig, drainAll, insertUser, mappingOf, pullEngineOf, pushWorld, silent, simContactsByExternalId, type PushWorld } from './helpers.ts';
 
 let w: PushWorld;
 beforeAll(async () => {
@@ -20,14 +20,6 @@ afterAll(async () => {
   await w?.close();
 });
 
-async function insert(key: string, name: string): Promise<number> {
-  const [row] = await w.sql<{ id: number }>(
-    `INSERT INTO intercom.contacts (external_id, email, name) VALUES ($1, $1 || '@example.com', $2) RETURNING id`,
-    [key, name],
-  );
-  return row!.id;
-}
-
 async function deadLetters(localIds: number[]): Promise<{ local_id: number; last_error: string }[]> {
   return w.sql(`SELECT local_id, last_error FROM intercom.sync_outbox WHERE status = 'dead' AND local_id = ANY($1::bigint[])`, [
     localIds,
@@ -36,14 +28,14 @@ async function deadLetters(localIds: number[]): Promise<{ local_id: number; last
 
 describe('re-created contacts', () => {
   it('archive mode: a re-inserted key revives and relinks the archived contact with the new data', async () => {
-    const first = await insert('recreate-1', 'First');
+    const first = await insertUser(w, 'recreate-1', 'First');
     await drainAll(w);
     const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
     await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
     await drainAll(w);
     expect((await simContactsByExternalId(w, 'recreate-1')).map((c) => c.archived)).toEqual([true]);
 
-    const second = await insert('recreate-1', 'Second');
+    const second = await insertUser(w, 'recreate-1', 'Second');
     await drainAll(w);
     expect(await deadLetters([first, second])).toEqual([]);
     const held = await simContactsByExternalId(w, 'recreate-1');
@@ -61,12 +53,12 @@ describe('re-created contacts', () => {
   // takeover committed took it for a revival and linked the new row itself, with the old contact's values winning
   // under newest_wins. The row is the push's to link: the pull leaves it alone and the new values reach Intercom.
   it('a pull between the takeover unarchive and its commit leaves the re-created row to the push', async () => {
-    const first = await insert('recreate-pull', 'First');
+    const first = await insertUser(w, 'recreate-pull', 'First');
     await drainAll(w);
     const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
     await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
     await drainAll(w);
-    const second = await insert('recreate-pull', 'Second');
+    const second = await insertUser(w, 'recreate-pull', 'Second');
     // Seconds pass before the takeover (updated_at is whole seconds), so the remote edit below is newer than both
     // our archive and the new row.
     await w.control('POST', '/__sim/clock', { advance_seconds: 5 });
@@ -105,12 +97,12 @@ describe('re-created contacts', () => {
   // and the contact we had brought back stayed live. The unarchive is recorded as a write in doubt, and the delete
   // archives the contact it names.
   it('a re-created row deleted before its takeover committed archives the contact it brought back', async () => {
-    const first = await insert('recreate-undo', 'First');
+    const first = await insertUser(w, 'recreate-undo', 'First');
     await drainAll(w);
     const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
     await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
     await drainAll(w);
-    const second = await insert('recreate-undo', 'Second');
+    const second = await insertUser(w, 'recreate-undo', 'Second');
     await w.control('POST', '/__sim/faults', { method: 'PUT', path: '/contacts/{id}', kind: 'status', status: 502, count: 1 });
     await w.engine.drainOnce();
     expect((await simContactsByExternalId(w, 'recreate-undo')).map((c) => c.archived)).toEqual([false]);
@@ -127,12 +119,12 @@ describe('re-created contacts', () => {
 
   it('delete mode: a re-inserted key gets a fresh contact', async () => {
     const engine = w.engineWith({ deleteMode: 'delete' });
-    const first = await insert('recreate-2', 'First');
+    const first = await insertUser(w, 'recreate-2', 'First');
     await drainAll(w, engine);
     const x = (await mappingOf(w, 'contact', first))!.intercom_id!;
     await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [first]);
     await drainAll(w, engine);
-    const second = await insert('recreate-2', 'Second');
+    const second = await insertUser(w, 'recreate-2', 'Second');
     await drainAll(w, engine);
     expect(await deadLetters([first, second])).toEqual([]);
     const held = await simContactsByExternalId(w, 'recreate-2');
@@ -153,11 +145,11 @@ describe('re-created contacts', () => {
   for (const first of ['create', 'delete'] as const) {
     it(`a key re-created before its delete was pushed converges when the ${first} is processed first`, async () => {
       const key = `recreate-race-${first}`;
-      const old = await insert(key, 'Old');
+      const old = await insertUser(w, key, 'Old');
       await drainAll(w);
       const x = (await mappingOf(w, 'contact', old))!.intercom_id!;
       await w.sql(`DELETE FROM intercom.contacts WHERE id = $1`, [old]);
-      const fresh = await insert(key, 'New');
+      const fresh = await insertUser(w, key, 'New');
       const [held, go] = first === 'create' ? [old, fresh] : [fresh, old];
       await w.sql(`UPDATE intercom.sync_outbox SET next_attempt_at = now() + interval '1 hour' WHERE local_id = $1`, [held]);
       try {
@@ -213,7 +205,7 @@ describe('re-created contacts', () => {
           const ids: number[] = [];
           for (const o of ops) {
             if (o.kind === 'insert' && row === null) {
-              row = { id: await insert(key, o.name), name: o.name, deleted: false };
+              row = { id: await insertUser(w, key, o.name), name: o.name, deleted: false };
               ids.push(row.id);
             }
             else if (o.kind === 'update' && row) {
