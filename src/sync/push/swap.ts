@@ -48,6 +48,8 @@ interface Blocker {
   field: KeyField;
   wanted: string;
   owner: LinkedMapping<'contact'>;
+  /** The owner's agreed base already holds its temporary key: it is releasing the key, never to be moved again. */
+  movingAside: boolean;
 }
 
 /** The contact of ours that holds a key this write wants, if another live row's pending change releases it. */
@@ -77,13 +79,17 @@ async function ownBlocker(
     const holds = owner.base_snapshot;
     if (!holds) continue;
     for (const [field, wanted] of wants) {
-      if (!sameKey(field, holds[field], wanted)) continue;
+      // Holding a temporary key, the owner is moving aside in a swap: Intercom's refusal may have been answered just
+      // before that write landed, while its finish has committed since. Its entry stays pending until it sets its own
+      // value, so waiting for it ends.
+      const movingAside = isTemporaryKey(holds[field]);
+      if (!movingAside && !sameKey(field, holds[field], wanted)) continue;
       const ownerRow = await ctx.store.contact(owner.local_id);
       if (!ownerRow || ownerRow.deleted_at !== null) continue;
       // The other row keeps this key: a real conflict, not a trade.
       if (sameKey(field, ownerRow[field], wanted)) continue;
       if (!(await ctx.store.hasPendingEntry('contact', owner.local_id))) continue;
-      return { field, wanted, owner: { ...owner, intercom_id: owner.intercom_id } };
+      return { field, wanted, owner: { ...owner, intercom_id: owner.intercom_id }, movingAside };
     }
   }
   return null;
@@ -109,7 +115,7 @@ export async function sequenceKeySwap(
   const { field, owner } = blocker;
   const base = mapping.base_snapshot ?? local;
   const current = base[field];
-  if (row.id > owner.local_id || current === null || isTemporaryKey(current)) {
+  if (blocker.movingAside || row.id > owner.local_id || current === null || isTemporaryKey(current)) {
     // Settled doubts (an unarchive sent in this run) stay recorded: the finish of the retry settles them with the rest.
     return {
       kind: 'defer',
