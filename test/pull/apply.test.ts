@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createPullStore } from '../../src/db/queries/pull.ts';
 import { applyContactPage } from '../../src/sync/pull/contact-page.ts';
-import { pullHarness, silent, type PullHarness } from './helpers.ts';
+import { usePullHarness, silent } from './helpers.ts';
 
-let h: PullHarness;
-beforeAll(async () => {
-  h = await pullHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness();
 beforeEach(async () => {
   await h.resetAll();
 });

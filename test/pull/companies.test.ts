@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createPullStore } from '../../src/db/queries/pull.ts';
-import { pullHarness, type PullHarness } from './helpers.ts';
+import { usePullHarness } from './helpers.ts';
 
-let h: PullHarness;
-beforeAll(async () => {
-  h = await pullHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness();
 beforeEach(async () => {
   await h.resetAll();
   await h.control('DELETE', '/faults');

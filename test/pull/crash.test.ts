@@ -1,15 +1,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullHarness, type PullHarness } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { usePullHarness } from './helpers.ts';
 
-let h: PullHarness;
-beforeAll(async () => {
-  h = await pullHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness();
 
 const WORKER = fileURLToPath(new URL('./fixtures/full-pull-worker.ts', import.meta.url));
 

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { daemonMetricsQueries } from '../../src/db/queries/daemon-metrics.ts';
 import { reportQueries } from '../../src/db/queries/reports.ts';
 import { statusQueries } from '../../src/db/queries/status.ts';
@@ -9,20 +9,14 @@ import { renderStatusPage } from '../../src/reports/html.ts';
 import { FUTURE_SKEW_SECONDS } from '../../src/sync/pull/future.ts';
 import { createVerifyEngine } from '../../src/sync/verify/index.ts';
 import { parsePrometheusText } from '../http/prom-text.ts';
-import { pullHarness, silent, type PullHarness } from './helpers.ts';
+import { usePullHarness, silent } from './helpers.ts';
 
 // One Intercom record stamped in the year 2100 (a bad import, a writer with a broken clock) must not carry a watermark
 // there: the record is recorded invalid with its value, its page goes on, and later edits of other records are pulled
 // as before. The simulator's Date header follows its clock, which the gateway reads as Intercom's now.
 const Y2100 = Date.UTC(2100, 0, 1) / 1000;
-let h: PullHarness;
 
-beforeAll(async () => {
-  h = await pullHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness();
 beforeEach(async () => {
   await h.resetAll();
 });

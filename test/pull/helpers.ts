@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { createPullStore } from '../../src/db/queries/pull.ts';
 import { createGateway, type GatewayOptions, type IntercomGateway } from '../../src/intercom/gateway.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.ts';
@@ -18,6 +19,43 @@ export interface PullHarness {
   q<T = any>(sql: string, values?: unknown[]): Promise<T[]>;
   resetAll(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The set-up every pull test file shares: one harness for the file, built before its tests and closed after them.
+ * The object returned forwards to that harness, so a file declares it once as a constant instead of a variable filled
+ * in by its own beforeAll.
+ */
+export function usePullHarness(simOpts: SimulatorOptions = {}): PullHarness {
+  let built: PullHarness | undefined;
+  const get = (): PullHarness => {
+    if (!built) throw new Error('the pull harness is built in beforeAll: use it inside tests and hooks');
+    return built;
+  };
+  beforeAll(async () => {
+    built = await pullHarness(simOpts);
+  });
+  afterAll(async () => {
+    await built?.close();
+  });
+  return {
+    get sim() {
+      return get().sim;
+    },
+    get db() {
+      return get().db;
+    },
+    get gateway() {
+      return get().gateway;
+    },
+    engine: (config, gw) => get().engine(config, gw),
+    newGateway: (over) => get().newGateway(over),
+    control: (method, path, body) => get().control(method, path, body),
+    searchRequests: () => get().searchRequests(),
+    q: (sql, values) => get().q(sql, values),
+    resetAll: () => get().resetAll(),
+    close: () => get().close(),
+  };
 }
 
 export async function pullHarness(simOpts: SimulatorOptions = {}): Promise<PullHarness> {

@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { pullHarness, type PullHarness } from './helpers.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { usePullHarness } from './helpers.ts';
 
-let h: PullHarness;
-beforeAll(async () => {
-  h = await pullHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness();
 beforeEach(async () => {
   await h.resetAll();
 });

@@ -1,19 +1,13 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullHarness, type PullHarness } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { usePullHarness } from './helpers.ts';
 
 // Incremental contacts pull against the simulator (day-granular search in New York time, 120 s indexing delay)
 // and real Postgres. The engine never reads a wall clock: the window comes from remote updated_at values.
 const DELAY = 120;
 const LOOKBACK = 300;
-let h: PullHarness;
 
-beforeAll(async () => {
-  h = await pullHarness({ indexingDelaySeconds: DELAY, timezone: 'America/New_York' });
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness({ indexingDelaySeconds: DELAY, timezone: 'America/New_York' });
 
 const clock = (body: Record<string, unknown>) => h.control('POST', '/clock', body);
 const createContact = async (i: number) =>

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SyncStateError } from '../../src/errors.ts';
 import { startOfLocalDay as simStartOfDay } from '../../src/simulator/timezone.ts';
-import { pullHarness, type PullHarness } from './helpers.ts';
+import { usePullHarness } from './helpers.ts';
 
 // Partitioned pulls against the simulator (search days in Kolkata time, +05:30) and real Postgres: every record
 // arrives exactly once however the workspace is cut, while it is being edited, and when cursors die mid-partition.
-let h: PullHarness;
-beforeAll(async () => {
-  h = await pullHarness({ timezone: 'Asia/Kolkata' });
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness({ timezone: 'Asia/Kolkata' });
 
 const count = async (sql: string) => (await h.q<{ n: number }>(sql))[0]!.n;
 const localContacts = () => count(`SELECT count(*)::int AS n FROM intercom.contacts`);

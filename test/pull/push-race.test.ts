@@ -10,7 +10,7 @@
  * second local row for the contact, took its Intercom id from the pushed row (whose mapping became 'merged') and
  * audited only a pull `create` on that duplicate.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { processHost } from '../../src/daemon/host.ts';
 import { createPullStore } from '../../src/db/queries/pull.ts';
 import { createPushStore } from '../../src/db/queries/outbox.ts';
@@ -18,15 +18,9 @@ import { createPullEngine, type PullStorePort } from '../../src/sync/pull/index.
 import type { ApplyTx } from '../../src/sync/pull/ports.ts';
 import { createPushEngine, type PushStorePort } from '../../src/sync/push/index.ts';
 import { baseConfig } from '../push/helpers.ts';
-import { pullHarness, silent, type PullHarness } from './helpers.ts';
+import { usePullHarness, silent } from './helpers.ts';
 
-let h: PullHarness;
-beforeAll(async () => {
-  h = await pullHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness();
 beforeEach(async () => {
   await h.resetAll();
 });

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { PullGatewayPort } from '../../src/sync/pull/ports.ts';
 import { driftOf } from '../../src/simulator/realism.ts';
-import { pullHarness, type PullHarness } from './helpers.ts';
+import { usePullHarness } from './helpers.ts';
 
 // Pulls against Intercom as harsh as the realistic profile makes it (docs/simulator.md): embedded lists whose
 // has_more lies, cursors and scrolls that expire, records whose schema drifted. Each behaviour is switched on alone.
-let h: PullHarness;
 const SEED = 7;
-beforeAll(async () => {
-  h = await pullHarness({ profile: 'realistic', latency: null, html403Probability: 0, scrollParam404Probability: 0, schemaDriftRate: 0, cursorIdleSeconds: 0, seed: SEED });
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = usePullHarness({ profile: 'realistic', latency: null, html403Probability: 0, scrollParam404Probability: 0, schemaDriftRate: 0, cursorIdleSeconds: 0, seed: SEED });
 beforeEach(async () => {
   await h.resetAll();
   await h.control('DELETE', '/faults');
